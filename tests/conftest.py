@@ -1,0 +1,53 @@
+"""Shared fixtures: a real moto server on loopback for the whole session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sandbox.moto_server import FAKE_AWS_ENV, reset_moto, start_threaded_moto  # noqa: E402
+
+# Property tests: at least 100 examples everywhere, CI included.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.load_profile("default")
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto server (threaded, 127.0.0.1) and the AWS env vars pointing boto3 at it."""
+    server, url = start_threaded_moto()
+    saved = {
+        k: os.environ.get(k)
+        for k in [*FAKE_AWS_ENV, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"]
+    }
+    os.environ.update(FAKE_AWS_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+    try:
+        yield url
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture()
+def clean_moto(moto_endpoint: str) -> str:
+    """The session moto server, emptied before the test."""
+    reset_moto(moto_endpoint)
+    return moto_endpoint
