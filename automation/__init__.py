@@ -1,0 +1,1 @@
+"""Automation API pipeline: check → preview → up → verify → rollback, over two engines."""
