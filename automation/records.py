@@ -1,0 +1,136 @@
+"""Deployment records: what was deployed, when, from which commit, and whether it verified.
+
+Pulumi has no native rollback (pulumi/pulumi#96), so rollback means "roll forward to the last
+version that verified". These records are where that version is found. Real stacks keep them in
+the artifact bucket (they outlive any CI runner); the sandbox keeps them in its state folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+STATUSES = ("in_progress", "verified", "verify_failed", "deploy_failed", "rolled_back")
+
+
+@dataclass
+class DeploymentRecord:
+    """One pipeline deployment of one stack."""
+
+    stack: str
+    app_version: str
+    engine: str
+    kind: str = "deploy"  # deploy | rollback
+    status: str = "in_progress"
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    commit: str = ""
+    branch: str = ""
+    actor: str = ""
+    verify_summary: dict[str, Any] = field(default_factory=dict)
+    rollback_version: str | None = None  # set on a failed deploy: the version it was rolled to
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeploymentRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class RecordStore(Protocol):
+    def save(self, record: DeploymentRecord) -> None: ...
+    def list(self) -> list[DeploymentRecord]: ...
+
+
+def last_verified(records: list[DeploymentRecord], exclude: str | None = None) -> str | None:
+    """The most recent app version that passed verification (optionally not `exclude`)."""
+    for record in sorted(records, key=lambda r: r.started_at, reverse=True):
+        if record.status == "verified" and record.app_version != exclude:
+            return record.app_version
+    return None
+
+
+class FileRecordStore:
+    """Records as one JSON file (the sandbox's state folder). Thread-safe within a process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def list(self) -> list[DeploymentRecord]:
+        if not self.path.exists():
+            return []
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        return [DeploymentRecord.from_dict(item) for item in data]
+
+    def save(self, record: DeploymentRecord) -> None:
+        with self._lock:
+            records = {r.id: r for r in self.list()}
+            records[record.id] = record
+            ordered = sorted(records.values(), key=lambda r: r.started_at)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps([r.to_dict() for r in ordered], indent=2), encoding="utf-8")
+            tmp.replace(self.path)
+
+
+class S3RecordStore:
+    """Records as JSON objects under deployments/<stack>/ in the stack's artifact bucket."""
+
+    def __init__(self, bucket: str, stack: str, client: Any | None = None) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = f"deployments/{stack}/"
+        self.client = client or boto3.client("s3")
+
+    def save(self, record: DeploymentRecord) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=f"{self.prefix}{record.id}.json",
+            Body=json.dumps(record.to_dict(), indent=2).encode(),
+            ContentType="application/json",
+        )
+
+    def list(self) -> list[DeploymentRecord]:
+        records = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                records.append(DeploymentRecord.from_dict(json.loads(body)))
+        return sorted(records, key=lambda r: r.started_at)
+
+
+def git_context(cwd: Path) -> dict[str, str]:
+    """Commit, branch and actor for a record: from GitHub Actions' env, else from git itself."""
+    env = os.environ
+    commit = env.get("GITHUB_SHA") or _git(cwd, "rev-parse", "HEAD")
+    branch = (
+        env.get("GITHUB_HEAD_REF")
+        or env.get("GITHUB_REF_NAME")
+        or _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    )
+    actor = env.get("GITHUB_ACTOR") or env.get("USER", "")
+    return {"commit": commit, "branch": branch, "actor": actor}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed git invocation
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
