@@ -1,0 +1,153 @@
+"""The `check` stage: everything that can be proved before a deployment touches the stack.
+
+Each check is a function returning a Finding; the stage runs them all and halts the pipeline
+with the complete list of failures, because fixing one problem per CI run is a slow way to learn
+about five.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_REQUIREMENTS = ROOT / "app" / "requirements.txt"
+
+
+@dataclass
+class Finding:
+    name: str
+    ok: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "message": self.message, "details": self.details}
+
+
+def parse_requirements(path: Path) -> tuple[list[Requirement], list[str]]:
+    """Requirements of a pip file, and the lines that are not valid requirements."""
+    reqs, bad = [], []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        try:
+            reqs.append(Requirement(line))
+        except InvalidRequirement:
+            bad.append(line)
+    return reqs, bad
+
+
+def check_requirements_pinned(path: Path = APP_REQUIREMENTS) -> Finding:
+    """Every runtime dependency pinned exactly, with the ML constraints the app depends on."""
+    reqs, bad = parse_requirements(path)
+    problems = [f"unparseable line {line!r}" for line in bad]
+    by_name = {r.name.lower().replace("_", "-"): r for r in reqs}
+    for req in reqs:
+        specs = list(req.specifier)
+        if len(specs) != 1 or specs[0].operator != "==":
+            problems.append(f"{req.name} is not pinned with == ({req.specifier or 'no version'})")
+    opencv = by_name.get("opencv-python-headless")
+    if opencv is None:
+        problems.append("opencv-python-headless is missing (the app's face detection needs it)")
+    elif any(s.operator == "==" and Version(s.version).major >= 5 for s in opencv.specifier):
+        problems.append("opencv-python-headless must be <5: 5.x ships no Haar cascades")
+    if "opencv-python" in by_name:
+        problems.append("opencv-python (GUI build) must not be installed next to the headless one")
+    rembg = by_name.get("rembg")
+    if rembg is None:
+        problems.append("rembg is missing (background removal)")
+    elif "cpu" not in rembg.extras:
+        problems.append("rembg needs its [cpu] extra, or it cannot be imported")
+    for needed in ("numpy", "onnxruntime", "gunicorn", "flask"):
+        if needed not in by_name:
+            problems.append(f"{needed} is missing")
+    if problems:
+        return Finding("requirements_pinned", False, "; ".join(problems))
+    return Finding("requirements_pinned", True, f"{len(reqs)} requirements, all pinned")
+
+
+def check_requirements_installed(path: Path = APP_REQUIREMENTS) -> Finding:
+    """The pins are what we test with (installed here) and pip sees no conflicts among them."""
+    reqs, _ = parse_requirements(path)
+    problems = []
+    for req in reqs:
+        try:
+            have = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{req.name} is pinned but not installed in this environment")
+            continue
+        if not req.specifier.contains(have, prereleases=True):
+            problems.append(f"{req.name} pinned {req.specifier}, installed {have}")
+    result = subprocess.run(  # noqa: S603 - fixed command
+        [sys.executable, "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        problems.append("pip check: " + " | ".join(result.stdout.strip().splitlines()[:5]))
+    if problems:
+        return Finding("requirements_compatible", False, "; ".join(problems))
+    return Finding("requirements_compatible", True, "installed versions match the pins")
+
+
+def check_python_version(platform_python: str) -> Finding:
+    """The bundle is tested on the Python the EB platform runs, or the test proves nothing."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if here != platform_python:
+        return Finding(
+            "python_version",
+            False,
+            f"EB platform runs Python {platform_python}, this environment is {here}; "
+            f"recreate .venv with python{platform_python}",
+        )
+    return Finding("python_version", True, f"Python {here} matches the EB platform")
+
+
+def check_model(model: str) -> Finding:
+    """The configured weights are present with the right size and md5 (no run-time download)."""
+    from app.models import MODELS, md5_of, model_path
+
+    spec = MODELS.get(model)
+    if spec is None:
+        return Finding("model", False, f"unknown model {model!r}; allowed {sorted(MODELS)}")
+    path = model_path(model)
+    if not path.exists():
+        return Finding("model", False, f"{path} is missing; run `make models MODEL={model}`")
+    size, digest = path.stat().st_size, md5_of(path)
+    if size != spec.size or digest != spec.md5:
+        return Finding(
+            "model",
+            False,
+            f"{path}: size {size} md5 {digest}, expected {spec.size} md5 {spec.md5}; "
+            f"delete it and run `make models MODEL={model}`",
+        )
+    return Finding("model", True, f"{model} present, md5 {digest}")
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name}")
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config", {}) or {}
+
+
+def run_all(checks: list[Callable[[], Finding]]) -> list[Finding]:
+    """Run every check; an exception inside one is a failed finding, not a crashed stage."""
+    findings = []
+    for check in checks:
+        try:
+            findings.append(check())
+        except Exception as exc:  # noqa: BLE001 - reported as a finding
+            name = getattr(check, "__name__", "check").removeprefix("check_")
+            findings.append(Finding(name, False, f"{type(exc).__name__}: {exc}"))
+    return findings
