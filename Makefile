@@ -25,7 +25,7 @@ models: $(STAMP)
 
 ## test: everything, against real moto and the real app
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff format check and lint
 lint: $(STAMP)
