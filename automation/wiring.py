@@ -1,0 +1,198 @@
+"""Builds a Pipeline for a stack and engine from the project's real parts.
+
+Kept apart from the pipeline so tests can assemble a pipeline with the same parts and one
+swapped (a broken bundle, a flaky engine) without re-implementing the wiring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+from .pipeline import Engine, Pipeline, VerifyOutcome
+from .preflight import Finding
+from .records import FileRecordStore, RecordStore, S3RecordStore
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+ENGINES = ("sandbox", "pulumi")
+
+
+def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwargs: Any) -> Engine:
+    """The engine called `name` for `stack` (sandbox by default: it needs no cloud)."""
+    if stack not in STACKS:
+        raise PipelineError(f"unknown stack {stack!r}; allowed: {', '.join(STACKS)}")
+    if name == "pulumi":
+        from .pulumi_engine import PulumiEngine
+
+        return PulumiEngine(stack, project_dir=ROOT, **kwargs)
+    if name == "sandbox":
+        from .sandbox_engine import SandboxAdapter
+
+        return SandboxAdapter(stack, state_root=state_root)
+    raise PipelineError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+
+
+def stack_model(stack: str) -> str:
+    """The background-removal model the stack's config selects (the bundle must carry it)."""
+    from components.config import parse_stack_config
+
+    from .preflight import load_stack_file
+
+    return parse_stack_config(stack, load_stack_file(stack)).background_removal_model
+
+
+def build_bundle_for(stack: str) -> Path:
+    """Build app/ into a reproducible bundle for this stack's model."""
+    from app.bundle import build_bundle
+
+    return build_bundle(model=stack_model(stack)).path
+
+
+def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
+    """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    cache = ROOT / "build" / "bundles" / f"{label}.zip"
+    if cache.exists():
+        return cache
+    bucket = outputs.get("artifact_bucket")
+    if not bucket:
+        raise PipelineError(f"cannot fetch bundle {label}: the stack has no artifact_bucket output")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        boto3.client("s3").download_file(bucket, f"bundles/{label}.zip", str(cache))
+    except ClientError as exc:
+        raise PipelineError(
+            f"bundle {label} is not in s3://{bucket}/bundles/ ({exc})",
+            "pick a version listed by `python -m automation history`",
+        ) from exc
+    return cache
+
+
+def record_store_for(engine: Engine) -> Any:
+    """Where deployment records live: the sandbox state folder, or the artifact bucket."""
+
+    def factory(outputs: Mapping[str, Any]) -> RecordStore | None:
+        state_dir = getattr(engine, "state_dir", None)
+        if state_dir is not None:
+            return FileRecordStore(Path(state_dir) / "records.json")
+        bucket = outputs.get("artifact_bucket") if outputs else None
+        return S3RecordStore(bucket, engine.stack) if bucket else None
+
+    return factory
+
+
+def verifier(
+    *, only: list[str] | None = None, timeout: float | None = None, concurrency: int | None = None
+) -> Any:
+    """Adapts verify.run to the pipeline's Verifier signature."""
+
+    def run_verify(outputs: dict[str, Any], report_dir: Path) -> VerifyOutcome:
+        import verify
+
+        kwargs: dict[str, Any] = {"report_dir": report_dir}
+        if only:
+            kwargs["only"] = only
+        if timeout:
+            kwargs["timeout"] = timeout
+        if concurrency:
+            kwargs["concurrency"] = concurrency
+        report = verify.run(outputs, **kwargs)
+        return VerifyOutcome(passed=report.passed, summary=report.summary(), report_dir=report_dir)
+
+    return run_verify
+
+
+def preflight_checks(stack: str, engine: Engine) -> Any:
+    """The check stage's list: static checks, then the app booted locally and verified."""
+    from . import preflight
+
+    def checks() -> list[Finding]:
+        from components.config import parse_stack_config
+
+        def config_valid() -> Finding:
+            cfg = parse_stack_config(stack, preflight.load_stack_file(stack))
+            return Finding("stack_config", True, f"Pulumi.{stack}.yaml is valid ({cfg.region})")
+
+        def model() -> Finding:
+            return preflight.check_model(stack_model(stack))
+
+        def bundle() -> Finding:
+            path = build_bundle_for(stack)
+            return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
+
+        def python_version() -> Finding:
+            from components.app_environment import PLATFORM_PYTHON
+
+            return preflight.check_python_version(PLATFORM_PYTHON)
+
+        static = preflight.run_all(
+            [
+                config_valid,
+                preflight.check_requirements_pinned,
+                preflight.check_requirements_installed,
+                python_version,
+                model,
+                bundle,
+            ]
+        )
+        if not all(f.ok for f in static):
+            return static
+        return static + preflight.run_all([lambda: local_app_check(stack)])
+
+    return checks
+
+
+def local_app_check(stack: str) -> Finding:
+    """Boot the bundle under gunicorn on a throwaway sandbox and run health, CORS and ML on it."""
+    import tempfile
+
+    from .sandbox_engine import SandboxAdapter
+
+    with tempfile.TemporaryDirectory(prefix="passport-check-") as tmp:
+        engine = SandboxAdapter(stack, state_root=Path(tmp))
+        try:
+            outputs = engine.up(build_bundle_for(stack))
+            outcome = verifier(only=["readiness", "health", "cors", "ml"])(
+                outputs, Path(tmp) / "report"
+            )
+        finally:
+            engine.destroy()
+    if not outcome.passed:
+        return Finding("local_app", False, f"the app fails locally: {outcome.summary}")
+    return Finding("local_app", True, "app boots under gunicorn; health, CORS and ML pass")
+
+
+def build_pipeline(
+    stack: str,
+    engine_name: str,
+    *,
+    report_root: Path | None = None,
+    state_root: Path | None = None,
+    verify_only: list[str] | None = None,
+    verify_timeout: float | None = None,
+    engine: Engine | None = None,
+    **pipeline_kwargs: Any,
+) -> Pipeline:
+    engine = engine or make_engine(engine_name, stack, state_root=state_root)
+    return Pipeline(
+        engine,
+        verifier=verifier(only=verify_only, timeout=verify_timeout),
+        checks=preflight_checks(stack, engine),
+        bundle_builder=lambda: build_bundle_for(stack),
+        bundle_fetcher=fetch_bundle,
+        record_store=record_store_for(engine),
+        report_root=report_root or ROOT / "reports" / stack,
+        project_dir=ROOT,
+        **pipeline_kwargs,
+    )
+
+
+def aws_env_from(mapping: Mapping[str, str]) -> None:
+    """Point this process's boto3 at the engine's AWS (moto for the sandbox)."""
+    os.environ.update(mapping)
