@@ -17,8 +17,11 @@ class ChangeSummary:
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, resource_type: str, op: str, count: int = 1) -> None:
+        normal = _normalise(op)
+        if normal is None:
+            return
         ops = self.by_type.setdefault(resource_type, defaultdict(int))
-        ops[_normalise(op)] += count
+        ops[normal] += count
 
     def totals(self) -> dict[str, int]:
         totals: dict[str, int] = {op: 0 for op in OPS}
@@ -61,13 +64,15 @@ class ChangeSummary:
         return "\n".join(lines) + "\n"
 
 
-def _normalise(op: str) -> str:
-    """Fold Pulumi's OpType spellings (create-replacement, delete-replaced, read…) onto OPS."""
-    op = str(getattr(op, "value", op)).lower()
-    if "replace" in op:
-        return "replace"
-    if op in ("create", "update", "delete", "same"):
-        return op
-    if op in ("read", "refresh", "import", "discard"):
+def _normalise(op: object) -> str | None:
+    """Fold Pulumi's OpType spellings onto OPS; None for the steps of a replacement.
+
+    A replaced resource emits create-replacement, replace and delete-replaced: counting only
+    `replace` keeps one resource one change.
+    """
+    text = str(getattr(op, "value", op)).lower()
+    if text in ("create", "update", "delete", "same", "replace"):
+        return text
+    if text in ("read", "refresh", "import", "discard"):
         return "same"
-    return op
+    return None
