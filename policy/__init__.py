@@ -1,0 +1,1 @@
+"""Policy as code: rules in rules.py; the Pulumi policy pack entry point in __main__.py."""
