@@ -1,0 +1,1 @@
+"""ComponentResources of the Passport Photo backend, plus the typed stack config they consume."""

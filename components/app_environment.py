@@ -1,0 +1,194 @@
+"""Elastic Beanstalk: application, versioned source bundle, environment and its IAM roles.
+
+The instances' role gets EB's web-tier managed policy (log streaming, health agent) plus one
+inline policy naming only this stack's tables, buckets and SES identity; the service role gets
+what enhanced health and managed updates need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.eb_settings import EnvironmentShape, option_settings
+from components.iam_policies import app_data_policy, assume_role_policy, to_json
+from components.naming import managed_policy_arn
+
+SOLUTION_STACK_REGEX = r"^64bit Amazon Linux 2023 (.*) running Python 3\.11$"
+EC2_MANAGED_POLICIES = ("AWSElasticBeanstalkWebTier",)
+SERVICE_MANAGED_POLICIES = (
+    "service-role/AWSElasticBeanstalkEnhancedHealth",
+    "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy",
+)
+
+
+@dataclass
+class DataAccess:
+    """ARNs of everything the app may touch (and nothing else)."""
+
+    email_table_arn: pulumi.Input[str]
+    analytics_table_arn: pulumi.Input[str]
+    media_bucket_arn: pulumi.Input[str]
+    artifact_bucket_arn: pulumi.Input[str]
+    ses_identity_arn: pulumi.Input[str]
+    ses_configuration_set_arn: pulumi.Input[str]
+
+
+@dataclass
+class AppEnvironmentArgs:
+    application_name: str
+    environment_name: str
+    region: str
+    shape: EnvironmentShape
+    bundle_path: str
+    version_label: str
+    artifact_bucket: pulumi.Input[str]
+    data_access: DataAccess
+    env_vars: Mapping[str, pulumi.Input[str]]
+    tags: Mapping[str, str]
+    solution_stack_name: pulumi.Input[str] | None = None
+    """Defaults to the newest Amazon Linux 2023 Python 3.11 platform in the region."""
+
+
+class AppEnvironment(pulumi.ComponentResource):
+    application: aws.elasticbeanstalk.Application
+    bundle: aws.s3.BucketObjectv2
+    version: aws.elasticbeanstalk.ApplicationVersion
+    environment: aws.elasticbeanstalk.Environment
+    instance_role: aws.iam.Role
+    instance_profile: aws.iam.InstanceProfile
+    service_role: aws.iam.Role
+    endpoint: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AppEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("passport:app:AppEnvironment", name, None, opts)
+        tags = dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        permissions = self._iam(name, args, tags)
+
+        self.application = aws.elasticbeanstalk.Application(
+            f"{name}-app",
+            name=args.application_name,
+            description="Passport Photo AI backend",
+            tags=tags,
+            opts=child,
+        )
+        self.bundle = aws.s3.BucketObjectv2(
+            f"{name}-bundle",
+            bucket=args.artifact_bucket,
+            key=f"bundles/{args.version_label}.zip",
+            source=pulumi.FileAsset(args.bundle_path),
+            content_type="application/zip",
+            tags=tags,
+            opts=child,
+        )
+        self.version = aws.elasticbeanstalk.ApplicationVersion(
+            f"{name}-version",
+            name=args.version_label,
+            application=self.application.name,
+            bucket=args.artifact_bucket,
+            key=self.bundle.key,
+            description=f"source bundle {args.version_label}",
+            tags=tags,
+            opts=child,
+        )
+
+        solution_stack = args.solution_stack_name
+        if solution_stack is None:
+            solution_stack = aws.elasticbeanstalk.get_solution_stack_output(
+                most_recent=True,
+                name_regex=SOLUTION_STACK_REGEX,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).name
+
+        settings = option_settings(
+            args.shape,
+            instance_profile=self.instance_profile.name,
+            service_role=self.service_role.arn,
+            env_vars=args.env_vars,
+        )
+        self.environment = aws.elasticbeanstalk.Environment(
+            f"{name}-env",
+            name=args.environment_name,
+            application=self.application.name,
+            solution_stack_name=solution_stack,
+            tier="WebServer",
+            version=self.version.name,
+            settings=[
+                aws.elasticbeanstalk.EnvironmentSettingArgs(namespace=ns, name=key, value=value)
+                for ns, key, value in settings
+            ],
+            tags=tags,
+            # Instances must boot with their permissions already in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
+        )
+        self.endpoint = pulumi.Output.concat("http://", self.environment.cname)
+
+        self.register_outputs(
+            {
+                "application_name": self.application.name,
+                "environment_name": self.environment.name,
+                "app_version": self.version.name,
+                "api_url": self.endpoint,
+            }
+        )
+
+    def _iam(
+        self, name: str, args: AppEnvironmentArgs, tags: dict[str, str]
+    ) -> list[pulumi.Resource]:
+        child = pulumi.ResourceOptions(parent=self)
+        self.instance_role = aws.iam.Role(
+            f"{name}-ec2",
+            description="Elastic Beanstalk instances of the Passport Photo backend",
+            assume_role_policy=to_json(assume_role_policy("ec2.amazonaws.com")),
+            tags=tags,
+            opts=child,
+        )
+        self.service_role = aws.iam.Role(
+            f"{name}-eb-service",
+            description="Elastic Beanstalk service role (enhanced health, managed updates)",
+            assume_role_policy=to_json(
+                assume_role_policy("elasticbeanstalk.amazonaws.com", "elasticbeanstalk")
+            ),
+            tags=tags,
+            opts=child,
+        )
+        attachments: list[pulumi.Resource] = []
+        for role, policies, short in (
+            (self.instance_role, EC2_MANAGED_POLICIES, "ec2"),
+            (self.service_role, SERVICE_MANAGED_POLICIES, "eb-service"),
+        ):
+            for policy in policies:
+                suffix = policy.rsplit("/", 1)[-1].removeprefix("AWSElasticBeanstalk").lower()
+                attachments.append(
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-{short}-{suffix}",
+                        role=role.name,
+                        policy_arn=managed_policy_arn(args.region, policy),
+                        opts=child,
+                    )
+                )
+
+        access = args.data_access
+        data_policy = aws.iam.RolePolicy(
+            f"{name}-ec2-data",
+            role=self.instance_role.id,
+            policy=pulumi.Output.all(
+                email_table_arn=access.email_table_arn,
+                analytics_table_arn=access.analytics_table_arn,
+                media_bucket_arn=access.media_bucket_arn,
+                artifact_bucket_arn=access.artifact_bucket_arn,
+                ses_identity_arn=access.ses_identity_arn,
+                ses_configuration_set_arn=access.ses_configuration_set_arn,
+            ).apply(lambda arns: to_json(app_data_policy(**arns))),
+            opts=child,
+        )
+        self.instance_profile = aws.iam.InstanceProfile(
+            f"{name}-ec2", role=self.instance_role.name, tags=tags, opts=child
+        )
+        return [*attachments, data_policy, self.instance_profile]

@@ -1,0 +1,163 @@
+"""PassportPhotoBackend: the whole stack, composed from the single-purpose components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components import naming
+from components.app_environment import AppEnvironment, AppEnvironmentArgs, DataAccess
+from components.config import StackConfig
+from components.datastore import Datastore, DatastoreArgs
+from components.eb_settings import EnvironmentShape
+from components.mailer import Mailer, MailerArgs
+from components.monitoring import Monitoring, MonitoringArgs
+from components.storage import Storage, StorageArgs
+from components.tagging import standard_tags
+
+MODEL_HOME = "models"
+"""U2NET_HOME inside the bundle: weights ship with the app, so instances never download them."""
+
+STACK_OUTPUTS = (
+    "stack",
+    "region",
+    "api_url",
+    "environment_name",
+    "application_name",
+    "app_version",
+    "artifact_bucket",
+    "media_bucket",
+    "email_table",
+    "analytics_table",
+    "sender_email",
+    "ses_configuration_set",
+    "alarm_topic_arn",
+    "cors_allowed_origins",
+    "latency_budget_ms",
+    "max_upload_mb",
+)
+"""The stack outputs contract (docs/contracts.md); verify/ reads only these."""
+
+
+@dataclass
+class BackendArgs:
+    config: StackConfig
+    bundle_path: str
+    version_label: str
+    solution_stack_name: pulumi.Input[str] | None = None
+
+
+class PassportPhotoBackend(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("passport:backend:PassportPhotoBackend", name, None, opts)
+        cfg = args.config
+        self.config = cfg
+        tags = standard_tags(cfg)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.storage = Storage(
+            name,
+            StorageArgs(
+                tags=tags,
+                cors_allowed_origins=cfg.cors_allowed_origins,
+                photo_retention_days=cfg.photo_retention_days,
+                deletion_protection=cfg.deletion_protection,
+            ),
+            opts=child,
+        )
+        self.datastore = Datastore(
+            name, DatastoreArgs(tags=tags, deletion_protection=cfg.deletion_protection), opts=child
+        )
+        self.mailer = Mailer(
+            name,
+            MailerArgs(
+                sender_email=cfg.sender_email,
+                configuration_set_name=naming.configuration_set_name(cfg.stack),
+            ),
+            opts=child,
+        )
+        env_vars: dict[str, pulumi.Input[str]] = {
+            "APP_VERSION": args.version_label,
+            "EMAIL_TABLE": self.datastore.email_table.name,
+            "ANALYTICS_TABLE": self.datastore.analytics_table.name,
+            "MEDIA_BUCKET": self.storage.media_bucket.bucket,
+            "SENDER_EMAIL": cfg.sender_email,
+            "SES_CONFIGURATION_SET": self.mailer.configuration_set.name,
+            "CORS_ALLOWED_ORIGINS": ",".join(cfg.cors_allowed_origins),
+            "REMBG_MODEL": cfg.background_removal_model,
+            "U2NET_HOME": MODEL_HOME,
+            "MAX_UPLOAD_MB": str(cfg.max_upload_mb),
+            "AWS_REGION": cfg.region,
+        }
+        self.app = AppEnvironment(
+            name,
+            AppEnvironmentArgs(
+                application_name=naming.application_name(cfg.stack),
+                environment_name=naming.environment_name(cfg.stack),
+                region=cfg.region,
+                shape=EnvironmentShape(
+                    instance_type=cfg.instance_type,
+                    min_instances=cfg.min_instances,
+                    max_instances=cfg.max_instances,
+                    deployment_policy=cfg.deployment_policy,
+                    log_retention_days=cfg.log_retention_days,
+                ),
+                bundle_path=args.bundle_path,
+                version_label=args.version_label,
+                artifact_bucket=self.storage.artifact_bucket.id,
+                data_access=DataAccess(
+                    email_table_arn=self.datastore.email_table.arn,
+                    analytics_table_arn=self.datastore.analytics_table.arn,
+                    media_bucket_arn=self.storage.media_bucket.arn,
+                    artifact_bucket_arn=self.storage.artifact_bucket.arn,
+                    ses_identity_arn=self.mailer.identity.arn,
+                    ses_configuration_set_arn=self.mailer.configuration_set.arn,
+                ),
+                env_vars=env_vars,
+                tags=tags,
+                solution_stack_name=args.solution_stack_name,
+            ),
+            opts=child,
+        )
+        self.monitoring = Monitoring(
+            name,
+            MonitoringArgs(
+                environment_name=self.app.environment.name,
+                tables={
+                    "emails": self.datastore.email_table.name,
+                    "analytics": self.datastore.analytics_table.name,
+                },
+                latency_budget_ms=cfg.latency_budget_ms,
+                alarm_email=cfg.alarm_email,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.register_outputs(self.stack_outputs())
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """Exactly the STACK_OUTPUTS contract, as Outputs or plain values."""
+        cfg = self.config
+        outputs: dict[str, Any] = {
+            "stack": cfg.stack,
+            "region": cfg.region,
+            "api_url": self.app.endpoint,
+            "environment_name": self.app.environment.name,
+            "application_name": self.app.application.name,
+            "app_version": self.app.version.name,
+            "artifact_bucket": self.storage.artifact_bucket.bucket,
+            "media_bucket": self.storage.media_bucket.bucket,
+            "email_table": self.datastore.email_table.name,
+            "analytics_table": self.datastore.analytics_table.name,
+            "sender_email": self.mailer.identity.email,
+            "ses_configuration_set": self.mailer.configuration_set.name,
+            "alarm_topic_arn": self.monitoring.topic.arn,
+            "cors_allowed_origins": list(cfg.cors_allowed_origins),
+            "latency_budget_ms": cfg.latency_budget_ms,
+            "max_upload_mb": cfg.max_upload_mb,
+        }
+        return outputs

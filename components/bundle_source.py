@@ -1,0 +1,43 @@
+"""Which source bundle to deploy: a fresh build of app/, or a prebuilt zip named by the engines.
+
+The components never build anything themselves; they take a path and a label, so tests and the
+rollback path can hand them any zip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
+
+
+class BundleSourceError(RuntimeError):
+    """The prebuilt bundle named in PASSPORT_APP_BUNDLE cannot be used."""
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    path: str
+    version_label: str
+
+
+def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRef:
+    """The prebuilt zip from PASSPORT_APP_BUNDLE (label recomputed from its bytes), else a build.
+
+    Recomputing the label instead of trusting a caller-supplied one means a rollback to an old
+    zip deploys exactly the version label it had the first time.
+    """
+    from app.bundle import build_bundle, bundle_label
+
+    env = os.environ if env is None else env
+    prebuilt = env.get(BUNDLE_ENV)
+    if prebuilt:
+        path = Path(prebuilt).expanduser().resolve()
+        if not path.is_file():
+            raise BundleSourceError(f"{BUNDLE_ENV}={prebuilt}: no such file")
+        return BundleRef(str(path), bundle_label(path))
+    bundle = build_bundle(model=model)
+    return BundleRef(str(bundle.path), bundle.version_label)

@@ -1,0 +1,501 @@
+"""Typed, validated stack configuration.
+
+`parse_stack_config` is pure (no Pulumi runtime needed) so the same rules run in unit and
+property tests, in the automation `check` stage (straight from a `Pulumi.<stack>.yaml`), and in
+the program itself through `load_stack_config`. Every problem is collected and reported at once:
+a deploy that fails on the first typo, then on the second, wastes a pipeline run per key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+PROJECT = "passport-photo-backend"
+"""The Pulumi project name and the config namespace of every project key."""
+
+REGION_KEY = "aws:region"
+
+DEPLOYMENT_POLICIES = (
+    "AllAtOnce",
+    "Rolling",
+    "RollingWithAdditionalBatch",
+    "Immutable",
+    "TrafficSplitting",
+)
+MODELS = ("u2netp", "u2net")
+# CloudWatch Logs PutRetentionPolicy accepts only these (EB's RetentionInDays option too).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+INSTANCES_RANGE = (1, 20)
+PROD_MIN_INSTANCES = 2
+MAX_UPLOAD_MB_RANGE = (1, 50)
+LATENCY_BUDGET_MS_RANGE = (100, 60_000)
+PHOTO_RETENTION_DAYS_RANGE = (1, 365)
+RESERVED_TAG_KEYS = ("project", "stack", "managed-by")
+# AWS allows 50 tags per resource; EB and CloudFormation add their own (elasticbeanstalk:*, aws:*).
+MAX_EXTRA_TAGS = 40
+
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+_INSTANCE_TYPE_RE = re.compile(
+    r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(\d*(nano|micro|small|medium|large|xlarge)|metal(-\d+xl)?)$"
+)
+_HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_TAG_VALUE_RE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything the components need, already checked; built only by `parse_stack_config`."""
+
+    stack: str
+    region: str
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    deployment_policy: str
+    sender_email: str
+    alarm_email: str | None
+    cors_allowed_origins: tuple[str, ...]
+    log_retention_days: int
+    background_removal_model: str
+    max_upload_mb: int
+    latency_budget_ms: int
+    photo_retention_days: int
+    deletion_protection: bool
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def project(self) -> str:
+        return PROJECT
+
+    @property
+    def tier(self) -> str:
+        return stack_tier(self.stack)
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One rule broken: which key(s), what was found, what would be accepted."""
+
+    keys: tuple[str, ...]
+    got: str
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.keys)}: got {self.got}; allowed {self.allowed}"
+
+
+class StackConfigError(ValueError):
+    """Raised with every broken rule listed, one `key: got <value>; allowed <...>` per line."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+        self.stack = stack
+        self.issues = tuple(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        noun = "problem" if len(self.issues) == 1 else "problems"
+        super().__init__(
+            f"invalid stack config for stack '{stack}' ({len(self.issues)} {noun}):\n{lines}"
+        )
+
+    @property
+    def keys(self) -> set[str]:
+        return {key for issue in self.issues for key in issue.keys}
+
+
+def stack_tier(stack: str) -> str:
+    """Map a stack name to the rule set it gets: 'prod', 'staging' or 'dev'.
+
+    Names like `prod-eu` or `staging-2` get their tier's rules too, so a second production
+    stack cannot slip past the prod checks by being named differently.
+    """
+    lowered = stack.lower()
+    for tier, names in (("prod", ("prod", "production")), ("staging", ("staging", "stage"))):
+        if lowered in names or any(lowered.startswith(f"{n}-") for n in names):
+            return tier
+    return "dev"
+
+
+# The keys a stack file may set in the project namespace, in documentation order.
+PROJECT_KEYS = (
+    "instanceType",
+    "minInstances",
+    "maxInstances",
+    "deploymentPolicy",
+    "senderEmail",
+    "alarmEmail",
+    "corsAllowedOrigins",
+    "logRetentionDays",
+    "backgroundRemovalModel",
+    "maxUploadMb",
+    "latencyBudgetMs",
+    "photoRetentionDays",
+    "deletionProtection",
+    "tags",
+)
+
+DEFAULT_DEPLOYMENT_POLICY = {
+    "dev": "AllAtOnce",
+    "staging": "RollingWithAdditionalBatch",
+    "prod": "Immutable",
+}
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class _Collector:
+    """Reads raw values with type coercion, recording an issue instead of raising."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.issues: list[ConfigIssue] = []
+
+    def add(self, keys: str | tuple[str, ...], got: str, allowed: str) -> None:
+        self.issues.append(ConfigIssue((keys,) if isinstance(keys, str) else keys, got, allowed))
+
+    def _get(self, key: str, default: Any, what: str, coerce: Callable[[Any], Any]) -> Any:
+        if key not in self.raw or self.raw[key] is None:
+            if default is _REQUIRED:
+                self.add(key, "nothing (the key is required)", what)
+            return None if default is _REQUIRED else default
+        value = self.raw[key]
+        try:
+            return coerce(value)
+        except (TypeError, ValueError):
+            self.add(key, _show(value), what)
+            return None
+
+    def integer(self, key: str, default: Any, bounds: tuple[int, int]) -> int | None:
+        low, high = bounds
+        allowed = f"an integer from {low} to {high}"
+        value = self._get(key, default, allowed, _to_int)
+        if value is not None and not low <= value <= high:
+            self.add(key, _show(value), allowed)
+            return None
+        return value
+
+    def boolean(self, key: str, default: Any) -> bool | None:
+        return self._get(key, default, "true or false", _to_bool)
+
+    def string(self, key: str, default: Any, what: str) -> str | None:
+        return self._get(key, default, what, _to_str)
+
+    def choice(self, key: str, default: Any, choices: tuple[Any, ...]) -> Any:
+        allowed = "one of " + ", ".join(str(c) for c in choices)
+        coerce = _to_int if isinstance(choices[0], int) else _to_str
+        value = self._get(key, default, allowed, coerce)
+        if value is not None and value not in choices:
+            self.add(key, _show(self.raw.get(key, value)), allowed)
+            return None
+        return value
+
+    def email(self, key: str, default: Any) -> str | None:
+        allowed = "a valid email address such as noreply@example.com"
+        value = self.string(key, default, allowed)
+        if value is None:
+            return None
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            self.add(key, _show(value), f"{allowed} ({exc})")
+            return None
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_REQUIRED: Any = _Required()
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("bool is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise ValueError(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(value)
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError(value)
+
+
+def _json_if_str(value: Any) -> Any:
+    # Pulumi hands structured config (lists, maps) to programs as JSON text.
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _to_str_list(value: Any) -> list[str]:
+    value = _json_if_str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError(value)
+
+
+def _to_str_map(value: Any) -> dict[str, str]:
+    value = _json_if_str(value)
+    if not isinstance(value, dict):
+        raise ValueError(value)
+    result = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise ValueError(value)
+        result[str(key)] = str(item)
+    return result
+
+
+def origin_problem(origin: str, tier: str) -> str | None:
+    """Why one CORS origin is unacceptable for a tier, or None if it is fine.
+
+    Browsers send origins as scheme://host[:port] with no path and no trailing slash; anything
+    else never matches, so it is a mistake worth stopping on rather than a silent CORS failure.
+    """
+    if origin == "*":
+        return None if tier == "dev" else f"'*' is not allowed in {tier} stacks"
+    match = re.fullmatch(r"(https?)://([^/:]+)(?::(\d{1,5}))?", origin)
+    if not match:
+        return "an origin is scheme://host[:port] with no path or trailing slash"
+    scheme, host, port = match.groups()
+    if port is not None and not 1 <= int(port) <= 65535:
+        return "port must be 1..65535"
+    if host != host.lower():
+        return "host must be lowercase"
+    if scheme == "http":
+        if host not in _LOOPBACK_HOSTS:
+            return "plain http is only allowed for localhost"
+        if tier == "prod":
+            return "localhost origins are not allowed in prod stacks"
+        return None
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL_RE.match(label) for label in labels):
+        return "host must be a DNS name such as app.example.com"
+    return None
+
+
+def _check_cors(c: _Collector, tier: str) -> tuple[str, ...]:
+    allowed = (
+        "a list of https://host[:port] or http://localhost[:port] origins"
+        + ("" if tier == "dev" else f", no '*' in {tier}")
+        + (", no localhost in prod" if tier == "prod" else "")
+    )
+    origins = c._get("corsAllowedOrigins", [], allowed, _to_str_list)
+    if origins is None:
+        return ()
+    problems = [f"{o!r}: {why}" for o in origins if (why := origin_problem(o, tier)) is not None]
+    duplicates = sorted({o for o in origins if origins.count(o) > 1})
+    if duplicates:
+        problems.append(f"duplicates {duplicates}")
+    if problems:
+        c.add("corsAllowedOrigins", _show(origins), f"{allowed} ({'; '.join(problems)})")
+        return ()
+    return tuple(origins)
+
+
+def _check_tags(c: _Collector) -> Mapping[str, str]:
+    allowed = (
+        f"a map of at most {MAX_EXTRA_TAGS} string tags (keys 1-128 and values 0-256 of letters, "
+        f"digits, spaces and _.:/=+-@; no 'aws:' prefix; not {', '.join(RESERVED_TAG_KEYS)})"
+    )
+    tags = c._get("tags", {}, allowed, _to_str_map)
+    if tags is None:
+        return MappingProxyType({})
+    bad = [
+        k
+        for k, v in tags.items()
+        if not _TAG_KEY_RE.match(k)
+        or k.lower().startswith("aws:")
+        or k in RESERVED_TAG_KEYS
+        or not _TAG_VALUE_RE.match(v)
+    ]
+    if bad or len(tags) > MAX_EXTRA_TAGS:
+        detail = f"bad keys {bad}" if bad else f"{len(tags)} tags"
+        c.add("tags", _show(tags), f"{allowed} ({detail})")
+        return MappingProxyType({})
+    return MappingProxyType(dict(tags))
+
+
+def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
+    """Flatten `project:key` / bare `key` into one namespace and flag unknown project keys."""
+    flat: dict[str, Any] = {}
+    prefix = f"{PROJECT}:"
+    for full_key, value in raw.items():
+        if full_key == REGION_KEY:
+            flat[REGION_KEY] = value
+            continue
+        if full_key.startswith(prefix):
+            key = full_key[len(prefix) :]
+        elif ":" in full_key:
+            continue  # another namespace (aws:profile, pulumi:...): the provider's business
+        else:
+            key = full_key
+        if key not in PROJECT_KEYS:
+            near = difflib.get_close_matches(key, PROJECT_KEYS, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            c.add(key, _show(value), f"only the documented keys {', '.join(PROJECT_KEYS)}{hint}")
+            continue
+        flat[key] = value
+    return flat
+
+
+def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """Validate a stack's raw config (YAML values or Pulumi's strings) into a StackConfig.
+
+    `raw` uses the stack-file keys: `aws:region` and `passport-photo-backend:<key>` (bare
+    `<key>` is accepted too). Raises StackConfigError listing every problem.
+    """
+    collector = _Collector({})
+    collector.raw = _split_keys(raw, collector)
+    c = collector
+    tier = stack_tier(stack)
+
+    region = c.string(REGION_KEY, _REQUIRED, "an AWS region name such as us-east-1")
+    if region is not None and not _REGION_RE.match(region):
+        c.add(REGION_KEY, _show(region), "an AWS region name such as us-east-1")
+        region = None
+
+    instance_type = c.string("instanceType", "t3.small", "an EC2 instance type such as t3.small")
+    if instance_type is not None and not _INSTANCE_TYPE_RE.match(instance_type):
+        c.add("instanceType", _show(instance_type), "an EC2 instance type such as t3.small")
+        instance_type = None
+
+    default_min = PROD_MIN_INSTANCES if tier == "prod" else 1
+    min_instances = c.integer("minInstances", default_min, INSTANCES_RANGE)
+    max_default = min_instances if min_instances is not None else default_min
+    max_instances = c.integer("maxInstances", max_default, INSTANCES_RANGE)
+    if min_instances is not None and max_instances is not None and min_instances > max_instances:
+        c.add(
+            ("minInstances", "maxInstances"),
+            f"minInstances={min_instances}, maxInstances={max_instances}",
+            "minInstances <= maxInstances",
+        )
+    if tier == "prod" and min_instances is not None and min_instances < PROD_MIN_INSTANCES:
+        c.add(
+            "minInstances",
+            _show(min_instances),
+            f"at least {PROD_MIN_INSTANCES} in prod (one instance is a single point of failure)",
+        )
+
+    policy = c.choice("deploymentPolicy", DEFAULT_DEPLOYMENT_POLICY[tier], DEPLOYMENT_POLICIES)
+    if tier == "prod" and policy == "AllAtOnce":
+        c.add(
+            "deploymentPolicy",
+            _show(policy),
+            "one of "
+            + ", ".join(p for p in DEPLOYMENT_POLICIES if p != "AllAtOnce")
+            + " in prod (AllAtOnce takes every instance down at once)",
+        )
+
+    sender_email = c.email("senderEmail", _REQUIRED)
+    alarm_email = c.email("alarmEmail", None)
+    if tier == "prod" and c.raw.get("alarmEmail") is None:
+        c.add("alarmEmail", "nothing", "an address that receives prod alarms (required in prod)")
+
+    cors = _check_cors(c, tier)
+    log_retention = c.choice("logRetentionDays", 30, LOG_RETENTION_DAYS)
+    model = c.choice("backgroundRemovalModel", "u2netp", MODELS)
+    max_upload_mb = c.integer("maxUploadMb", 10, MAX_UPLOAD_MB_RANGE)
+    latency_budget = c.integer("latencyBudgetMs", 3000, LATENCY_BUDGET_MS_RANGE)
+    photo_retention = c.integer("photoRetentionDays", 7, PHOTO_RETENTION_DAYS_RANGE)
+    deletion_protection = c.boolean("deletionProtection", tier == "prod")
+    tags = _check_tags(c)
+
+    if c.issues:
+        raise StackConfigError(stack, c.issues)
+    return StackConfig(
+        stack=stack,
+        region=region,
+        instance_type=instance_type,
+        min_instances=min_instances,
+        max_instances=max_instances,
+        deployment_policy=policy,
+        sender_email=sender_email,
+        alarm_email=alarm_email,
+        cors_allowed_origins=cors,
+        log_retention_days=log_retention,
+        background_removal_model=model,
+        max_upload_mb=max_upload_mb,
+        latency_budget_ms=latency_budget,
+        photo_retention_days=photo_retention,
+        deletion_protection=deletion_protection,
+        tags=tags,
+    )
+
+
+def runtime_config() -> dict[str, Any]:
+    """Every config value the Pulumi runtime holds (CLI/Automation API env, or set_all_config).
+
+    pulumi.Config only answers for keys asked by name; unknown-key detection needs them all.
+    """
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    merged: dict[str, Any] = dict(get_config_env())
+    merged.update(CONFIG.get())
+    return merged
+
+
+def load_stack_config(
+    stack: str | None = None, config: Mapping[str, Any] | None = None
+) -> StackConfig:
+    """The program's entry point to config: current stack + runtime config unless given."""
+    import pulumi
+
+    stack = stack if stack is not None else pulumi.get_stack()
+    raw = runtime_config() if config is None else config
+    cfg = parse_stack_config(stack, raw)
+    if cfg.tier == "prod" and not cfg.deletion_protection:
+        pulumi.log.warn(
+            f"deletionProtection is false on prod stack '{stack}': tables and buckets can be "
+            "deleted. Only do this to decommission the stack."
+        )
+    return cfg

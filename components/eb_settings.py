@@ -1,0 +1,136 @@
+"""Elastic Beanstalk option settings for the environment, as a pure function.
+
+Only settings that apply to this environment shape are emitted: EB silently drops the rest and
+the provider then shows a diff on every run (pulumi-aws #920). So batch sizes appear only for
+rolling policies, traffic-splitting knobs only for TrafficSplitting, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+HEALTH_CHECK_PATH = "/health"
+ROLLING_BATCH_PERCENT = 30
+TRAFFIC_SPLIT_PERCENT = 10
+TRAFFIC_SPLIT_EVALUATION_MINUTES = 5
+MAINTENANCE_WINDOW = "Sun:03:00"
+METRICS_PERIOD_SECONDS = 60
+# Enhanced-health metrics the alarms need; EB publishes only EnvironmentHealth unless asked.
+PUBLISHED_METRICS = ("ApplicationLatencyP99", "ApplicationRequests5xx", "ApplicationRequestsTotal")
+
+NS_ENV = "aws:elasticbeanstalk:environment"
+NS_APP_ENV = "aws:elasticbeanstalk:application:environment"
+NS_COMMAND = "aws:elasticbeanstalk:command"
+
+
+@dataclass(frozen=True)
+class EnvironmentShape:
+    """The stack-dependent inputs of the option settings."""
+
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    deployment_policy: str
+    log_retention_days: int
+
+
+def health_config_document() -> str:
+    """EB enhanced-health ConfigDocument: publish alarm metrics, ignore expected 4xx.
+
+    The API answers bad uploads with 400/413/415/422 by design; counted as failures they would
+    drive the environment to Degraded and page someone for a user's blurry selfie.
+    """
+    document = {
+        "Version": 1,
+        "CloudWatchMetrics": {
+            "Environment": {metric: METRICS_PERIOD_SECONDS for metric in PUBLISHED_METRICS},
+            "Instance": {},
+        },
+        "Rules": {
+            "Environment": {
+                "Application": {"ApplicationRequests4xx": {"Enabled": False}},
+                "ELB": {"ELBRequests4xx": {"Enabled": False}},
+            }
+        },
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def deployment_settings(policy: str) -> list[tuple[str, str, str]]:
+    """Settings for application deployments and configuration rollouts under `policy`."""
+    settings = [(NS_COMMAND, "DeploymentPolicy", policy)]
+    if policy in ("Rolling", "RollingWithAdditionalBatch"):
+        settings += [
+            (NS_COMMAND, "BatchSizeType", "Percentage"),
+            (NS_COMMAND, "BatchSize", str(ROLLING_BATCH_PERCENT)),
+        ]
+    if policy == "TrafficSplitting":
+        settings += [
+            (
+                "aws:elasticbeanstalk:trafficsplitting",
+                "NewVersionPercent",
+                str(TRAFFIC_SPLIT_PERCENT),
+            ),
+            (
+                "aws:elasticbeanstalk:trafficsplitting",
+                "EvaluationTime",
+                str(TRAFFIC_SPLIT_EVALUATION_MINUTES),
+            ),
+        ]
+    if policy != "AllAtOnce":
+        # Configuration changes (instance type, ...) roll out as carefully as code does.
+        update_type = "Immutable" if policy in ("Immutable", "TrafficSplitting") else "Health"
+        settings += [
+            ("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateEnabled", "true"),
+            ("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateType", update_type),
+        ]
+    return settings
+
+
+def option_settings(
+    shape: EnvironmentShape,
+    *,
+    instance_profile: pulumi.Input[str],
+    service_role: pulumi.Input[str],
+    env_vars: Mapping[str, pulumi.Input[str]],
+) -> list[tuple[str, str, pulumi.Input[str]]]:
+    """(namespace, name, value) triples for the environment; values may be Outputs."""
+    logs = "aws:elasticbeanstalk:cloudwatch:logs"
+    health_logs = "aws:elasticbeanstalk:cloudwatch:logs:health"
+    retention = str(shape.log_retention_days)
+    settings: list[tuple[str, str, pulumi.Input[str]]] = [
+        # Capacity: a load-balanced environment in every stack, so dev exercises the same ALB,
+        # health check and deployment paths as prod.
+        (NS_ENV, "EnvironmentType", "LoadBalanced"),
+        (NS_ENV, "LoadBalancerType", "application"),
+        (NS_ENV, "ServiceRole", service_role),
+        ("aws:autoscaling:asg", "MinSize", str(shape.min_instances)),
+        ("aws:autoscaling:asg", "MaxSize", str(shape.max_instances)),
+        ("aws:ec2:instances", "InstanceTypes", shape.instance_type),
+        ("aws:autoscaling:launchconfiguration", "IamInstanceProfile", instance_profile),
+        # IMDSv2 only (also makes EB use launch templates, required in new accounts).
+        ("aws:autoscaling:launchconfiguration", "DisableIMDSv1", "true"),
+        # Health.
+        ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
+        ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument", health_config_document()),
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath", HEALTH_CHECK_PATH),
+        ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode", "200"),
+        # Managed platform updates in a weekly window.
+        ("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "true"),
+        ("aws:elasticbeanstalk:managedactions", "PreferredStartTime", MAINTENANCE_WINDOW),
+        ("aws:elasticbeanstalk:managedactions:platformupdate", "UpdateLevel", "minor"),
+        # Logs to CloudWatch, kept after instances (or the environment) go away.
+        (logs, "StreamLogs", "true"),
+        (logs, "DeleteOnTerminate", "false"),
+        (logs, "RetentionInDays", retention),
+        (health_logs, "HealthStreamingEnabled", "true"),
+        (health_logs, "DeleteOnTerminate", "false"),
+        (health_logs, "RetentionInDays", retention),
+    ]
+    settings += deployment_settings(shape.deployment_policy)
+    settings += [(NS_APP_ENV, key, value) for key, value in sorted(env_vars.items())]
+    return settings

@@ -1,0 +1,170 @@
+"""Alarms on what users feel, routed to one SNS topic.
+
+EB enhanced health publishes the environment metrics used here once its ConfigDocument asks
+for them (see eb_settings.PUBLISHED_METRICS). DynamoDB's ThrottledRequests and SystemErrors are
+only emitted per operation, so those alarms sum the per-operation series with metric math; an
+alarm on the bare TableName dimension would watch a series that never exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+EB_NAMESPACE = "AWS/ElasticBeanstalk"
+DYNAMODB_NAMESPACE = "AWS/DynamoDB"
+HEALTH_DEGRADED = 20
+"""EnvironmentHealth: 0 Ok, 1 Info, 5 Unknown, 10 No data, 15 Warning, 20 Degraded, 25 Severe."""
+ERROR_RATE_PERCENT = 5
+TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
+PERIOD = 60
+
+
+@dataclass
+class MonitoringArgs:
+    environment_name: pulumi.Input[str]
+    tables: Mapping[str, pulumi.Input[str]]
+    """Short label (used in alarm names) -> DynamoDB table name."""
+    latency_budget_ms: int
+    alarm_email: str | None
+    tags: Mapping[str, str]
+
+
+def _metric(
+    query_id: str, metric: str, namespace: str, dimensions: Mapping[str, pulumi.Input[str]]
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id,
+        return_data=False,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            metric_name=metric,
+            namespace=namespace,
+            period=PERIOD,
+            stat="Sum",
+            dimensions=dict(dimensions),
+        ),
+    )
+
+
+def _expression(
+    query_id: str, expression: str, label: str
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id, expression=expression, label=label, return_data=True
+    )
+
+
+class Monitoring(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("passport:monitoring:Monitoring", name, None, opts)
+        self._name = name
+        self._tags = dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.topic = aws.sns.Topic(f"{name}-alarms", tags=self._tags, opts=child)
+        if args.alarm_email:
+            # AWS mails a confirmation link; alerts flow once it is clicked.
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=child,
+            )
+
+        env = {"EnvironmentName": args.environment_name}
+        self.alarms = {}
+        self._alarm(
+            "env-health",
+            description="Elastic Beanstalk environment health is Degraded or Severe",
+            namespace=EB_NAMESPACE,
+            metric_name="EnvironmentHealth",
+            dimensions=env,
+            statistic="Maximum",
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=HEALTH_DEGRADED,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            treat_missing_data="missing",
+        )
+        self._alarm(
+            "5xx-rate",
+            description=f"More than {ERROR_RATE_PERCENT}% of requests answered with 5xx",
+            metric_queries=[
+                _metric("errors", "ApplicationRequests5xx", EB_NAMESPACE, env),
+                _metric("requests", "ApplicationRequestsTotal", EB_NAMESPACE, env),
+                _expression("rate", "IF(requests > 0, 100 * errors / requests, 0)", "5xx percent"),
+            ],
+            comparison_operator="GreaterThanThreshold",
+            threshold=ERROR_RATE_PERCENT,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+        )
+        self._alarm(
+            "latency-p99",
+            description=f"p99 latency above the {args.latency_budget_ms} ms budget",
+            namespace=EB_NAMESPACE,
+            metric_name="ApplicationLatencyP99",
+            dimensions=env,
+            statistic="Maximum",
+            comparison_operator="GreaterThanThreshold",
+            threshold=args.latency_budget_ms / 1000,  # the metric is in seconds
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+        )
+        for label, table in args.tables.items():
+            dims = {"TableName": table}
+            self._alarm(
+                f"{label}-throttles",
+                description=f"DynamoDB {label} table throttled requests",
+                metric_queries=[
+                    _metric(
+                        f"op{i}", "ThrottledRequests", DYNAMODB_NAMESPACE, {**dims, "Operation": op}
+                    )
+                    for i, op in enumerate(TABLE_OPERATIONS)
+                ]
+                + [_expression("total", "SUM(FILL(METRICS(), 0))", "throttled requests")],
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+                evaluation_periods=5,
+                datapoints_to_alarm=2,
+            )
+            self._alarm(
+                f"{label}-errors",
+                description=f"DynamoDB {label} table system errors (HTTP 500 from DynamoDB)",
+                metric_queries=[
+                    _metric(f"op{i}", "SystemErrors", DYNAMODB_NAMESPACE, {**dims, "Operation": op})
+                    for i, op in enumerate(TABLE_OPERATIONS)
+                ]
+                + [_expression("total", "SUM(FILL(METRICS(), 0))", "system errors")],
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+                evaluation_periods=5,
+                datapoints_to_alarm=2,
+            )
+
+        self.register_outputs(
+            {"alarm_topic_arn": self.topic.arn, "alarms": [a.name for a in self.alarms.values()]}
+        )
+
+    def _alarm(self, key: str, *, description: str, **kwargs: object) -> None:
+        if "metric_queries" not in kwargs:
+            kwargs["period"] = PERIOD
+        kwargs.setdefault("treat_missing_data", "notBreaching")
+        self.alarms[key] = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{key}",
+            alarm_description=description,
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **kwargs,
+        )
