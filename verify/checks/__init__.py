@@ -1,0 +1,29 @@
+"""The checks, in report order. Each module defines CHECK; add new ones here."""
+
+from __future__ import annotations
+
+from verify.context import Check
+
+
+def all_checks() -> list[Check]:
+    """Imported lazily so `verify.checks.expect` can be used without loading every check."""
+    from verify.checks import (
+        api,
+        cors,
+        dynamodb,
+        email,
+        health,
+        ml,
+        monitoring,
+        performance,
+        readiness,
+        s3,
+        ses,
+    )
+
+    modules = (readiness, health, api, cors, dynamodb, s3, ses, ml, email, performance, monitoring)
+    return [m.CHECK for m in modules]
+
+
+def names() -> list[str]:
+    return [c.name for c in all_checks()]

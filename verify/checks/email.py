@@ -1,0 +1,188 @@
+"""email: the validation workflow end to end, then the record is removed.
+
+Recipient: SES's mailbox simulator (`success+<label>@simulator.amazonses.com`), which accepts
+mail without bouncing or hurting the account's reputation on real AWS, and gives each run its
+own address. In the sandbox (AWS_ENDPOINT_URL set) the sent message is read back from moto's
+model data, which proves the app sent the mail and that its link carries the token.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import requests
+
+from verify.aws import endpoint_override
+from verify.checks import expect
+from verify.context import Check, CheckContext
+from verify.model import CheckFailed, Outcome, Problems
+
+VALIDATE = "/api/v1/email/validate"
+CONFIRM = "/api/v1/email/confirm"
+TOKEN_RE = re.compile(r"[?&]token=([A-Za-z0-9_\-.~%]+)")
+WHERE_APP = "app/passport_app email routes and app logs"
+WHERE_TABLE = "the email table (components/datastore.py) and the instance role's dynamodb access"
+
+
+def probe_address() -> str:
+    return f"success+verify-{uuid.uuid4().hex[:12]}@simulator.amazonses.com"
+
+
+def sent_messages(endpoint: str, recipient: str, timeout_s: float) -> list[dict[str, Any]]:
+    """Messages moto's SES holds for recipient (simple and raw sends), from /moto-api/data.json."""
+    resp = requests.get(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=timeout_s)
+    resp.raise_for_status()
+    ses = resp.json().get("ses", {})
+    found = []
+    for msg in ses.get("Message", []) + ses.get("TemplateMessage", []):
+        dest = msg.get("destinations") or {}
+        recipients = [
+            a for k in ("ToAddresses", "CcAddresses", "BccAddresses") for a in dest.get(k, [])
+        ]
+        if recipient in recipients:
+            found.append({"subject": msg.get("subject"), "body": msg.get("body") or ""})
+    for msg in ses.get("RawMessage", []):
+        if recipient in (msg.get("destinations") or []) or recipient in (msg.get("raw_data") or ""):
+            found.append({"subject": None, "body": msg.get("raw_data") or ""})
+    return found
+
+
+def token_in(body: str) -> str | None:
+    # Raw MIME may fold or quoted-printable-encode the link: undo the common encodings first.
+    text = body.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=").replace("&amp;", "&")
+    match = TOKEN_RE.search(text)
+    return requests.utils.unquote(match.group(1)) if match else None
+
+
+def read_record(ctx: CheckContext, address: str) -> dict[str, Any] | None:
+    item = ctx.aws.call(
+        "dynamodb",
+        "get_item",
+        TableName=ctx.outputs["email_table"],
+        Key={"email": {"S": address}},
+        ConsistentRead=True,
+    ).get("Item")
+    if item is None:
+        return None
+    return {k: next(iter(v.values())) for k, v in item.items()}
+
+
+def run(ctx: CheckContext) -> Outcome:
+    address = probe_address()
+    table = ctx.outputs["email_table"]
+    details: dict[str, Any] = {"address": address}
+    problems = Problems()
+    try:
+        resp = ctx.http.post(VALIDATE, json={"email": address})
+        expect.status(resp, 202, f"POST {VALIDATE}", WHERE_APP)
+        body = expect.json_object(resp, f"POST {VALIDATE}")
+        problems.expect(
+            body.get("status") == "pending",
+            f"POST {VALIDATE} body status",
+            "'pending'",
+            repr(body.get("status")),
+            WHERE_APP,
+        )
+
+        record = read_record(ctx, address)
+        if record is None:
+            raise CheckFailed(
+                f"email table {table}: expected a pending record for {address} "
+                f"after the 202, found none — check {WHERE_TABLE}"
+            )
+        details["pending_record"] = {k: record.get(k) for k in ("status", "expires_at")}
+        problems.expect(
+            record.get("status") == "pending",
+            f"record {address} status",
+            "'pending'",
+            repr(record.get("status")),
+            WHERE_APP,
+        )
+        expires = float(record.get("expires_at") or 0)
+        problems.expect(
+            expires > time.time(),
+            f"record {address} expires_at",
+            "a future epoch (the TTL attribute)",
+            record.get("expires_at"),
+            WHERE_APP,
+        )
+        token = record.get("token")
+        if not token:
+            raise CheckFailed(
+                f"record {address}: expected a token attribute, got none — check {WHERE_APP}"
+            )
+
+        if endpoint_override():
+            messages = sent_messages(endpoint_override(), address, ctx.deadline.clip(10))
+            details["messages_sent"] = len(messages)
+            if problems.expect(
+                len(messages) == 1,
+                f"SES messages to {address}",
+                "exactly 1",
+                len(messages),
+                "the app's SES send (SENDER_EMAIL, SES_CONFIGURATION_SET) and app logs",
+            ):
+                mailed = token_in(messages[0]["body"])
+                details["token_in_mail"] = mailed is not None
+                if mailed is not None:
+                    problems.expect(
+                        mailed == token,
+                        "token in the mailed link",
+                        "the record's token",
+                        "a different token",
+                        WHERE_APP,
+                    )
+
+        by_token = ctx.aws.call(
+            "dynamodb",
+            "query",
+            TableName=table,
+            IndexName="token-index",
+            KeyConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":t": {"S": token}},
+        ).get("Items", [])
+        found = [i["email"]["S"] for i in by_token]
+        problems.expect(
+            found == [address],
+            "token-index lookup of the token",
+            [address],
+            found,
+            "the token-index GSI (components/datastore.py)",
+        )
+
+        resp = ctx.http.get(CONFIRM, params={"token": token})
+        expect.status(resp, 200, f"GET {CONFIRM}", WHERE_APP)
+        body = expect.json_object(resp, f"GET {CONFIRM}")
+        problems.expect(
+            body.get("status") == "verified" and body.get("email") == address,
+            f"GET {CONFIRM} body",
+            f"status 'verified', email {address!r}",
+            body,
+            WHERE_APP,
+        )
+        record = read_record(ctx, address) or {}
+        details["confirmed_status"] = record.get("status")
+        problems.expect(
+            record.get("status") == "verified",
+            f"record {address} after confirm",
+            "status 'verified'",
+            repr(record.get("status")),
+            WHERE_APP,
+        )
+        problems.raise_if_any(details)
+    finally:
+        ctx.aws.call("dynamodb", "delete_item", TableName=table, Key={"email": {"S": address}})
+    return Outcome(f"validate → pending record → confirm → verified for {address}", details)
+
+
+CHECK = Check(
+    name="email",
+    run=run,
+    description="email validation end to end: request, pending record, mail, confirm, verified",
+    requires=("api_url", "region", "email_table"),
+    timeout_s=60.0,
+)

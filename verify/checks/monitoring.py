@@ -1,0 +1,68 @@
+"""monitoring: the alarm topic exists, alarms notify it, and none is firing right now."""
+
+from __future__ import annotations
+
+from verify.aws import error_code
+from verify.context import Check, CheckContext
+from verify.model import CheckFailed, Outcome, Problems
+
+WHERE = "components/ (monitoring) / `aws cloudwatch describe-alarms`"
+
+
+def alarms_for(ctx: CheckContext, topic: str) -> list[dict]:
+    alarms: list[dict] = []
+    token = None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        page = ctx.aws.call("cloudwatch", "describe_alarms", **kwargs)
+        for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+            actions = (
+                alarm.get("AlarmActions", [])
+                + alarm.get("OKActions", [])
+                + alarm.get("InsufficientDataActions", [])
+            )
+            if topic in actions:
+                alarms.append(alarm)
+        token = page.get("NextToken")
+        if not token:
+            return alarms
+
+
+def run(ctx: CheckContext) -> Outcome:
+    topic = ctx.outputs["alarm_topic_arn"]
+    try:
+        ctx.aws.call("sns", "get_topic_attributes", TopicArn=topic)
+    except Exception as exc:
+        if error_code(exc) in ("NotFound", "NotFoundException", "InvalidParameter"):
+            raise CheckFailed(
+                f"alarm topic {topic}: expected to exist, got {error_code(exc)} — "
+                f"check {WHERE} / `aws sns get-topic-attributes`"
+            ) from exc
+        raise
+    alarms = alarms_for(ctx, topic)
+    problems = Problems()
+    problems.expect(
+        bool(alarms), f"CloudWatch alarms notifying {topic}", "at least one", "none", WHERE
+    )
+    states = {a["AlarmName"]: a.get("StateValue") for a in alarms}
+    firing = sorted(name for name, state in states.items() if state == "ALARM")
+    problems.expect(
+        not firing,
+        "alarms in state ALARM",
+        "none",
+        ", ".join(firing) or "none",
+        "the alarm's metric in CloudWatch (`aws cloudwatch describe-alarm-history`)",
+    )
+    details = {"topic": topic, "alarms": states}
+    problems.raise_if_any(details)
+    return Outcome(f"{len(alarms)} alarm(s) notify the topic, none in ALARM", details)
+
+
+CHECK = Check(
+    name="monitoring",
+    run=run,
+    description="alarm topic exists, alarms notify it, none in ALARM",
+    requires=("region", "alarm_topic_arn"),
+    needs_app=False,
+    timeout_s=30.0,
+)

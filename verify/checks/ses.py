@@ -1,0 +1,81 @@
+"""ses: the app can send: sender identity verified, configuration set present, sending on."""
+
+from __future__ import annotations
+
+from verify.aws import endpoint_override, error_code, is_not_implemented
+from verify.context import Check, CheckContext
+from verify.model import Outcome, Problems
+
+WHERE = "components/mailer.py"
+
+
+def run(ctx: CheckContext) -> Outcome:
+    problems = Problems()
+    sender = ctx.outputs["sender_email"]
+    config_set = ctx.outputs["ses_configuration_set"]
+    domain = sender.rpartition("@")[2]
+    details: dict = {}
+
+    attrs = ctx.aws.call(
+        "ses", "get_identity_verification_attributes", Identities=[sender, domain]
+    )["VerificationAttributes"]
+    statuses = {i: attrs.get(i, {}).get("VerificationStatus") for i in (sender, domain)}
+    details["identity_status"] = statuses
+    problems.expect(
+        "Success" in statuses.values(),
+        f"SES identity {sender} (or domain {domain})",
+        "VerificationStatus Success",
+        statuses[sender] or "not an identity",
+        f"{WHERE} / `aws ses get-identity-verification-attributes --identities {sender}` — an "
+        "email identity is verified by clicking the link AWS mails to it",
+    )
+
+    try:
+        ctx.aws.call("ses", "describe_configuration_set", ConfigurationSetName=config_set)
+        details["configuration_set"] = config_set
+    except Exception as exc:
+        if error_code(exc) != "ConfigurationSetDoesNotExist":
+            raise
+        problems.add(
+            f"SES configuration set {config_set}: expected to exist, got "
+            f"ConfigurationSetDoesNotExist — check {WHERE} / `aws ses list-configuration-sets`"
+        )
+
+    try:
+        enabled = ctx.aws.call("ses", "get_account_sending_enabled").get("Enabled")
+        details["account_sending_enabled"] = enabled
+        problems.expect(
+            enabled is True,
+            "SES account sending",
+            "enabled",
+            enabled,
+            "the SES console (sending paused by AWS?) / `aws ses get-account-sending-enabled`",
+        )
+    except Exception as exc:
+        if not is_not_implemented(exc):
+            raise
+        # moto has no GetAccountSendingEnabled; the email check proves sending end to end.
+        details["account_sending_enabled"] = f"not implemented by {endpoint_override()}"
+    quota = ctx.aws.call("ses", "get_send_quota")
+    details["send_quota"] = {k: quota.get(k) for k in ("Max24HourSend", "SentLast24Hours")}
+    problems.expect(
+        float(quota.get("Max24HourSend", 0)) > 0,
+        "SES Max24HourSend",
+        "> 0",
+        quota.get("Max24HourSend"),
+        "the SES account's sending limits",
+    )
+    problems.raise_if_any(details)
+    return Outcome(
+        f"{sender} verified, configuration set {config_set} present, sending on", details
+    )
+
+
+CHECK = Check(
+    name="ses",
+    run=run,
+    description="sender identity verified, configuration set exists, account sending enabled",
+    requires=("region", "sender_email", "ses_configuration_set"),
+    needs_app=False,
+    timeout_s=30.0,
+)

@@ -1,0 +1,148 @@
+"""HTTP access to the deployed app: per-call timeouts clipped to the check's deadline, retries
+only on transient failures (connection refused/reset while an environment warms, 429, 502-504).
+
+Anything else comes back to the check at once, because a wrong status or body is the answer the
+check is looking for, not noise to retry through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from verify.model import CheckFailed, Deadline
+from verify.retry import Backoff, RetriesExhausted, call_with_retry
+
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+WHERE_APP = "the Elastic Beanstalk environment health and app logs (`eb logs` / .sandbox/<stack>/)"
+
+
+class TransientStatus(Exception):
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code} from {response.url}")
+        self.response = response
+
+
+def is_transient_http(exc: BaseException) -> bool:
+    """Connection refused/reset and gateway/throttling statuses; never read timeouts.
+
+    A read timeout means the app accepted the request and is too slow: retrying a photo upload
+    would double the load on an already slow app and hide the latency the checks must report.
+    """
+    if isinstance(exc, TransientStatus):
+        return True
+    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+
+
+class HttpClient:
+    """A requests session bound to the app's base URL and one check's deadline.
+
+    One per check: requests.Session is not documented as thread-safe, and checks run in threads.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        deadline: Deadline,
+        *,
+        timeout_s: float = 15.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.deadline = deadline
+        self.timeout_s = timeout_s
+        self.backoff = backoff or Backoff()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "passport-verify/1"
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: bool = True,
+        timeout_s: float | None = None,
+        backoff: Backoff | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; on transient trouble retry, then return the last response.
+
+        Returning the last 503 (rather than raising) lets the check report the status and body
+        the app actually gave. Connection failures and read timeouts become CheckFailed with a
+        message naming the URL and where to look.
+        """
+        url = self.url(path)
+        what = f"{method} {url}"
+        per_call = timeout_s or self.timeout_s
+
+        def send() -> requests.Response:
+            if self.deadline.expired:
+                raise CheckFailed(f"{what}: not sent, the check's deadline has passed")
+            resp = self.session.request(
+                method, url, timeout=self.deadline.clip(per_call), allow_redirects=False, **kwargs
+            )
+            if resp.status_code in TRANSIENT_STATUSES:
+                raise TransientStatus(resp)
+            return resp
+
+        policy = (backoff or self.backoff) if retry else Backoff(attempts=1)
+        try:
+            return call_with_retry(
+                send,
+                what=what,
+                is_transient=is_transient_http,
+                deadline=self.deadline,
+                backoff=policy,
+            )
+        except TransientStatus as exc:  # retry disabled
+            return exc.response
+        except RetriesExhausted as exc:
+            if isinstance(exc.last, TransientStatus):
+                return exc.last.response
+            raise CheckFailed(
+                f"{what}: could not connect after {exc.attempts} attempt(s) ({exc.last}) — "
+                f"check api_url and {WHERE_APP}"
+            ) from exc
+        except requests.Timeout as exc:
+            raise CheckFailed(
+                f"{what}: no answer within {self.deadline.clip(per_call):.1f}s — check {WHERE_APP}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise CheckFailed(f"{what}: request failed ({exc}) — check {WHERE_APP}") from exc
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("OPTIONS", path, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def describe(resp: requests.Response, limit: int = 200) -> str:
+    """Status plus the start of the body, for messages: enough to see what the app said."""
+    ctype = resp.headers.get("Content-Type", "")
+    if ctype.startswith(("application/json", "text/")):
+        body = resp.text.strip().replace("\n", " ")
+        if len(body) > limit:
+            body = body[:limit] + "…"
+        return f"HTTP {resp.status_code} {body!r}"
+    return f"HTTP {resp.status_code} ({ctype or 'no content-type'}, {len(resp.content)} bytes)"
+
+
+def json_body(resp: requests.Response, what: str) -> Any:
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise CheckFailed(
+            f"{what}: expected a JSON body, got {describe(resp)} — check {WHERE_APP}"
+        ) from exc

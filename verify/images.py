@@ -1,0 +1,80 @@
+"""The sample photos (test_images/manifest.json) the ml, api and performance checks upload."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KINDS = ("portrait", "no_face")
+
+
+class ManifestError(Exception):
+    """test_images/ is missing or its manifest cannot be used; names file and entry."""
+
+
+@dataclass(frozen=True)
+class SampleImage:
+    file: str
+    path: Path
+    kind: str  # portrait | no_face
+    formats: tuple[str, ...]
+    expected_status: int
+    expected_code: str | None
+
+    @property
+    def stem(self) -> str:
+        return Path(self.file).stem
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def _entries(data: Any) -> list[Any]:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for key in ("images", "photos", "entries"):
+            if isinstance(data.get(key), list):
+                return data[key]
+    raise ManifestError("manifest.json must be a list of entries or an object with 'images'")
+
+
+def load_manifest(images_dir: Path) -> list[SampleImage]:
+    manifest = Path(images_dir) / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text())
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{manifest} not found (sample photos live in test_images/)") from exc
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{manifest} is not valid JSON: {exc}") from exc
+    samples: list[SampleImage] = []
+    for index, entry in enumerate(_entries(data)):
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{manifest} entry {index} must be an object, got {entry!r}")
+        file = entry.get("file")
+        kind = entry.get("kind")
+        if not isinstance(file, str) or kind not in KINDS:
+            raise ManifestError(
+                f"{manifest} entry {index}: needs 'file' and 'kind' in {KINDS}, got {entry!r}"
+            )
+        path = Path(images_dir) / file
+        if not path.is_file():
+            raise ManifestError(f"{manifest} entry {index}: {path} does not exist")
+        expected = entry.get("expected") if isinstance(entry.get("expected"), dict) else entry
+        status = int(expected.get("status", 200 if kind == "portrait" else 422))
+        code = expected.get("code", expected.get("error"))
+        if code is None and kind == "no_face":
+            code = "no_face"
+        formats = entry.get("formats") or ("us", "eu")
+        if isinstance(formats, str):
+            formats = (formats,)
+        samples.append(SampleImage(file, path, kind, tuple(formats), status, code))
+    if not any(s.kind == "portrait" for s in samples):
+        raise ManifestError(f"{manifest} lists no portrait; the photo checks need at least one")
+    return samples
+
+
+def first(samples: list[SampleImage], kind: str) -> SampleImage | None:
+    return next((s for s in samples if s.kind == kind), None)

@@ -1,0 +1,160 @@
+"""Stack outputs: where they come from (file, sandbox state, Pulumi CLI) and what must be in them.
+
+Verify reads nothing else about the deployment, so a missing or mistyped output is an input
+error (exit 2) named here, before any check runs, rather than a confusing failure later.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
+
+#: Every key the contract (docs/contracts.md) promises, with its JSON type.
+OUTPUT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "stack": str,
+    "region": str,
+    "api_url": str,
+    "environment_name": str,
+    "application_name": str,
+    "app_version": str,
+    "artifact_bucket": str,
+    "media_bucket": str,
+    "email_table": str,
+    "analytics_table": str,
+    "sender_email": str,
+    "ses_configuration_set": str,
+    "alarm_topic_arn": str,
+    "cors_allowed_origins": list,
+    "latency_budget_ms": int,
+    "max_upload_mb": int,
+}
+
+
+class OutputsError(Exception):
+    """Bad or missing input: the CLI prints it and exits 2."""
+
+
+def validate(outputs: Any, required: Iterable[str]) -> dict[str, Any]:
+    """Check presence and type of the keys the selected checks need; all problems at once."""
+    if not isinstance(outputs, dict):
+        raise OutputsError(f"stack outputs must be a JSON object, got {type(outputs).__name__}")
+    problems: list[str] = []
+    for key in sorted(set(required)):
+        if key not in outputs:
+            problems.append(f"missing output {key!r}")
+            continue
+        value = outputs[key]
+        if value == SECRET_PLACEHOLDER:
+            problems.append(f"output {key!r} is a secret; verify never reads secret outputs")
+            continue
+        expected = OUTPUT_TYPES.get(key)
+        if expected is int and isinstance(value, bool):
+            problems.append(f"output {key!r} must be an integer, got {value!r}")
+        elif expected and not isinstance(value, expected):
+            name = getattr(expected, "__name__", str(expected))
+            problems.append(f"output {key!r} must be {name}, got {type(value).__name__} {value!r}")
+        elif isinstance(value, str) and not value.strip():
+            problems.append(f"output {key!r} is empty")
+    if "api_url" in outputs and isinstance(outputs["api_url"], str):
+        parsed = urlparse(outputs["api_url"])
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            problems.append(f"output 'api_url' must be an http(s) URL, got {outputs['api_url']!r}")
+    origins = outputs.get("cors_allowed_origins")
+    if isinstance(origins, list) and not all(isinstance(o, str) for o in origins):
+        problems.append(f"output 'cors_allowed_origins' must be a list of strings, got {origins!r}")
+    for key in ("latency_budget_ms", "max_upload_mb"):
+        value = outputs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            problems.append(f"output {key!r} must be positive, got {value}")
+    if problems:
+        raise OutputsError("invalid stack outputs: " + "; ".join(problems))
+    return outputs
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise OutputsError(f"cannot read outputs file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OutputsError(f"outputs file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise OutputsError(
+            f"outputs file {path} must hold a JSON object, got {type(data).__name__}"
+        )
+    return data
+
+
+def sandbox_state_dir(stack: str, root: Path = ROOT) -> Path:
+    return root / ".sandbox" / stack
+
+
+def load_sandbox(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[str, str]]:
+    """Outputs plus the environment that points boto3 at the stack's moto server.
+
+    Returns the env rather than setting it so the caller decides the scope (the CLI sets it for
+    the process; tests and library users may not want that).
+    """
+    from sandbox.moto_server import FAKE_AWS_ENV
+
+    state = sandbox_state_dir(stack, root)
+    outputs_path, sandbox_path = state / "outputs.json", state / "sandbox.json"
+    if not outputs_path.exists():
+        raise OutputsError(
+            f"no sandbox outputs for stack {stack!r} at {outputs_path}; "
+            f"run `python -m sandbox up --stack {stack}` first"
+        )
+    outputs = load_file(outputs_path)
+    meta = load_file(sandbox_path)
+    endpoint = meta.get("aws_endpoint_url")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise OutputsError(f"{sandbox_path} has no 'aws_endpoint_url'; is the sandbox up?")
+    env = {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
+    region = outputs.get("region")
+    if isinstance(region, str) and region:
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
+    return outputs, env
+
+
+def load_pulumi(stack: str, cwd: Path = ROOT, pulumi: str = "pulumi") -> dict[str, Any]:
+    """`pulumi stack output --json` for the stack; secrets stay masked (no --show-secrets)."""
+    exe = shutil.which(pulumi)
+    if exe is None:
+        raise OutputsError(
+            "the pulumi CLI is not installed (needed for --engine pulumi); install it from "
+            "https://www.pulumi.com/docs/install/ or pass --outputs FILE / --engine sandbox"
+        )
+    cmd = [exe, "stack", "output", "--json", "--stack", stack]
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OutputsError(f"`{' '.join(cmd)}` did not finish within 120s") from exc
+    if proc.returncode != 0:
+        raise OutputsError(
+            f"`pulumi stack output --json --stack {stack}` failed (exit {proc.returncode}): "
+            f"{proc.stderr.strip() or proc.stdout.strip()}"
+        )
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise OutputsError(f"pulumi printed non-JSON outputs: {proc.stdout[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise OutputsError(f"pulumi printed {type(data).__name__}, expected a JSON object")
+    return data
+
+
+def public_view(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs safe to write into reports: masked secrets stay masked, nothing is unmasked."""
+    return {k: v for k, v in sorted(outputs.items()) if v != SECRET_PLACEHOLDER}

@@ -1,0 +1,125 @@
+"""Independent inspection of a returned passport photo.
+
+Deliberately not the app's own code: it uses OpenCV's *default* frontal cascade (the app uses
+alt2), so a photo only passes when a second, different detector also finds exactly one face.
+Thresholds are loose enough for JPEG noise and hair, tight enough that an uncropped photo, a
+face removed with the background, or a non-white background fails.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+FORMAT_SIZES = {"us": (600, 600), "eu": (413, 531)}  # (width, height), docs/contracts + issue 3
+
+WHITE_MIN = 225  # every channel at least this to count as "near white"
+BORDER_WHITE_SHARE = 0.90  # share of near-white pixels required in the border bands
+BAND = 0.04  # band thickness as a fraction of the side
+FACE_MIN_STD = 12.0  # a face region flatter than this was erased (e.g. whited out)
+
+_local = threading.local()  # CascadeClassifier is not safe to share across threads
+
+
+def _cascade() -> cv2.CascadeClassifier:
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE_FILE)
+        if cascade.empty():
+            raise RuntimeError(f"cannot load OpenCV cascade {CASCADE_FILE}")
+        _local.cascade = cascade
+    return cascade
+
+
+def decode(data: bytes) -> np.ndarray | None:
+    """BGR image from encoded bytes, or None when they are not a decodable image."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    return cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
+
+
+def detect_faces(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    min_side = max(24, int(0.15 * min(gray.shape)))
+    found = _cascade().detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=6, minSize=(min_side, min_side)
+    )
+    return [tuple(int(v) for v in box) for box in found]
+
+
+def near_white_share(region: np.ndarray) -> float:
+    if region.size == 0:
+        return 0.0
+    return float((region.min(axis=2) >= WHITE_MIN).mean())
+
+
+@dataclass
+class PhotoVerdict:
+    width: int
+    height: int
+    faces: list[tuple[int, int, int, int]]
+    border_white: dict[str, float]
+    face_std: float | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def analyse(data: bytes, fmt: str) -> PhotoVerdict:
+    """Everything the ml check asserts about one returned photo, as a list of problems."""
+    image = decode(data)
+    if image is None:
+        return PhotoVerdict(0, 0, [], {}, None, ["the body is not a decodable image"])
+    height, width = image.shape[:2]
+    verdict = PhotoVerdict(width, height, [], {}, None)
+    want_w, want_h = FORMAT_SIZES[fmt]
+    if (width, height) != (want_w, want_h):
+        verdict.problems.append(f"size expected {want_w}×{want_h}, got {width}×{height}")
+
+    band_y, band_x = max(2, int(BAND * height)), max(2, int(BAND * width))
+    upper = image[: height // 2]
+    bands = {
+        "top": image[:band_y],
+        "left": upper[:, :band_x],
+        "right": upper[:, width - band_x :],
+    }
+    verdict.border_white = {k: round(near_white_share(v), 3) for k, v in bands.items()}
+    for side, share in verdict.border_white.items():
+        if share < BORDER_WHITE_SHARE:
+            verdict.problems.append(
+                f"{side} border expected ≥{BORDER_WHITE_SHARE:.0%} near-white pixels, "
+                f"got {share:.0%}"
+            )
+
+    verdict.faces = detect_faces(image)
+    if len(verdict.faces) != 1:
+        verdict.problems.append(
+            f"independent face detection expected exactly 1 face, found {len(verdict.faces)}"
+        )
+        return verdict
+    x, y, w, h = verdict.faces[0]
+    face = cv2.cvtColor(image[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY)
+    verdict.face_std = round(float(face.std()), 1)
+    if verdict.face_std < FACE_MIN_STD:
+        verdict.problems.append(
+            f"face region expected visible detail (std ≥ {FACE_MIN_STD}), got {verdict.face_std}"
+        )
+    centre_x = (x + w / 2) / width
+    if abs(centre_x - 0.5) > 0.15:
+        verdict.problems.append(f"face expected centred horizontally, centre at {centre_x:.0%}")
+    if not 0.2 <= h / height <= 0.75:
+        verdict.problems.append(
+            f"face height expected 20–75% of the photo (head sized for the format), "
+            f"got {h / height:.0%}"
+        )
+    return verdict
