@@ -221,7 +221,7 @@ class _Collector:
         coerce = _to_int if isinstance(choices[0], int) else _to_str
         value = self._get(key, default, allowed, coerce)
         if value is not None and value not in choices:
-            self.add(key, _show(self.raw.get(key, value)), allowed)
+            self.add(key, _show(value), allowed)
             return None
         return value
 

@@ -57,6 +57,7 @@ class Graph:
     resources: list[Registered]
     outputs: dict[str, Any]
     calls: list[tuple[str, dict[str, Any]]]
+    engine_warnings: list[str]
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
@@ -76,13 +77,15 @@ def run_mocked(
     config: Mapping[str, Any],
     program: Callable[[], Any],
     region: str = "us-east-1",
+    mocks: RecordingMocks | None = None,
 ) -> tuple[RecordingMocks, Any]:
     """Run `program` under fresh mocks with `config` as the stack's Pulumi config.
 
-    Returns the mocks and whatever the program's returned Output resolved to.
+    Returns the mocks and whatever the program's returned Output resolved to. Pass `mocks` to
+    keep hold of them when the program is expected to raise.
     """
-    mocks = RecordingMocks(region=region)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    mocks = mocks if mocks is not None else RecordingMocks(region=region)
+    mocks.install(PROJECT, stack)
     pulumi.runtime.set_all_config(as_pulumi_config(config))
     box: dict[str, Any] = {}
 
@@ -107,4 +110,4 @@ def build_graph(stack: str, config: Mapping[str, Any], bundle: FakeBundle) -> Gr
 
     region = str(config.get("aws:region", "us-east-1"))
     mocks, outputs = run_mocked(stack, config, program, region=region)
-    return Graph(list(mocks.resources), outputs or {}, list(mocks.calls))
+    return Graph(mocks.registered(), outputs or {}, list(mocks.calls), mocks.engine_warnings)

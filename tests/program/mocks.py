@@ -7,11 +7,13 @@ can check the names AWS would actually receive against AWS's naming rules.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 
 ACCOUNT = "123456789012"
 SOLUTION_STACK = "64bit Amazon Linux 2023 v4.7.0 running Python 3.11"
@@ -35,10 +37,31 @@ class Registered:
     name: str
     inputs: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """protect, retain_on_delete, parent URN, dependency URNs, as the engine would get them."""
 
 
 def autoname(logical: str) -> str:
     return f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:7]}"
+
+
+class RecordingMonitor(MockMonitor):
+    """MockMonitor that also keeps the resource options (the plain Mocks API never sees them)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        options = {
+            "protect": bool(request.protect),
+            "retain_on_delete": bool(request.retainOnDelete),
+            "parent": request.parent,
+            "dependencies": list(request.dependencies),
+        }
+        with self.recording._lock:
+            self.recording.options[(request.type, request.name)] = options
+        return super().RegisterResource(request)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -46,7 +69,39 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.resources: list[Registered] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
+        self.engine_warnings: list[str] = []
         self._lock = threading.Lock()  # new_resource runs on several threads at once
+
+    def install(self, project: str, stack: str) -> None:
+        """Make these mocks (and their recording monitor) the Pulumi runtime."""
+        pulumi.runtime.set_mocks(
+            self,
+            project=project,
+            stack=stack,
+            preview=False,
+            monitor=RecordingMonitor(self),
+            logger=self._engine_logger(),
+        )
+
+    def _engine_logger(self) -> logging.Logger:
+        """pulumi.log.warn (deprecated types and properties, ...) lands in engine_warnings."""
+        warnings = self.engine_warnings
+
+        class Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                warnings.append(record.getMessage())
+
+        logger = logging.Logger(f"pulumi-engine-{id(self)}", level=logging.WARNING)
+        logger.addHandler(Collect(level=logging.WARNING))
+        return logger
+
+    def registered(self) -> list[Registered]:
+        """Every resource with its options attached."""
+        with self._lock:
+            for resource in self.resources:
+                resource.options = self.options.get((resource.typ, resource.name), {})
+            return list(self.resources)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)

@@ -1,0 +1,38 @@
+"""Fixtures for the Pulumi program tests: a real (tiny) bundle zip and the three stack graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.program.harness import (
+    FakeBundle,
+    Graph,
+    build_graph,
+    make_fake_bundle,
+    stack_file_config,
+)
+
+STACKS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def fake_bundle(tmp_path_factory: pytest.TempPathFactory) -> FakeBundle:
+    return make_fake_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def stack_graphs(fake_bundle: FakeBundle) -> dict[str, Graph]:
+    """The program's graph for each committed stack file, built once per session."""
+    return {stack: build_graph(stack, stack_file_config(stack), fake_bundle) for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def stack_graph(request: pytest.FixtureRequest, stack_graphs: dict[str, Graph]) -> Graph:
+    return stack_graphs[request.param]
+
+
+@pytest.fixture()
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]

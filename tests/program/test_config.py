@@ -1,0 +1,263 @@
+"""Stack config validation: every rule, all problems at once, Pulumi's string encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.config import (
+    LOG_RETENTION_DAYS,
+    PROJECT,
+    StackConfig,
+    StackConfigError,
+    load_stack_config,
+    origin_problem,
+    parse_stack_config,
+    stack_tier,
+)
+from tests.program.harness import as_pulumi_config, run_mocked, stack_file_config
+
+NS = f"{PROJECT}:"
+
+
+def base(**overrides: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "aws:region": "eu-west-1",
+        NS + "senderEmail": "noreply@example.com",
+        NS + "alarmEmail": "ops@example.com",
+        NS + "minInstances": 2,
+        NS + "maxInstances": 4,
+    }
+    for key, value in overrides.items():
+        full = key if ":" in key else NS + key
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value
+    return raw
+
+
+def issues_for(stack: str, raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(StackConfigError) as info:
+        parse_stack_config(stack, raw)
+    return {", ".join(i.keys): str(i) for i in info.value.issues}
+
+
+def test_stack_files_parse_to_the_documented_shapes() -> None:
+    dev = parse_stack_config("dev", stack_file_config("dev"))
+    staging = parse_stack_config("staging", stack_file_config("staging"))
+    prod = parse_stack_config("prod", stack_file_config("prod"))
+
+    assert (dev.deployment_policy, dev.min_instances, dev.max_instances) == ("AllAtOnce", 1, 1)
+    assert dev.deletion_protection is False and dev.alarm_email is None
+    assert "http://localhost:3000" in dev.cors_allowed_origins
+    assert staging.deployment_policy == "RollingWithAdditionalBatch"
+    assert (staging.min_instances, staging.max_instances) == (1, 3)
+    assert prod.deployment_policy == "Immutable" and prod.min_instances >= 2
+    assert prod.deletion_protection is True and prod.alarm_email
+    assert prod.log_retention_days > staging.log_retention_days > dev.log_retention_days
+    assert {c.background_removal_model for c in (dev, staging, prod)} == {"u2netp"}
+
+
+def test_defaults_fill_optional_keys_by_tier() -> None:
+    dev = parse_stack_config("dev", {"aws:region": "us-east-1", "senderEmail": "a@example.com"})
+    assert dev == StackConfig(
+        stack="dev",
+        region="us-east-1",
+        instance_type="t3.small",
+        min_instances=1,
+        max_instances=1,
+        deployment_policy="AllAtOnce",
+        sender_email="a@example.com",
+        alarm_email=None,
+        cors_allowed_origins=(),
+        log_retention_days=30,
+        background_removal_model="u2netp",
+        max_upload_mb=10,
+        latency_budget_ms=3000,
+        photo_retention_days=7,
+        deletion_protection=False,
+        tags=dev.tags,
+    )
+    prod = parse_stack_config("prod", base(minInstances=None, maxInstances=None))
+    assert (prod.min_instances, prod.max_instances) == (2, 2)
+    assert prod.deployment_policy == "Immutable" and prod.deletion_protection is True
+    assert parse_stack_config("staging", base()).deployment_policy == "RollingWithAdditionalBatch"
+
+
+def test_min_greater_than_max_names_both_keys_and_values() -> None:
+    issues = issues_for("dev", base(minInstances=3, maxInstances=1))
+    message = issues["minInstances, maxInstances"]
+    assert "minInstances=3" in message and "maxInstances=1" in message
+    assert "minInstances <= maxInstances" in message
+
+
+def test_prod_rules() -> None:
+    issues = issues_for(
+        "prod",
+        base(
+            minInstances=1,
+            deploymentPolicy="AllAtOnce",
+            alarmEmail=None,
+            corsAllowedOrigins=["*", "http://localhost:3000"],
+        ),
+    )
+    assert "at least 2 in prod" in issues["minInstances"]
+    assert "AllAtOnce" in issues["deploymentPolicy"]
+    assert "required in prod" in issues["alarmEmail"]
+    assert "'*' is not allowed in prod" in issues["corsAllowedOrigins"]
+    assert "localhost origins are not allowed in prod" in issues["corsAllowedOrigins"]
+
+
+def test_every_problem_is_reported_at_once_with_value_and_allowed() -> None:
+    raw = base(
+        minInstances="two",
+        deploymentPolicy="BlueGreen",
+        senderEmail="not-an-email",
+        logRetentionDays=10,
+        backgroundRemovalModel="isnet",
+        maxUploadMb=51,
+        latencyBudgetMs=50,
+        photoRetentionDays=0,
+        deletionProtection="yes",
+        instanceType="t3.huge",
+        tags={"aws:owner": "x"},
+    )
+    raw["aws:region"] = "mars-north-1x"
+    with pytest.raises(StackConfigError) as info:
+        parse_stack_config("staging", raw)
+    err = info.value
+    assert err.keys == {
+        "aws:region",
+        "instanceType",
+        "minInstances",
+        "deploymentPolicy",
+        "senderEmail",
+        "logRetentionDays",
+        "backgroundRemovalModel",
+        "maxUploadMb",
+        "latencyBudgetMs",
+        "photoRetentionDays",
+        "deletionProtection",
+        "tags",
+    }
+    text = str(err)
+    assert "stack 'staging' (12 problems)" in text
+    assert 'deploymentPolicy: got "BlueGreen"; allowed one of AllAtOnce, Rolling' in text
+    assert (
+        "logRetentionDays: got 10; allowed one of " + ", ".join(map(str, LOG_RETENTION_DAYS))
+        in text
+    )
+    assert 'minInstances: got "two"; allowed an integer from 1 to 20' in text
+    assert "maxUploadMb: got 51; allowed an integer from 1 to 50" in text
+    assert 'backgroundRemovalModel: got "isnet"; allowed one of u2netp, u2net' in text
+    assert "@-sign" in text  # email-validator's own explanation is kept
+
+
+def test_unknown_project_keys_are_errors_with_a_suggestion() -> None:
+    raw = base()
+    raw[NS + "minInstance"] = 2
+    raw["aws:profile"] = "ops"  # other namespaces belong to their providers
+    issues = issues_for("dev", raw)
+    assert set(issues) == {"minInstance"}
+    assert "did you mean minInstances?" in issues["minInstance"]
+
+
+def test_required_keys() -> None:
+    issues = issues_for("dev", {})
+    assert set(issues) == {"aws:region", "senderEmail"}
+    assert "got nothing (the key is required)" in issues["senderEmail"]
+
+
+def test_pulumi_string_encoding_is_accepted() -> None:
+    raw = as_pulumi_config(
+        base(
+            corsAllowedOrigins=["https://app.example.com:8443"],
+            tags={"team": "photos", "cost-center": 1234},
+            deletionProtection=True,
+            logRetentionDays=14,
+        )
+    )
+    assert all(isinstance(v, str) for v in raw.values())
+    cfg = parse_stack_config("staging", raw)
+    assert cfg.min_instances == 2 and cfg.log_retention_days == 14
+    assert cfg.deletion_protection is True
+    assert cfg.cors_allowed_origins == ("https://app.example.com:8443",)
+    assert dict(cfg.tags) == {"team": "photos", "cost-center": "1234"}
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("tags", "a map"),
+        ({"project": "other"}, "bad keys ['project']"),
+        ({"bad key!": "x"}, "bad keys"),
+        ({f"k{i}": "v" for i in range(41)}, "41 tags"),
+    ],
+)
+def test_tag_rules(value: Any, why: str) -> None:
+    assert why in issues_for("dev", base(tags=value))["tags"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "tier", "problem"),
+    [
+        ("https://app.example.com", "prod", None),
+        ("https://app.example.com:8443", "staging", None),
+        ("http://localhost:3000", "staging", None),
+        ("http://127.0.0.1:5173", "dev", None),
+        ("*", "dev", None),
+        ("*", "staging", "'*' is not allowed in staging stacks"),
+        ("http://localhost:3000", "prod", "localhost origins are not allowed in prod"),
+        ("http://app.example.com", "dev", "plain http is only allowed for localhost"),
+        ("https://app.example.com/", "dev", "no path or trailing slash"),
+        ("https://App.example.com", "dev", "lowercase"),
+        ("https://localhost", "dev", "DNS name"),
+        ("https://app.example.com:70000", "dev", "port must be 1..65535"),
+        ("ftp://example.com", "dev", "scheme://host"),
+    ],
+)
+def test_origin_rules(origin: str, tier: str, problem: str | None) -> None:
+    found = origin_problem(origin, tier)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_email_is_normalised() -> None:
+    cfg = parse_stack_config("dev", base(senderEmail="NoReply@Example.COM"))
+    assert cfg.sender_email == "NoReply@example.com"
+
+
+@pytest.mark.parametrize(
+    ("stack", "tier"),
+    [
+        ("dev", "dev"),
+        ("feature-x", "dev"),
+        ("staging", "staging"),
+        ("staging-2", "staging"),
+        ("prod", "prod"),
+        ("Production", "prod"),
+        ("prod-eu", "prod"),
+        ("producer", "dev"),
+    ],
+)
+def test_stack_tier(stack: str, tier: str) -> None:
+    assert stack_tier(stack) == tier
+
+
+def test_load_stack_config_reads_the_pulumi_runtime_config() -> None:
+    """Under the Pulumi runtime the config arrives as strings; the stack name from the engine."""
+    config = stack_file_config("staging")
+
+    def program() -> Any:
+        return pulumi.Output.from_input(load_stack_config())
+
+    _, cfg = run_mocked("staging", config, program)
+    assert cfg == parse_stack_config("staging", config)
+
+
+def test_load_stack_config_raises_under_the_runtime() -> None:
+    config = {**stack_file_config("dev"), NS + "logRetentionDays": 2}
+    with pytest.raises(StackConfigError, match="logRetentionDays: got 2"):
+        run_mocked("dev", config, lambda: load_stack_config())
