@@ -31,7 +31,19 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def execute(check: Check, ctx: CheckContext, timeout_s: float) -> CheckResult:
+def timeout_message(timeout_s: float, run_timeout_s: float | None = None) -> str:
+    """'timed out after Ns', saying when it was the whole run's bound that cut the check short."""
+    if run_timeout_s is not None:
+        return (
+            f"timed out after {timeout_s:.1f}s "
+            f"(the whole run's timeout of {run_timeout_s:g}s ran out)"
+        )
+    return f"timed out after {timeout_s:g}s"
+
+
+def execute(
+    check: Check, ctx: CheckContext, timeout_s: float, why: str | None = None
+) -> CheckResult:
     """Run one check in the calling thread; every exception becomes a result, never escapes."""
     started = time.monotonic()
     try:
@@ -46,7 +58,7 @@ def execute(check: Check, ctx: CheckContext, timeout_s: float) -> CheckResult:
         ctx.close()
     if status is not Status.PASSED and ctx.deadline.expired:
         status = Status.ERROR
-        message = f"timed out after {timeout_s:g}s: {message}"
+        message = f"{why or timeout_message(timeout_s)}: {message}"
     return CheckResult(check.name, status, time.monotonic() - started, message, details)
 
 
@@ -71,6 +83,7 @@ class _Group:
         self.cond = threading.Condition()
         self.running: dict[str, tuple[float, float]] = {}  # name -> (started, give_up_at)
         self.done: dict[str, CheckResult] = {}
+        self.clipped: set[str] = set()  # checks whose timeout the run deadline shortened
 
     def _finish(self, result: CheckResult) -> None:
         with self.cond:
@@ -87,9 +100,10 @@ class _Group:
         ctx.deadline = Deadline(timeout)
         now = time.monotonic()
         self.running[check.name] = (now, ctx.deadline.at + GRACE_S)
-        log(f"▶ {check.name} started (timeout {timeout:g}s)")
+        log(f"▶ {check.name} started (timeout {timeout:.1f}s)")
+        why = self._why(check.name)
         thread = threading.Thread(
-            target=lambda: self._finish(execute(check, ctx, timeout)),
+            target=lambda: self._finish(execute(check, ctx, timeout, why)),
             name=f"verify-{check.name}",
             daemon=True,
         )
@@ -102,9 +116,10 @@ class _Group:
                     if self.run_deadline.expired:
                         break
                     check = self.queue.popleft()
-                    self.timeouts[check.name] = min(
-                        self.timeouts[check.name], max(0.1, self.run_deadline.remaining())
-                    )
+                    left = max(0.1, self.run_deadline.remaining())
+                    if left < self.timeouts[check.name]:
+                        self.timeouts[check.name] = left
+                        self.clipped.add(check.name)
                     self._start(check)
                 now = time.monotonic()
                 for name, (started, give_up_at) in list(self.running.items()):
@@ -122,14 +137,17 @@ class _Group:
                 self.cond.wait(timeout=max(0.01, min(wake) - time.monotonic()))
         return self.done
 
+    def _why(self, name: str) -> str:
+        clipped_by = self.run_timeout_s if name in self.clipped else None
+        return timeout_message(self.timeouts[name], clipped_by)
+
     def _give_up(self, name: str, elapsed: float) -> None:
-        timeout = self.timeouts[name]
         result = CheckResult(
             name,
             Status.ERROR,
             elapsed,
-            f"timed out after {timeout:g}s (the check did not finish; its thread was abandoned)",
-            {"timeout_s": timeout},
+            f"{self._why(name)}; the check did not stop, its thread was abandoned",
+            {"timeout_s": round(self.timeouts[name], 3)},
         )
         self.done[name] = result
         self.running.pop(name, None)
