@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import botocore.exceptions as bx
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from verify.model import Deadline
 from verify.retry import Backoff, call_with_retry
@@ -79,7 +80,7 @@ def is_not_implemented(exc: BaseException) -> bool:
     """
     if not endpoint_override():
         return False
-    if isinstance(exc, bx.ResponseParserError):
+    if isinstance(exc, ResponseParserError):
         return True
     if isinstance(exc, bx.ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

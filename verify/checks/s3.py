@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import botocore.exceptions as bx
+
 from verify.aws import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
@@ -122,14 +124,23 @@ def inspect_bucket(ctx: CheckContext, bucket: str, problems: Problems) -> dict:
 def probe(ctx: CheckContext, bucket: str) -> str:
     key = f"verify-probe/{uuid.uuid4()}"
     body = f"verify probe {key}".encode()
+    step = "put_object"
     try:
         ctx.aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body)
+        step = "get_object"
         got = ctx.aws.call("s3", "get_object", Bucket=bucket, Key=key)["Body"].read()
         if got != body:
             raise CheckFailed(
                 f"bucket {bucket}: probe object read back differs ({got[:40]!r}) — "
                 f"check {WHERE_PROGRAM}"
             )
+    except bx.ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message") or "no message"
+        raise CheckFailed(
+            f"bucket {bucket}: probe {step} of {key}: expected success, got "
+            f"{error_code(exc)} ({message}) — check the bucket policy "
+            f"({_where('get-bucket-policy --bucket ' + bucket)}) and the caller's permissions"
+        ) from exc
     finally:
         # Versioned bucket: a plain delete only adds a marker; remove every version and marker.
         listing = ctx.aws.call("s3", "list_object_versions", Bucket=bucket, Prefix=key)
