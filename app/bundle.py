@@ -1,0 +1,183 @@
+"""Reproducible Elastic Beanstalk source bundle: same sources -> byte-identical zip.
+
+    python -m app.bundle [--out DIR] [--model u2netp] [--source DIR] [--json]
+
+The version label is ``v-`` + the first 12 hex digits of the zip's sha256, so it changes exactly
+when the deployed bytes change and anyone can recompute it from the zip (rollback finds old
+versions by label). Determinism comes from: an allowlist of what goes in (sorted), fixed
+timestamps (1980-01-01), fixed permissions, and fixed compression settings.
+
+What goes in: ``application.py``, ``Procfile``, ``gunicorn.conf.py``, ``requirements.txt``,
+``passport_app/**`` (no caches), ``.platform/**`` (nginx upload limit) and only the configured
+``models/<model>.onnx``. The repo-side tools beside them (this file, ``models.py``,
+``warmup.py``, ``__init__.py``), tests, caches and anything secret-looking never do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.models import MODELS, ModelError, check
+
+APP_DIR = Path(__file__).resolve().parent
+ROOT = APP_DIR.parent
+DEFAULT_OUT = ROOT / "build" / "bundles"
+
+TOP_LEVEL_FILES = ("application.py", "Procfile", "gunicorn.conf.py", "requirements.txt")
+TREES = ("passport_app", ".platform")
+EXCLUDED_PATTERNS = (
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".DS_Store",
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*credentials*",
+    "*secret*",
+    ".pytest_cache",
+    "tests",
+)
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644
+
+
+class BundleError(RuntimeError):
+    """The bundle cannot be built; the message says what to run or fix."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    version_label: str
+    sha256: str
+    model: str
+
+
+def bundle_label(path: str | os.PathLike[str]) -> str:
+    """``v-`` + first 12 hex of the zip's sha256 (recomputable from any bundle's bytes)."""
+    return "v-" + _sha256(Path(path))[:12]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _excluded(rel: Path) -> bool:
+    return any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in EXCLUDED_PATTERNS)
+
+
+def bundle_members(source_dir: Path, model: str) -> list[tuple[str, Path]]:
+    """(archive name, file) pairs in archive order; raises BundleError when something is missing."""
+    members: list[tuple[str, Path]] = []
+    for name in TOP_LEVEL_FILES:
+        path = source_dir / name
+        if not path.is_file():
+            raise BundleError(f"{path} is missing; the bundle needs it")
+        members.append((name, path))
+    for tree in TREES:
+        root = source_dir / tree
+        if not root.is_dir():
+            if tree == "passport_app":
+                raise BundleError(f"{root} is missing; the bundle needs the app package")
+            continue
+        for path in root.rglob("*"):
+            rel = path.relative_to(source_dir)
+            if path.is_file() and not _excluded(rel):
+                members.append((rel.as_posix(), path))
+    try:
+        model_file = check(model, source_dir / "models")
+    except ModelError as exc:
+        raise BundleError(
+            f"{exc} (the bundle ships the model so instances never download it)"
+        ) from None
+    members.append((f"models/{model}.onnx", model_file))
+    return sorted(members, key=lambda item: item[0])
+
+
+def build_bundle(
+    source_dir: str | os.PathLike[str] = APP_DIR,
+    out_dir: str | os.PathLike[str] = DEFAULT_OUT,
+    model: str = "u2netp",
+) -> Bundle:
+    """Write ``<out_dir>/<label>.zip`` from ``source_dir``; same inputs give the same bytes."""
+    if model not in MODELS:
+        raise BundleError(f"unknown model {model!r}; allowed: {', '.join(sorted(MODELS))}")
+    source = Path(source_dir).resolve()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    members = bundle_members(source, model)
+    fd, tmp_name = tempfile.mkstemp(prefix=".bundle-", suffix=".zip", dir=out)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for arcname, path in members:
+                info = zipfile.ZipInfo(arcname, date_time=FIXED_TIME)
+                info.external_attr = FILE_MODE << 16
+                info.create_system = 3  # unix, so the mode bits mean the same everywhere
+                # Weights are dense floats (deflate saves ~7% at a large CPU cost): store them.
+                if arcname.endswith(".onnx"):
+                    info.compress_type = zipfile.ZIP_STORED
+                    with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                        while chunk := src.read(1 << 20):
+                            dst.write(chunk)
+                else:
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    zf.writestr(info, path.read_bytes(), compresslevel=9)
+        sha = _sha256(tmp)
+        label = "v-" + sha[:12]
+        final = out / f"{label}.zip"
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Bundle(path=final, version_label=label, sha256=sha, model=model)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.bundle", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (build/bundles)")
+    parser.add_argument("--model", default="u2netp", choices=sorted(MODELS))
+    parser.add_argument("--source", default=str(APP_DIR), help="bundle root (app/)")
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead")
+    args = parser.parse_args(argv)
+    try:
+        bundle = build_bundle(args.source, args.out, args.model)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(bundle.path),
+                    "version_label": bundle.version_label,
+                    "sha256": bundle.sha256,
+                    "model": bundle.model,
+                    "bytes": bundle.path.stat().st_size,
+                }
+            )
+        )
+    else:
+        print(f"{bundle.path}\n{bundle.version_label}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
