@@ -1,0 +1,124 @@
+"""Fixtures for the app tests: the real Flask app on the shared moto server, one model session.
+
+``app/`` is put on sys.path here (and only here) so the Flask package imports as
+``passport_app``, exactly as it does from the bundle root on an instance.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ROOT / "app"
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+
+from passport_app import create_app, load_settings  # noqa: E402
+from passport_app.background import BackgroundRemover  # noqa: E402
+
+TEST_IMAGES = ROOT / "test_images"
+MANIFEST = json.loads((TEST_IMAGES / "manifest.json").read_text())
+PORTRAITS = [i["file"] for i in MANIFEST["images"] if i["kind"] == "portrait"]
+NO_FACES = [i["file"] for i in MANIFEST["images"] if i["kind"] == "no_face"]
+
+APP_ENV = {
+    "APP_VERSION": "v-test",
+    "EMAIL_TABLE": "test-passport-emails",
+    "ANALYTICS_TABLE": "test-passport-analytics",
+    "MEDIA_BUCKET": "test-passport-media",
+    "SENDER_EMAIL": "noreply@passport.example.com",
+    "SES_CONFIGURATION_SET": "test-passport-mail",
+    "CORS_ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
+    "REMBG_MODEL": "u2netp",
+    "U2NET_HOME": "models",
+    "MAX_UPLOAD_MB": "2",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def ensure_app_resources(env: dict[str, str] = APP_ENV) -> None:
+    """Create the tables, bucket, SES identity and configuration set the app expects
+    (schemas as docs/contracts.md), unless they exist. Idempotent and cheap, so tests call it
+    every time: another suite's ``clean_moto`` may have reset the shared server meanwhile."""
+    dynamodb = boto3.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    if env["EMAIL_TABLE"] not in existing:
+        dynamodb.create_table(
+            TableName=env["EMAIL_TABLE"],
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "email", "AttributeType": "S"},
+                {"AttributeName": "token", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "token-index",
+                    "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        dynamodb.update_time_to_live(
+            TableName=env["EMAIL_TABLE"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+    if env["ANALYTICS_TABLE"] not in existing:
+        dynamodb.create_table(
+            TableName=env["ANALYTICS_TABLE"],
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        )
+    s3 = boto3.client("s3")
+    buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if env["MEDIA_BUCKET"] not in buckets:
+        s3.create_bucket(Bucket=env["MEDIA_BUCKET"])
+    ses = boto3.client("ses")
+    ses.verify_email_identity(EmailAddress=env["SENDER_EMAIL"])
+    sets = {c["Name"] for c in ses.list_configuration_sets().get("ConfigurationSets", [])}
+    if env["SES_CONFIGURATION_SET"] not in sets:
+        ses.create_configuration_set(ConfigurationSet={"Name": env["SES_CONFIGURATION_SET"]})
+
+
+@pytest.fixture(scope="session")
+def remover() -> BackgroundRemover:
+    """The u2netp session, loaded once for the whole test session."""
+    settings = load_settings(APP_ENV)
+    if not settings.model_file.is_file():
+        pytest.fail(f"{settings.model_file} is missing: run `make models` (or `make setup`)")
+    loaded = BackgroundRemover(settings.rembg_model, settings.model_file, threads=2)
+    assert loaded.load(), loaded.error
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def flask_app(moto_endpoint: str, remover: BackgroundRemover):
+    """The real app, configured like an EB environment, its boto3 clients pointed at moto."""
+    return create_app(load_settings(APP_ENV), remover=remover)
+
+
+@pytest.fixture()
+def client(flask_app) -> Iterator:
+    """A test client with the app's AWS resources present in moto."""
+    ensure_app_resources()
+    with flask_app.test_client() as test_client:
+        yield test_client
+
+
+def image_bytes(image: Image.Image, fmt: str = "JPEG", **save_args) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_args)
+    return buffer.getvalue()
+
+
+def load_test_image(name: str) -> bytes:
+    return (TEST_IMAGES / name).read_bytes()
