@@ -102,8 +102,15 @@ def verifier(
             kwargs["timeout"] = timeout
         if concurrency:
             kwargs["concurrency"] = concurrency
-        report = verify.run(outputs, **kwargs)
-        return VerifyOutcome(passed=report.passed, summary=report.summary(), report_dir=report_dir)
+        try:
+            report = verify.run(outputs, **kwargs)
+        except verify.OutputsError as exc:
+            raise PipelineError(f"cannot verify: {exc}", "check the stack outputs") from exc
+        failed = {
+            r.name: r.message for r in report.results if r.status.value in ("FAILED", "ERROR")
+        }
+        summary = {"passed": report.passed, "totals": report.totals, "failed": failed}
+        return VerifyOutcome(passed=report.passed, summary=summary, report_dir=report_dir)
 
     return run_verify
 
