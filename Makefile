@@ -27,10 +27,19 @@ models: $(STAMP)
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## lint: ruff format check and lint
+## lint: ruff, bandit (no high findings), detect-secrets (against .secrets.baseline), pip-audit
+PY_SOURCES := __main__.py app components sandbox verify automation policy benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level high
+	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
+	@if [ -n "$$GITHUB_ACTIONS" ]; then \
+		$(VENV)/bin/pip install --quiet pip-audit==2.10.0 && \
+		$(VENV)/bin/pip-audit -r app/requirements.txt -r requirements-dev.txt; \
+	else \
+		echo "pip-audit: SKIPPED (needs the vulnerability database online; runs in the GitHub workflow)"; \
+	fi
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
