@@ -1,0 +1,85 @@
+"""GET /health (shallow, for EB) and /health?deep=1 (every dependency)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from passport_app import create_app, load_settings
+
+from .conftest import APP_ENV, ensure_app_resources, image_bytes
+from .test_photos import assert_error, post_photo
+
+
+def test_shallow_health_is_ok(client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "version": APP_ENV["APP_VERSION"],
+        "model": "u2netp",
+        "model_loaded": True,
+    }
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_deep_health_checks_every_dependency(client) -> None:
+    response = client.get("/health?deep=1")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {
+        "model",
+        "dynamodb_email_table",
+        "dynamodb_analytics_table",
+        "s3_media_bucket",
+    }
+    assert all(check["ok"] for check in body["checks"].values())
+    assert body["checks"]["dynamodb_email_table"]["table"] == APP_ENV["EMAIL_TABLE"]
+
+
+def test_deep_health_names_what_failed(moto_endpoint: str, remover) -> None:
+    ensure_app_resources()
+    env = {**APP_ENV, "ANALYTICS_TABLE": "missing-analytics", "MEDIA_BUCKET": "missing-media"}
+    app = create_app(load_settings(env), remover=remover)
+    with app.test_client() as client:
+        assert client.get("/health").status_code == 200  # shallow: the model is fine
+        response = client.get("/health?deep=1")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unhealthy"
+    assert body["failed"] == ["dynamodb_analytics_table", "s3_media_bucket"]
+    assert body["checks"]["dynamodb_analytics_table"]["error"] == "ResourceNotFoundException"
+    assert body["checks"]["dynamodb_email_table"]["ok"] is True
+
+
+def test_missing_model_starts_but_reports_and_refuses_photos(moto_endpoint: str, tmp_path: Path):
+    ensure_app_resources()
+    settings = load_settings({**APP_ENV, "U2NET_HOME": str(tmp_path)})
+    app = create_app(settings)  # must not raise, and must not try to download
+    with app.test_client() as client:
+        health = client.get("/health")
+        assert health.status_code == 503
+        body = health.get_json()
+        assert body["model_loaded"] is False and body["failed"] == ["model"]
+        deep = client.get("/health?deep=1").get_json()
+        assert "missing" in deep["checks"]["model"]["error"]
+        from PIL import Image
+
+        error = assert_error(
+            post_photo(client, image_bytes(Image.new("RGB", (200, 200))), "us"),
+            503,
+            "model_unavailable",
+        )
+        assert str(tmp_path) in error["message"]
+
+
+def test_photo_storage_failure_is_503(moto_endpoint: str, remover) -> None:
+    ensure_app_resources()
+    app = create_app(load_settings({**APP_ENV, "MEDIA_BUCKET": "missing-media"}), remover=remover)
+    from .conftest import load_test_image
+
+    with app.test_client() as client:
+        error = assert_error(
+            post_photo(client, load_test_image("astronaut.jpg"), "us"), 503, "storage_unavailable"
+        )
+    assert "NoSuchBucket" in error["message"]
