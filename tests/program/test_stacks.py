@@ -77,13 +77,28 @@ def test_extra_tags_are_merged(stack_graphs: dict[str, Graph]) -> None:
     }
 
 
-def test_every_component_child_is_parented(stack_graph: Graph) -> None:
-    components = {r.name for r in stack_graph.resources if r.typ.startswith("passport:")}
-    assert len([r for r in stack_graph.resources if r.typ.startswith("passport:")]) == 6
+def _urn_type(urn: str) -> str:
+    """The resource's own type from a URN (`...::parentType$type::name`)."""
+    return urn.split("::")[-2].rsplit("$", 1)[-1]
+
+
+def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None:
+    components = [r for r in stack_graph.resources if r.typ.startswith("passport:")]
+    assert sorted(r.typ for r in components) == [
+        "passport:app:AppEnvironment",
+        "passport:backend:PassportPhotoBackend",
+        "passport:datastore:Datastore",
+        "passport:mailer:Mailer",
+        "passport:monitoring:Monitoring",
+        "passport:storage:Storage",
+    ]
+    for component in components:
+        if component.typ != "passport:backend:PassportPhotoBackend":
+            parent = _urn_type(component.options["parent"])
+            assert parent == "passport:backend:PassportPhotoBackend"
     for resource in stack_graph.custom:
-        parent = resource.options["parent"]
-        assert "$passport:" in parent or parent.split("::")[-2].startswith("passport:"), parent
-        assert parent.rsplit("::", 1)[-1] in components
+        parent = _urn_type(resource.options["parent"])
+        assert parent.startswith("passport:") and parent != "passport:backend:PassportPhotoBackend"
 
 
 def run_main(
