@@ -57,7 +57,8 @@ class Check:
     """One named, independent check.
 
     `requires` lists the output keys it reads (validated up front, exit 2 when missing);
-    `needs_app` means it talks to the app and so waits for readiness.
+    `needs_app` means it talks to the app and so waits for readiness. `exclusive` checks run
+    alone after the others, so a load measurement is not skewed by verify's own traffic.
     """
 
     name: str
@@ -66,3 +67,4 @@ class Check:
     requires: tuple[str, ...] = ()
     needs_app: bool = True
     timeout_s: float = 60.0
+    exclusive: bool = False

@@ -62,11 +62,12 @@ def load_manifest(images_dir: Path) -> list[SampleImage]:
         path = Path(images_dir) / file
         if not path.is_file():
             raise ManifestError(f"{manifest} entry {index}: {path} does not exist")
-        expected = entry.get("expected") if isinstance(entry.get("expected"), dict) else entry
-        status = int(expected.get("status", 200 if kind == "portrait" else 422))
-        code = expected.get("code", expected.get("error"))
-        if code is None and kind == "no_face":
-            code = "no_face"
+        status = entry.get("expected_status", 200 if kind == "portrait" else 422)
+        code = entry.get("expected_code") or ("no_face" if kind == "no_face" else None)
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise ManifestError(
+                f"{manifest} entry {index}: expected_status must be an integer, got {status!r}"
+            )
         formats = entry.get("formats") or ("us", "eu")
         if isinstance(formats, str):
             formats = (formats,)

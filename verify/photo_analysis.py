@@ -19,7 +19,8 @@ FORMAT_SIZES = {"us": (600, 600), "eu": (413, 531)}  # (width, height), docs/con
 
 WHITE_MIN = 225  # every channel at least this to count as "near white"
 BORDER_WHITE_SHARE = 0.90  # share of near-white pixels required in the border bands
-BAND = 0.04  # band thickness as a fraction of the side
+BAND = 0.04  # top strip height as a fraction of the photo height
+CORNER_H, CORNER_W = 0.25, 0.10  # upper-corner patches, as fractions of height and width
 FACE_MIN_STD = 12.0  # a face region flatter than this was erased (e.g. whited out)
 
 _local = threading.local()  # CascadeClassifier is not safe to share across threads
@@ -86,12 +87,14 @@ def analyse(data: bytes, fmt: str) -> PhotoVerdict:
     if (width, height) != (want_w, want_h):
         verdict.problems.append(f"size expected {want_w}×{want_h}, got {width}×{height}")
 
-    band_y, band_x = max(2, int(BAND * height)), max(2, int(BAND * width))
-    upper = image[: height // 2]
+    # Background that is never the subject: a strip along the top (the crown sits ~9% down in
+    # both formats) and the two upper corners (hair can touch the sides in the tall EU crop).
+    band_y = max(2, int(BAND * height))
+    corner_h, corner_w = max(2, int(CORNER_H * height)), max(2, int(CORNER_W * width))
     bands = {
         "top": image[:band_y],
-        "left": upper[:, :band_x],
-        "right": upper[:, width - band_x :],
+        "top-left": image[:corner_h, :corner_w],
+        "top-right": image[:corner_h, width - corner_w :],
     }
     verdict.border_white = {k: round(near_white_share(v), 3) for k, v in bands.items()}
     for side, share in verdict.border_white.items():

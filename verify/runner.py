@@ -89,10 +89,10 @@ class _Group:
         with self.cond:
             if result.name in self.done:  # already reported as timed out; late answer ignored
                 return
+            _report_end(result)  # before waking the runner, so the line precedes the summary
             self.done[result.name] = result
             self.running.pop(result.name, None)
             self.cond.notify_all()
-        _report_end(result)
 
     def _start(self, check: Check) -> None:
         timeout = self.timeouts[check.name]
@@ -182,7 +182,7 @@ def run_checks(
     images_dir: Path,
     check_timeouts: dict[str, float] | None = None,
 ) -> list[CheckResult]:
-    """Run readiness (if selected) first, then everything else concurrently; results in order.
+    """Readiness (if selected) first, then the rest concurrently, then exclusive checks alone.
 
     When readiness fails, the checks that need the app are SKIPPED (their failures would only
     repeat "app not reachable"); checks that talk only to AWS still run.
@@ -195,7 +195,7 @@ def run_checks(
     }
     results: dict[str, CheckResult] = {}
 
-    def wave(group: list[Check]) -> None:
+    def wave(group: list[Check], concurrency: int) -> None:
         if group:
             results.update(
                 _Group(group, contexts, timeouts, run_deadline, timeout_s, concurrency).run()
@@ -203,9 +203,8 @@ def run_checks(
 
     first = [c for c in checks if c.name == READINESS]
     rest = [c for c in checks if c.name != READINESS]
-    wave(first)
-    ready = not first or results[READINESS].ok
-    if not ready:
+    wave(first, 1)
+    if first and not results[READINESS].ok:
         why = _short(results[READINESS].message, 120)
         for c in rest:
             if c.needs_app:
@@ -214,5 +213,6 @@ def run_checks(
                 )
                 _report_end(results[c.name])
         rest = [c for c in rest if not c.needs_app]
-    wave(rest)
+    wave([c for c in rest if not c.exclusive], concurrency)
+    wave([c for c in rest if c.exclusive], 1)
     return [results[c.name] for c in checks]

@@ -51,11 +51,12 @@ def tiny(portrait: bytes, side: int = 48) -> bytes:
     return _jpeg(cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA))
 
 
-def _photo(ctx: CheckContext, data: bytes | None, fmt: str | None = "us", name: str = "x.jpg"):
-    files = {"image": (name, data, "image/jpeg")} if data is not None else None
-    form = {"format": fmt} if fmt is not None else {}
-    # Uploads are not idempotent once accepted; retry only the transient set (connect errors).
-    return ctx.http.post(PHOTOS, files=files, data=form, timeout_s=60.0)
+def _photo(ctx: CheckContext, data: bytes | None, fmt: str = "us", name: str = "x.jpg"):
+    """A multipart upload like a browser's; without data, a multipart form lacking `image`."""
+    files: dict = {"format": (None, fmt)}
+    if data is not None:
+        files["image"] = (name, data, "image/jpeg")
+    return ctx.http.post(PHOTOS, files=files, timeout_s=60.0)
 
 
 def check_photo_ok(ctx: CheckContext, portrait: bytes, problems: Problems) -> dict:

@@ -1,31 +1,88 @@
 """readiness: wait for /health to answer 200 before anything else talks to the app.
 
-A fresh EB environment (or a sandbox app still loading its model) refuses connections or
-answers 502/503 for a while; that is the one place where waiting is the right reaction.
+A fresh EB environment (or a sandbox app still starting) refuses connections or answers
+502/503/504 for a while; that is the one place where waiting is the right reaction. An app that
+is up and *itself* reports unhealthy (JSON `"status": "unhealthy"`, e.g. its model failed to
+load) gets a short settle period, then fails at once naming what it reported, instead of
+burning the whole readiness timeout on an answer that will not change.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from verify.context import Check, CheckContext
-from verify.http import WHERE_APP, describe
+from verify.http import TRANSIENT_STATUSES, WHERE_APP, describe
 from verify.model import CheckFailed, Outcome
 from verify.retry import Backoff
 
-POLL = Backoff(attempts=1000, base_s=0.25, factor=2.0, max_s=5.0)  # bounded by the deadline
+POLL = Backoff(attempts=1, base_s=0.25, factor=2.0, max_s=5.0)
+UNHEALTHY_SETTLE_S = 15.0
+WHERE_MODEL = "the model file in the bundle (app/models/, REMBG_MODEL, U2NET_HOME) and app logs"
 
 
-def run(ctx: CheckContext) -> Outcome:
+def app_verdict(resp: Any) -> dict | None:
+    """The app's own unhealthy report, or None when the answer is not from the app."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("status") == "unhealthy":
+        return body
+    return None
+
+
+def explain(body: dict) -> str:
+    """'model not loaded', 'dynamodb_email_table: ResourceNotFoundException', … from the body."""
+    reasons = []
+    for name in body.get("failed") or []:
+        check = (body.get("checks") or {}).get(name) or {}
+        if check.get("error"):
+            reasons.append(f"{name}: {check['error']}")
+        elif name == "model" and body.get("model_loaded") is False:
+            reasons.append(f"model {body.get('model', '')} not loaded".replace("  ", " "))
+        else:
+            reasons.append(f"{name} failed")
+    return "; ".join(reasons) or "no reason given"
+
+
+def run(ctx: CheckContext, settle_s: float = UNHEALTHY_SETTLE_S) -> Outcome:
     started = time.monotonic()
-    resp = ctx.http.get("/health", backoff=POLL, timeout_s=10.0)
-    if resp.status_code != 200:
-        raise CheckFailed(
-            f"GET /health: expected HTTP 200 within {ctx.deadline.seconds:g}s, last answer "
-            f"{describe(resp)} — check {WHERE_APP}"
-        )
-    waited = time.monotonic() - started
-    return Outcome(f"/health answered 200 after {waited:.2f}s", {"waited_s": round(waited, 3)})
+    attempt, first_unhealthy, last = 0, None, "no answer yet"
+    while True:
+        attempt += 1
+        try:
+            resp = ctx.http.get("/health", retry=False, timeout_s=10.0)
+        except CheckFailed as exc:  # refused/reset/timeout: the environment may still be warming
+            resp, last = None, str(exc)
+        if resp is not None:
+            if resp.status_code == 200:
+                waited = time.monotonic() - started
+                return Outcome(
+                    f"/health answered 200 after {waited:.2f}s ({attempt} attempt(s))",
+                    {"waited_s": round(waited, 3), "attempts": attempt},
+                )
+            last = describe(resp, 300)
+            unhealthy = app_verdict(resp)
+            if unhealthy is not None:
+                first_unhealthy = first_unhealthy or time.monotonic()
+                if time.monotonic() - first_unhealthy >= settle_s:
+                    raise CheckFailed(
+                        f"GET /health: expected HTTP 200, the app reports unhealthy "
+                        f"({explain(unhealthy)}) for {settle_s:g}s — check {WHERE_MODEL}",
+                        {"health": unhealthy},
+                    )
+            elif resp.status_code not in TRANSIENT_STATUSES:
+                raise CheckFailed(f"GET /health: expected HTTP 200, got {last} — check {WHERE_APP}")
+        wait = POLL.delay(attempt)
+        if wait >= ctx.deadline.remaining():
+            raise CheckFailed(
+                f"GET /health: expected HTTP 200 within {ctx.deadline.seconds:g}s, last answer "
+                f"{last} ({attempt} attempts) — check {WHERE_APP}"
+            )
+        ctx.log(f"not ready ({last[:120]}); polling again in {wait:.2f}s")
+        time.sleep(wait)
 
 
 CHECK = Check(
