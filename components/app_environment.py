@@ -7,6 +7,7 @@ what enhanced health and managed updates need.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,11 @@ from components.eb_settings import EnvironmentShape, option_settings
 from components.iam_policies import app_data_policy, assume_role_policy, to_json
 from components.naming import managed_policy_arn
 
-SOLUTION_STACK_REGEX = r"^64bit Amazon Linux 2023 (.*) running Python 3\.11$"
+PLATFORM_PYTHON = "3.11"
+"""The Python of the EB platform; the automation preflight checks the local venv matches it."""
+SOLUTION_STACK_REGEX = (
+    rf"^64bit Amazon Linux 2023 (.*) running Python {re.escape(PLATFORM_PYTHON)}$"
+)
 EC2_MANAGED_POLICIES = ("AWSElasticBeanstalkWebTier",)
 SERVICE_MANAGED_POLICIES = (
     "service-role/AWSElasticBeanstalkEnhancedHealth",

@@ -104,7 +104,7 @@ def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None
 def run_main(
     stack: str,
     config: dict[str, Any],
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
     mocks: RecordingMocks | None = None,
 ) -> tuple[RecordingMocks, Any]:
     """runpy the real __main__.py under mocks; return the mocks and the resolved exports."""
@@ -116,7 +116,10 @@ def run_main(
 
     with pytest.MonkeyPatch.context() as patch:
         for key, value in (env or {}).items():
-            patch.setenv(key, value)
+            if value is None:
+                patch.delenv(key, raising=False)
+            else:
+                patch.setenv(key, value)
         return run_mocked(stack, config, program, mocks=mocks)
 
 
@@ -151,3 +154,13 @@ def test_main_exports_every_output_with_a_prebuilt_bundle(
     assert exports["app_version"] == bundle_module.bundle_label(Path(fake_bundle.path))
     assert exports["app_version"] == fake_bundle.version_label  # the contract's formula
     assert exports["stack"] == stack
+
+
+def test_main_builds_the_bundle_from_app_when_none_is_given() -> None:
+    bundle_module = pytest.importorskip("app.bundle", reason="app/bundle.py not landed yet")
+    mocks, exports = run_main("dev", stack_file_config("dev"), env={BUNDLE_ENV: None})
+    (obj,) = [r for r in mocks.registered() if r.typ == "aws:s3/bucketObjectv2:BucketObjectv2"]
+    built = Path(obj.inputs["source"].path)
+    assert built.parent == Path(bundle_module.DEFAULT_OUT)
+    assert exports["app_version"] == bundle_module.bundle_label(built) == built.stem
+    assert obj.inputs["key"] == f"bundles/{built.stem}.zip"
