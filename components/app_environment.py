@@ -71,7 +71,7 @@ class AppEnvironment(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AppEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("passport:app:AppEnvironment", name, None, opts)
+        super().__init__("passport:app_environment:AppEnvironment", name, None, opts)
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         permissions = self._iam(name, args, tags)

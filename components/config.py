@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -94,7 +93,8 @@ class StackConfig:
     latency_budget_ms: int
     photo_retention_days: int
     deletion_protection: bool
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """A plain dict (copyable, JSON-able); treat it as read-only like the rest."""
 
     @property
     def project(self) -> str:
@@ -182,14 +182,14 @@ def _show(value: Any) -> str:
 class _Collector:
     """Reads raw values with type coercion, recording an issue instead of raising."""
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.raw = raw
+    def __init__(self) -> None:
+        self.raw: Mapping[str, Any] = {}
         self.issues: list[ConfigIssue] = []
 
     def add(self, keys: str | tuple[str, ...], got: str, allowed: str) -> None:
         self.issues.append(ConfigIssue((keys,) if isinstance(keys, str) else keys, got, allowed))
 
-    def _get(self, key: str, default: Any, what: str, coerce: Callable[[Any], Any]) -> Any:
+    def get(self, key: str, default: Any, what: str, coerce: Callable[[Any], Any]) -> Any:
         if key not in self.raw or self.raw[key] is None:
             if default is _REQUIRED:
                 self.add(key, "nothing (the key is required)", what)
@@ -204,22 +204,22 @@ class _Collector:
     def integer(self, key: str, default: Any, bounds: tuple[int, int]) -> int | None:
         low, high = bounds
         allowed = f"an integer from {low} to {high}"
-        value = self._get(key, default, allowed, _to_int)
+        value = self.get(key, default, allowed, _to_int)
         if value is not None and not low <= value <= high:
             self.add(key, _show(value), allowed)
             return None
         return value
 
     def boolean(self, key: str, default: Any) -> bool | None:
-        return self._get(key, default, "true or false", _to_bool)
+        return self.get(key, default, "true or false", _to_bool)
 
     def string(self, key: str, default: Any, what: str) -> str | None:
-        return self._get(key, default, what, _to_str)
+        return self.get(key, default, what, _to_str)
 
     def choice(self, key: str, default: Any, choices: tuple[Any, ...]) -> Any:
         allowed = "one of " + ", ".join(str(c) for c in choices)
         coerce = _to_int if isinstance(choices[0], int) else _to_str
-        value = self._get(key, default, allowed, coerce)
+        value = self.get(key, default, allowed, coerce)
         if value is not None and value not in choices:
             self.add(key, _show(value), allowed)
             return None
@@ -329,7 +329,7 @@ def _check_cors(c: _Collector, tier: str) -> tuple[str, ...]:
         + ("" if tier == "dev" else f", no '*' in {tier}")
         + (", no localhost in prod" if tier == "prod" else "")
     )
-    origins = c._get("corsAllowedOrigins", [], allowed, _to_str_list)
+    origins = c.get("corsAllowedOrigins", [], allowed, _to_str_list)
     if origins is None:
         return ()
     problems = [f"{o!r}: {why}" for o in origins if (why := origin_problem(o, tier)) is not None]
@@ -342,14 +342,14 @@ def _check_cors(c: _Collector, tier: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _check_tags(c: _Collector) -> Mapping[str, str]:
+def _check_tags(c: _Collector) -> dict[str, str]:
     allowed = (
         f"a map of at most {MAX_EXTRA_TAGS} string tags (keys 1-128 and values 0-256 of letters, "
         f"digits, spaces and _.:/=+-@; no 'aws:' prefix; not {', '.join(RESERVED_TAG_KEYS)})"
     )
-    tags = c._get("tags", {}, allowed, _to_str_map)
+    tags = c.get("tags", {}, allowed, _to_str_map)
     if tags is None:
-        return MappingProxyType({})
+        return {}
     bad = [
         k
         for k, v in tags.items()
@@ -361,8 +361,8 @@ def _check_tags(c: _Collector) -> Mapping[str, str]:
     if bad or len(tags) > MAX_EXTRA_TAGS:
         detail = f"bad keys {bad}" if bad else f"{len(tags)} tags"
         c.add("tags", _show(tags), f"{allowed} ({detail})")
-        return MappingProxyType({})
-    return MappingProxyType(dict(tags))
+        return {}
+    return dict(tags)
 
 
 def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
@@ -394,9 +394,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     `raw` uses the stack-file keys: `aws:region` and `passport-photo-backend:<key>` (bare
     `<key>` is accepted too). Raises StackConfigError listing every problem.
     """
-    collector = _Collector({})
-    collector.raw = _split_keys(raw, collector)
-    c = collector
+    c = _Collector()
+    c.raw = _split_keys(raw, c)
     tier = stack_tier(stack)
 
     region = c.string(REGION_KEY, _REQUIRED, "an AWS region name such as us-east-1")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 from typing import Any
 
 import pulumi
@@ -261,3 +264,12 @@ def test_load_stack_config_raises_under_the_runtime() -> None:
     config = {**stack_file_config("dev"), NS + "logRetentionDays": 2}
     with pytest.raises(StackConfigError, match="logRetentionDays: got 2"):
         run_mocked("dev", config, lambda: load_stack_config())
+
+
+def test_stack_config_is_plain_data() -> None:
+    """Reports and the automation layer serialise the config; it must copy and JSON-encode."""
+    cfg = parse_stack_config("prod", stack_file_config("prod"))
+    assert copy.deepcopy(cfg) == cfg
+    encoded = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    assert encoded["tags"]["data-classification"] == "personal"
+    assert encoded["min_instances"] == 2

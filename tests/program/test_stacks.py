@@ -85,7 +85,7 @@ def _urn_type(urn: str) -> str:
 def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None:
     components = [r for r in stack_graph.resources if r.typ.startswith("passport:")]
     assert sorted(r.typ for r in components) == [
-        "passport:app:AppEnvironment",
+        "passport:app_environment:AppEnvironment",
         "passport:backend:PassportPhotoBackend",
         "passport:datastore:Datastore",
         "passport:mailer:Mailer",
