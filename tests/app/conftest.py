@@ -19,7 +19,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app"
 if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
+    sys.path.append(str(APP_DIR))  # appended: app/ holds generic names (models, bundle)
 
 from passport_app import create_app, load_settings  # noqa: E402
 from passport_app.background import BackgroundRemover  # noqa: E402
