@@ -273,3 +273,11 @@ def test_stack_config_is_plain_data() -> None:
     encoded = json.loads(json.dumps(dataclasses.asdict(cfg)))
     assert encoded["tags"]["data-classification"] == "personal"
     assert encoded["min_instances"] == 2
+
+
+def test_load_stack_config_reads_pulumi_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pulumi CLI's language host hands config to Python as the PULUMI_CONFIG JSON bag."""
+    config = as_pulumi_config(stack_file_config("prod"))
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    _, cfg = run_mocked("prod", {}, lambda: pulumi.Output.from_input(load_stack_config()))
+    assert cfg == parse_stack_config("prod", config)
