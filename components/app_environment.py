@@ -90,7 +90,9 @@ class AppEnvironment(pulumi.ComponentResource):
             source=pulumi.FileAsset(args.bundle_path),
             content_type="application/zip",
             tags=tags,
-            opts=child,
+            # Pulumi has no rollback (pulumi/pulumi#96): rolling back redeploys an earlier bundle,
+            # so a replaced bundle object stays in the artifact bucket instead of being deleted.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.version = aws.elasticbeanstalk.ApplicationVersion(
             f"{name}-version",

@@ -37,6 +37,8 @@ def test_bundle_is_uploaded_and_becomes_the_deployed_version(
     assert bundle.inputs["bucket"] == stack_graph.outputs["artifact_bucket"]
     assert bundle.inputs["key"] == f"bundles/{label}.zip"
     assert bundle.inputs["source"].path == fake_bundle.path
+    # rollback redeploys earlier bundles, so a replaced one must stay in the bucket
+    assert bundle.options["retain_on_delete"] is True
     version = stack_graph.one("aws:elasticbeanstalk/applicationVersion:ApplicationVersion")
     assert version.inputs["name"] == label == stack_graph.outputs["app_version"]
     assert version.inputs["bucket"] == stack_graph.outputs["artifact_bucket"]
