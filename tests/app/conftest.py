@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from PIL import Image
 
@@ -23,6 +22,8 @@ if str(APP_DIR) not in sys.path:
 
 from passport_app import create_app, load_settings  # noqa: E402
 from passport_app.background import BackgroundRemover  # noqa: E402
+
+from app.dev_resources import ensure_app_resources as create_resources  # noqa: E402
 
 TEST_IMAGES = ROOT / "test_images"
 MANIFEST = json.loads((TEST_IMAGES / "manifest.json").read_text())
@@ -45,48 +46,9 @@ APP_ENV = {
 
 
 def ensure_app_resources(env: dict[str, str] = APP_ENV) -> None:
-    """Create the tables, bucket, SES identity and configuration set the app expects
-    (schemas as docs/contracts.md), unless they exist. Idempotent and cheap, so tests call it
-    every time: another suite's ``clean_moto`` may have reset the shared server meanwhile."""
-    dynamodb = boto3.client("dynamodb")
-    existing = set(dynamodb.list_tables()["TableNames"])
-    if env["EMAIL_TABLE"] not in existing:
-        dynamodb.create_table(
-            TableName=env["EMAIL_TABLE"],
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "email", "AttributeType": "S"},
-                {"AttributeName": "token", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "token-index",
-                    "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
-        dynamodb.update_time_to_live(
-            TableName=env["EMAIL_TABLE"],
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
-    if env["ANALYTICS_TABLE"] not in existing:
-        dynamodb.create_table(
-            TableName=env["ANALYTICS_TABLE"],
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-        )
-    s3 = boto3.client("s3")
-    buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if env["MEDIA_BUCKET"] not in buckets:
-        s3.create_bucket(Bucket=env["MEDIA_BUCKET"])
-    ses = boto3.client("ses")
-    ses.verify_email_identity(EmailAddress=env["SENDER_EMAIL"])
-    sets = {c["Name"] for c in ses.list_configuration_sets().get("ConfigurationSets", [])}
-    if env["SES_CONFIGURATION_SET"] not in sets:
-        ses.create_configuration_set(ConfigurationSet={"Name": env["SES_CONFIGURATION_SET"]})
+    """The app's tables/bucket/identity on moto. Called per test: another suite's
+    ``clean_moto`` may have reset the shared server meanwhile."""
+    create_resources(env)
 
 
 @pytest.fixture(scope="session")

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from app.bundle import build_bundle
+from app.dev_resources import serve_bundle
 from sandbox.moto_server import free_port
 
 from .checks import judge_faces, open_jpeg
 from .conftest import APP_ENV, ensure_app_resources, load_test_image
 
 pytestmark = pytest.mark.slow
-
-
-def procfile_command(bundle_root: Path) -> list[str]:
-    line = (bundle_root / "Procfile").read_text().strip()
-    kind, _, command = line.partition(":")
-    assert kind == "web"
-    return shlex.split(command)
 
 
 @pytest.fixture(scope="module")
@@ -38,55 +25,9 @@ def served_bundle(moto_endpoint: str, tmp_path_factory) -> Iterator[str]:
     current = root / "current"
     with zipfile.ZipFile(bundle.path) as zf:
         zf.extractall(current)
-    port = free_port()
-    env = {
-        **os.environ,
-        **APP_ENV,
-        "APP_VERSION": bundle.version_label,
-        "PORT": str(port),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    env.pop("PYTHONPATH", None)  # the bundle must be self-contained
-    log = (root / "gunicorn.log").open("w")
-    proc = subprocess.Popen(  # noqa: S603 - the Procfile command we just built
-        procfile_command(current),
-        cwd=current,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def output() -> str:
-        return (root / "gunicorn.log").read_text()
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"gunicorn exited {proc.returncode}:\n{(root / 'gunicorn.log').read_text()}"
-                )
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"gunicorn not healthy in 120 s:\n{(root / 'gunicorn.log').read_text()}"
-                )
-            time.sleep(0.5)
+    env = {**APP_ENV, "APP_VERSION": bundle.version_label}
+    with serve_bundle(current, env, free_port(), root / "gunicorn.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_health_over_http(served_bundle: str) -> None:

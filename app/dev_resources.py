@@ -1,0 +1,128 @@
+"""Local stand-ins for what the Pulumi program creates, for tests and benchmarks on moto.
+
+Schemas follow docs/contracts.md exactly (email table pk ``email`` + GSI ``token-index`` +
+TTL ``expires_at``; analytics pk ``event_id``), so the app sees what it sees on AWS. Not part of
+the bundle (bundle.py allowlists what ships).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+
+
+def ensure_app_resources(env: Mapping[str, str]) -> None:
+    """Create the tables, bucket, SES identity and configuration set named in ``env`` (the
+    app's environment variables) unless they exist. Idempotent and cheap."""
+    dynamodb = boto3.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    if env["EMAIL_TABLE"] not in existing:
+        dynamodb.create_table(
+            TableName=env["EMAIL_TABLE"],
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "email", "AttributeType": "S"},
+                {"AttributeName": "token", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "token-index",
+                    "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        dynamodb.update_time_to_live(
+            TableName=env["EMAIL_TABLE"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+    if env["ANALYTICS_TABLE"] not in existing:
+        dynamodb.create_table(
+            TableName=env["ANALYTICS_TABLE"],
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        )
+    s3 = boto3.client("s3")
+    buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if env["MEDIA_BUCKET"] not in buckets:
+        s3.create_bucket(Bucket=env["MEDIA_BUCKET"])
+    ses = boto3.client("ses")
+    ses.verify_email_identity(EmailAddress=env["SENDER_EMAIL"])
+    wanted_set = env.get("SES_CONFIGURATION_SET")
+    if wanted_set:
+        sets = {c["Name"] for c in ses.list_configuration_sets().get("ConfigurationSets", [])}
+        if wanted_set not in sets:
+            ses.create_configuration_set(ConfigurationSet={"Name": wanted_set})
+
+
+def procfile_command(bundle_root: Path) -> list[str]:
+    """The ``web:`` command of a bundle's Procfile, split like a shell would."""
+    for line in (bundle_root / "Procfile").read_text().splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == "web":
+            return shlex.split(command)
+    raise ValueError(f"{bundle_root / 'Procfile'} has no web: process")
+
+
+@contextmanager
+def serve_bundle(
+    bundle_root: Path, env: Mapping[str, str], port: int, log_path: Path, timeout: float = 120
+) -> Iterator[str]:
+    """Run an unpacked bundle the way EB does (its Procfile, PORT set); yield its base URL once
+    /health answers 200; stop the whole process group afterwards."""
+    full_env = {
+        **os.environ,
+        **env,
+        "PORT": str(port),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    full_env.pop("PYTHONPATH", None)  # the bundle must be self-contained
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(  # noqa: S603 - the bundle's own Procfile command
+            procfile_command(bundle_root),
+            cwd=bundle_root,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"gunicorn exited {proc.returncode}:\n{log_path.read_text()[-4000:]}"
+                    )
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310
+                        if resp.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{url}/health not 200 within {timeout}s:\n{log_path.read_text()[-4000:]}"
+                    )
+                time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
