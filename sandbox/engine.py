@@ -1,0 +1,486 @@
+"""SandboxEngine: `preview`/`up`/`outputs`/`history`/`destroy` of a stack on this machine.
+
+The same Pulumi program and stack files as the real engine (automation's PulumiEngine), run
+in-process under mocks that realise each resource on a per-stack moto server and the EB
+environment as a local gunicorn behind a stable front port. Moto, the front proxy and the app
+are detached processes recorded in `.sandbox/<stack>/sandbox.json`, so they outlive the CLI
+and the next `up` reuses them (idempotent), and `destroy` stops exactly them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sandbox import processes
+from sandbox.environment import AppRuntime, EnvironmentRunner, check_health
+from sandbox.errors import SandboxError
+from sandbox.program import load_stack_config, project_name, run_program
+from sandbox.state import SandboxState, StackPaths, read_json, stack_lock, write_json_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_KEY = "backgroundRemovalModel"
+DEFAULT_MODEL = "u2netp"
+#: Errors raised by the program's own modules are user-facing (bad config, missing bundle).
+USER_ERROR_MODULES = ("components", "app")
+
+# The Pulumi runtime's settings are process-global: one program run at a time per process.
+_PROGRAM_LOCK = threading.Lock()
+
+
+def require_moto() -> None:
+    """moto[server] must be importable (the server needs flask/werkzeug too)."""
+    missing = [m for m in ("moto", "flask", "werkzeug") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SandboxError(
+            f"moto[server] is not installed in this Python ({', '.join(missing)} missing); "
+            "run `make setup` or `pip install 'moto[server]'`"
+        )
+
+
+def diff_graphs(
+    old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Resource key → create/update/same/delete between two recorded graphs."""
+    ops: dict[str, str] = {}
+    for key, entry in new.items():
+        before = old.get(key)
+        if before is None:
+            ops[key] = "create"
+        elif before.get("inputs_digest") == entry.get("inputs_digest"):
+            ops[key] = "same"
+        else:
+            ops[key] = "update"
+    for key in old.keys() - new.keys():
+        ops[key] = "delete"
+    return ops
+
+
+def count_ops(ops: Mapping[str, str]) -> dict[str, int]:
+    counts = {"create": 0, "update": 0, "same": 0, "delete": 0}
+    for op in ops.values():
+        counts[op] += 1
+    return counts
+
+
+def _user_error(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return isinstance(exc, SandboxError) or module.split(".")[0] in USER_ERROR_MODULES
+
+
+def _one_line(message: str) -> str:
+    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip()]
+    return lines[0] + (": " + "; ".join(lines[1:]) if len(lines) > 1 else "") if lines else ""
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class SandboxEngine:
+    """One stack of the project, deployed to moto + local processes."""
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        stack: str,
+        project_dir: Path = ROOT,
+        state_root: Path | None = None,
+        *,
+        moto_port: int | None = None,
+        app_port: int | None = None,
+        health_timeout: float = 120.0,
+        on_output: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.log = on_output or (lambda line: None)
+        self.project_dir = Path(project_dir).resolve()
+        self.state_root = (
+            Path(state_root) if state_root is not None else self.project_dir / ".sandbox"
+        )
+        self.paths = StackPaths(self.state_root, stack)
+        self.moto_port = moto_port
+        self.app_port = app_port
+        self.health_timeout = health_timeout
+
+    # -- the engine interface ---------------------------------------------------------------
+
+    def preview(self, bundle: Path | None = None) -> Any:
+        """What an `up` would change, per resource type, against the last deployed graph."""
+        from automation.changes import ChangeSummary
+        from sandbox.mocks import PlanningMocks
+
+        config = self._config()
+        self._check_inputs(config, bundle)
+        deployed = read_json(self.paths.sandbox, default={}).get("resources", {})
+        mocks = PlanningMocks(self._region(config), deployed)
+        self._run(mocks, config, bundle, preview=True)
+        summary = ChangeSummary(self.stack)
+        for key, op in sorted(diff_graphs(deployed, mocks.graph).items()):
+            entry = mocks.graph.get(key) or deployed[key]
+            summary.add(entry["type"], op)
+        return summary
+
+    def up(self, bundle: Path | None = None) -> dict[str, Any]:
+        """Deploy the stack: realise every resource, run the app version, write outputs."""
+        from sandbox.mocks import RealisingMocks
+        from sandbox.realise.context import RealiseContext
+
+        require_moto()
+        config = self._config()
+        self._check_inputs(config, bundle)
+        with stack_lock(self.paths):
+            state = SandboxState(self.paths)
+            had_app = bool(state.get("app"))
+            started_here: list[str] = []
+            record: dict[str, Any] = {
+                "version": len(state.get("deployments", default=[])) + 1,
+                "kind": "update",
+                "start_time": _now(),
+                "bundle": str(bundle) if bundle else None,
+            }
+            runner: EnvironmentRunner | None = None
+            mocks = None
+            try:
+                endpoint = self._ensure_moto(state, started_here)
+                self._ensure_front(state, started_here)
+                from sandbox.moto_server import FAKE_AWS_ENV, free_port
+
+                region = self._region(config)
+                ctx = RealiseContext(
+                    stack=self.stack,
+                    project=project_name(self.project_dir),
+                    region=region,
+                    endpoint_url=endpoint,
+                    credentials=FAKE_AWS_ENV,
+                )
+                runner = EnvironmentRunner(
+                    state,
+                    AppRuntime(
+                        self.project_dir, endpoint, region, FAKE_AWS_ENV, self.health_timeout
+                    ),
+                    s3_client=lambda: ctx.client("s3"),
+                    free_port=free_port,
+                    front_port=int(state.get("proxy", "port")),
+                )
+                ctx.services = runner
+                mocks = RealisingMocks(ctx)
+                self.log(f"sandbox[{self.stack}]: running the Pulumi program against {endpoint}")
+                outputs = self._run(mocks, config, bundle, preview=False)
+            except BaseException as exc:
+                self._record_failure(state, record, exc, mocks, runner)
+                if not had_app:
+                    self._stop_started(state, started_here)
+                if isinstance(exc, SandboxError):
+                    raise
+                if _user_error(exc):
+                    raise SandboxError(_one_line(str(exc))) from exc
+                raise
+            old = state.get("resources", default={})
+            ops = diff_graphs(old, mocks.graph)
+            write_json_atomic(self.paths.outputs, outputs)
+            with state.update() as data:
+                data["resources"] = mocks.graph
+                data["app_url"] = f"http://{runner.front_address()}"
+                data["outputs_file"] = str(self.paths.outputs)
+                data["deployments"].append(
+                    {
+                        **record,
+                        "result": "succeeded",
+                        "end_time": _now(),
+                        "message": self._deploy_message(runner),
+                        "app_version": outputs.get("app_version"),
+                        "api_url": outputs.get("api_url"),
+                        "app": runner.last_deploy,
+                        "resource_changes": count_ops(ops),
+                    }
+                )
+            return outputs
+
+    def refresh(self) -> None:
+        """Reconcile recorded processes with reality (dead ones are marked, not restarted)."""
+        if not self.paths.sandbox.exists():
+            return
+        with stack_lock(self.paths):
+            state = SandboxState(self.paths)
+            with state.update() as data:
+                for key in ("moto", "proxy", "app"):
+                    node = data.get(key)
+                    if node and node.get("process"):
+                        proc = processes.ProcessRecord.from_dict(node["process"])
+                        node["alive"] = processes.is_alive(proc)
+                data["starting"] = [
+                    p
+                    for p in data.get("starting", [])
+                    if processes.is_alive(processes.ProcessRecord.from_dict(p))
+                ]
+                data["refreshed_at"] = _now()
+
+    def outputs(self) -> dict[str, Any]:
+        data = read_json(self.paths.outputs, default=None)
+        if data is None:
+            raise SandboxError(
+                f"stack '{self.stack}' is not deployed in the sandbox (no {self.paths.outputs}); "
+                f"run `python -m sandbox up --stack {self.stack}`"
+            )
+        return data
+
+    def history(self) -> list[dict[str, Any]]:
+        """Deployments, newest first (like `pulumi stack history`)."""
+        data = read_json(self.paths.sandbox, default={}) or {}
+        return list(reversed(data.get("deployments", [])))
+
+    def status(self) -> dict[str, Any]:
+        """Processes, URLs, a live health probe and the outputs; never raises for 'not up'."""
+        data = read_json(self.paths.sandbox, default=None)
+        if data is None:
+            return {"stack": self.stack, "deployed": False}
+
+        def proc(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
+            if not node:
+                return None
+            rec = processes.ProcessRecord.from_dict(node.get("process"))
+            return {
+                "pid": rec.pid if rec else None,
+                "port": node.get("port"),
+                "alive": processes.is_alive(rec),
+                "log": rec.log if rec else None,
+            }
+
+        app_url = data.get("app_url")
+        health: dict[str, Any] = {"ok": False, "detail": "no app deployed"}
+        if app_url:
+            try:
+                code, body = check_health(app_url)
+            except urllib.error.URLError as exc:  # pragma: no cover - check_health catches
+                code, body = None, str(exc)
+            health = {
+                "ok": code == 200,
+                "status": code,
+                "version": body.get("version") if isinstance(body, dict) else None,
+                "detail": body if isinstance(body, str) else body.get("status"),
+            }
+        deployments = data.get("deployments", [])
+        app = data.get("app") or {}
+        return {
+            "stack": self.stack,
+            "deployed": bool(app),
+            "aws_endpoint_url": data.get("aws_endpoint_url"),
+            "app_url": app_url,
+            "app_version": app.get("version"),
+            "moto": proc(data.get("moto")),
+            "proxy": proc(data.get("proxy")),
+            "app": proc(app),
+            "health": health,
+            "last_deployment": deployments[-1] if deployments else None,
+            "outputs": read_json(self.paths.outputs, default={}),
+            "state_dir": str(self.paths.dir),
+        }
+
+    def destroy(self) -> None:
+        """Stop every process this stack started and remove its state (= `down`)."""
+        if not self.paths.dir.exists():
+            return
+        with stack_lock(self.paths):
+            data = read_json(self.paths.sandbox, default={}) or {}
+            records = [p for p in data.get("starting", [])]
+            for key in ("app", "proxy", "moto"):  # app first: it talks to moto until it stops
+                node = data.get(key) or {}
+                if node.get("process"):
+                    records.append(node["process"])
+            for rec in records:
+                processes.stop(processes.ProcessRecord.from_dict(rec))
+            import shutil
+
+            shutil.rmtree(self.paths.dir, ignore_errors=True)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, str]:
+        return load_stack_config(self.project_dir, self.stack)
+
+    def _region(self, config: Mapping[str, str]) -> str:
+        return config.get("aws:region") or "us-east-1"
+
+    def _check_inputs(self, config: Mapping[str, str], bundle: Path | None) -> None:
+        """Fail before touching anything when the bundle or the model it needs is missing."""
+        if bundle is not None:
+            if not Path(bundle).is_file():
+                raise SandboxError(f"bundle {bundle} does not exist")
+            return
+        model = config.get(f"{project_name(self.project_dir)}:{MODEL_KEY}", DEFAULT_MODEL)
+        try:
+            from app.models import ModelError, check
+        except ImportError:  # a project without the app's model tooling
+            return
+        try:
+            check(model)
+        except ModelError as exc:
+            raise SandboxError(str(exc)) from exc
+
+    def _run(
+        self, mocks: Any, config: Mapping[str, str], bundle: Path | None, *, preview: bool
+    ) -> dict[str, Any]:
+        with _PROGRAM_LOCK:
+            return run_program(
+                self.project_dir, self.stack, mocks, config=config, bundle=bundle, preview=preview
+            )
+
+    def _port_for(self, state: SandboxState, role: str, pinned: int | None) -> int:
+        """A pinned port must be free; else reuse the recorded one if free, else a new one."""
+        from sandbox.moto_server import free_port, port_in_use
+
+        if pinned is not None:
+            if port_in_use(pinned):
+                raise SandboxError(
+                    f"port {pinned} on 127.0.0.1 (wanted for the {role} of stack "
+                    f"'{self.stack}') is already in use; choose another port or stop what uses it"
+                )
+            return pinned
+        recorded = state.get(role, "port")
+        if recorded and not port_in_use(int(recorded)):
+            return int(recorded)
+        return free_port()
+
+    def _ensure_moto(self, state: SandboxState, started: list[str]) -> str:
+        from sandbox.moto_server import (
+            LOOPBACK,
+            MOTO_SERVER_ENV,
+            moto_server_argv,
+            wait_for_moto,
+        )
+
+        node = state.get("moto") or {}
+        rec = processes.ProcessRecord.from_dict(node.get("process"))
+        if processes.is_alive(rec) and (self.moto_port in (None, node.get("port"))):
+            endpoint = f"http://{LOOPBACK}:{node['port']}"
+            try:
+                wait_for_moto(endpoint, timeout=5)
+                return endpoint
+            except TimeoutError:
+                processes.stop(rec)
+        port = self._port_for(state, "moto", self.moto_port)
+        import os
+
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108  # nosec B108
+            "PYTHONPATH": str(ROOT),
+            **MOTO_SERVER_ENV,
+        }
+        rec, _ = processes.spawn(
+            moto_server_argv(port), cwd=self.paths.dir, env=env, log=self.paths.logs / "moto.log"
+        )
+        endpoint = f"http://{LOOPBACK}:{port}"
+        with state.update() as data:
+            data["moto"] = {"port": port, "process": rec.to_dict(), "started_at": _now()}
+            data["aws_endpoint_url"] = endpoint
+        started.append("moto")
+        self.log(f"sandbox[{self.stack}]: started moto on {endpoint} (pid {rec.pid})")
+        try:
+            wait_for_moto(endpoint, timeout=60)
+        except TimeoutError as exc:
+            processes.stop(rec)
+            raise SandboxError(
+                f"moto did not start on {endpoint}: {exc}. Log:\n{processes.tail(rec.log)}"
+            ) from exc
+        return endpoint
+
+    def _ensure_front(self, state: SandboxState, started: list[str]) -> int:
+        """The stack's stable app port (sandbox/proxy.py), started once and kept."""
+        import sys
+
+        from sandbox.moto_server import port_in_use
+
+        node = state.get("proxy") or {}
+        rec = processes.ProcessRecord.from_dict(node.get("process"))
+        if processes.is_alive(rec) and (self.app_port in (None, node.get("port"))):
+            return int(node["port"])
+        processes.stop(rec)
+        port = self._port_for(state, "proxy", self.app_port)
+        import os
+
+        rec, _ = processes.spawn(
+            [
+                sys.executable,
+                "-m",
+                "sandbox.proxy",
+                "--port",
+                str(port),
+                "--target-file",
+                str(self.paths.proxy_target),
+            ],
+            cwd=self.project_dir,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)},
+            log=self.paths.logs / "proxy.log",
+        )
+        with state.update() as data:
+            data["proxy"] = {"port": port, "process": rec.to_dict(), "started_at": _now()}
+        started.append("proxy")
+        self.log(f"sandbox[{self.stack}]: app front door on 127.0.0.1:{port} (pid {rec.pid})")
+        deadline = time.monotonic() + 15
+        while not port_in_use(port):
+            if time.monotonic() > deadline or not processes.is_alive(rec):
+                processes.stop(rec)
+                raise SandboxError(
+                    f"the front proxy did not listen on 127.0.0.1:{port}. Log:\n"
+                    f"{processes.tail(rec.log)}"
+                )
+            time.sleep(0.05)
+        return port
+
+    def _stop_started(self, state: SandboxState, started: list[str]) -> None:
+        """A failed first `up` leaves nothing running (it has nothing worth serving)."""
+        with state.update() as data:
+            for key in ["app", *started]:
+                node = data.get(key) or {}
+                processes.stop(processes.ProcessRecord.from_dict(node.get("process")))
+                data.pop(key, None)
+            if "moto" in started:
+                data.pop("aws_endpoint_url", None)
+                data["resources"] = {}
+        self.paths.proxy_target.unlink(missing_ok=True)
+
+    def _record_failure(
+        self,
+        state: SandboxState,
+        record: dict[str, Any],
+        exc: BaseException,
+        mocks: Any,
+        runner: EnvironmentRunner | None,
+    ) -> None:
+        with state.update() as data:
+            if mocks is not None:
+                # Like Pulumi's partial state: what was realised before the failure is known.
+                data["resources"] = {**data.get("resources", {}), **mocks.graph}
+            data["deployments"].append(
+                {
+                    **record,
+                    "result": "failed",
+                    "end_time": _now(),
+                    "message": _one_line(str(exc)) or type(exc).__name__,
+                    "app_version": (runner.last_deploy or {}).get("app_version")
+                    if runner
+                    else None,
+                    "app": runner.last_deploy if runner else None,
+                    "serving_version": (data.get("app") or {}).get("version"),
+                }
+            )
+
+    @staticmethod
+    def _deploy_message(runner: EnvironmentRunner) -> str:
+        last = runner.last_deploy or {}
+        action = last.get("action")
+        if action == "unchanged":
+            return f"app {last.get('app_version')} unchanged"
+        if action == "replaced":
+            return f"app {last.get('previous_version')} -> {last.get('app_version')}"
+        if action == "created":
+            return f"app {last.get('app_version')} started"
+        return "updated"

@@ -1,0 +1,139 @@
+"""Detached child processes (moto, gunicorn, the front proxy) that outlive the CLI.
+
+Each is started in its own session, so it survives the CLI exiting and its whole process
+group (gunicorn master + workers) can be stopped at once. A recorded process is identified by
+pid *and* its kernel start time: a pid alone may have been reused by an unrelated process after
+a reboot, and `down` must never signal something it did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process we started: enough to find it again and to stop exactly it."""
+
+    pid: int
+    start_time: int
+    command: str
+    log: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ProcessRecord | None:
+        if not data:
+            return None
+        return cls(
+            int(data["pid"]), int(data["start_time"]), str(data["command"]), str(data["log"])
+        )
+
+
+def _start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` (clock ticks since boot), None if it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # Field 2 (comm) may contain spaces and parentheses; fields after the last ')' are fixed.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie is gone for our purposes
+        return None
+    return int(fields[19])
+
+
+def is_alive(record: ProcessRecord | None) -> bool:
+    """True when the recorded process still runs and is the one we started."""
+    return record is not None and _start_time(record.pid) == record.start_time
+
+
+def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
+) -> tuple[ProcessRecord, subprocess.Popen[bytes]]:
+    """Start `argv` detached (new session), stdout+stderr appended to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    start = None
+    for _ in range(50):
+        start = _start_time(proc.pid)
+        if start is not None or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    return ProcessRecord(proc.pid, start or 0, " ".join(argv), str(log)), proc
+
+
+def stop(record: ProcessRecord | None, timeout: float = 15.0) -> None:
+    """SIGTERM the process group (graceful: gunicorn finishes requests), SIGKILL after timeout."""
+    if not is_alive(record):
+        return
+    assert record is not None
+    _signal_group(record.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not is_alive(record) and not _group_alive(record.pid):
+            return
+        time.sleep(0.05)
+    _signal_group(record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (is_alive(record) or _group_alive(record.pid)):
+        _reap(record.pid)
+        time.sleep(0.05)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # The process leads its own session, so its pgid is its pid.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any process (not a zombie) still in the group? Workers may outlive a killed master."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if it is our own child, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def tail(path: Path | str, lines: int = 20) -> str:
+    """The last lines of a log file (for error messages about a process that failed)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text.rstrip().splitlines()[-lines:])

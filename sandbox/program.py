@@ -1,0 +1,174 @@
+"""Run the project's Pulumi program in this process under `pulumi.runtime.set_mocks`.
+
+This is the sandbox's stand-in for the Pulumi CLI + engine: it loads the stack's own
+`Pulumi.<stack>.yaml` the way the CLI hands config to a program (every value a string,
+lists/maps JSON-encoded), executes `__main__.py`, waits for every resource registration and
+output (the same way `@pulumi.runtime.test` does), and resolves `pulumi.export`ed values to
+plain JSON. It can run many times in one process: each run gets a fresh event loop, a fresh
+root Stack and cleared runtime bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import runpy
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.errors import SandboxError
+
+PROJECT_FILE = "Pulumi.yaml"
+PROGRAM_FILE = "__main__.py"
+BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
+
+
+def available_stacks(project_dir: Path) -> list[str]:
+    """Stacks that have a `Pulumi.<stack>.yaml` in the project."""
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in project_dir.glob("Pulumi.*.yaml")
+        if p.name.count(".") == 2
+    )
+
+
+def project_name(project_dir: Path) -> str:
+    data = yaml.safe_load((project_dir / PROJECT_FILE).read_text(encoding="utf-8")) or {}
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise SandboxError(f"{project_dir / PROJECT_FILE} has no project 'name'")
+    return name
+
+
+def _encode(value: Any) -> str:
+    """A config value as the Pulumi CLI passes it to a program."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def load_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
+    """`Pulumi.<stack>.yaml`'s config (over Pulumi.yaml defaults) as `namespace:key` → string."""
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = ", ".join(available_stacks(project_dir)) or "none"
+        raise SandboxError(f"unknown stack '{stack}': no {stack_file.name}; available: {known}")
+    project = project_name(project_dir)
+    config: dict[str, str] = {}
+    project_data = yaml.safe_load((project_dir / PROJECT_FILE).read_text(encoding="utf-8")) or {}
+    for key, spec in (project_data.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            config[full] = _encode(spec["default"])
+        elif not isinstance(spec, dict):
+            config[full] = _encode(spec)
+    try:
+        data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SandboxError(f"{stack_file.name} is not valid YAML: {exc}") from exc
+    raw = data.get("config") or {}
+    if not isinstance(raw, dict):
+        raise SandboxError(f"{stack_file.name}: 'config' must be a mapping")
+    for key, value in raw.items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            raise SandboxError(
+                f"{stack_file.name}: {full} is an encrypted secret; the sandbox cannot decrypt "
+                "Pulumi secrets, give it a plain value for local runs"
+            )
+        config[full] = _encode(value)
+    return config
+
+
+@contextlib.contextmanager
+def _program_environment(project_dir: Path, env: Mapping[str, str]) -> Iterator[None]:
+    """cwd = project dir (as `pulumi up` runs programs) and extra env vars, restored after."""
+    saved_cwd = os.getcwd()
+    saved_env = {key: os.environ.get(key) for key in env}
+    os.chdir(project_dir)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class _QuietAsyncio(logging.Filter):
+    """Drop asyncio's 'exception was never retrieved' echoes of the error we already raise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "exception was never retrieved" not in record.getMessage()
+
+
+def run_program(
+    project_dir: Path,
+    stack: str,
+    mocks: Any,
+    *,
+    config: Mapping[str, str],
+    bundle: Path | None = None,
+    preview: bool = False,
+) -> dict[str, Any]:
+    """Execute `__main__.py` for `stack` under `mocks`; returns the resolved stack outputs."""
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    program = project_dir / PROGRAM_FILE
+    if not program.is_file():
+        raise SandboxError(f"no Pulumi program at {program}")
+    env = {BUNDLE_ENV: str(Path(bundle).resolve())} if bundle is not None else {}
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    quiet = _QuietAsyncio()
+    logging.getLogger("asyncio").addFilter(quiet)
+    try:
+        # A previous run leaves its root Stack and pending output tasks (bound to a closed
+        # loop) in module-level settings; set_mocks only builds a new Stack when none is set.
+        runtime_settings.ROOT.set(None)
+        runtime_settings.SETTINGS.outputs.clear()
+        pulumi.runtime.set_all_config(dict(config))
+        pulumi.runtime.set_mocks(
+            mocks, project=project_name(project_dir), stack=stack, preview=preview
+        )
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        root = runtime_settings.get_root_resource()
+        with _program_environment(project_dir, env):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+            outputs = {
+                key: _sync_await(pulumi.Output.from_input(value).future())
+                for key, value in root.outputs.items()
+            }
+        return _plain(outputs)
+    finally:
+        runtime_settings.ROOT.set(None)
+        runtime_settings.SETTINGS.outputs.clear()
+        asyncio.set_event_loop(None)
+        loop.close()
+        logging.getLogger("asyncio").removeFilter(quiet)
+
+
+def _plain(value: Any) -> Any:
+    """Resolved outputs → JSON-safe values (tuples → lists, mappings → dicts)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

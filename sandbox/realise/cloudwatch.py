@@ -1,0 +1,122 @@
+"""CloudWatch metric alarms (plain and metric-math) and CloudWatch Logs log groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.realise.context import RealiseContext, error_code, tag_list
+
+SCALARS = {
+    "comparisonOperator": "ComparisonOperator",
+    "evaluationPeriods": "EvaluationPeriods",
+    "metricName": "MetricName",
+    "namespace": "Namespace",
+    "period": "Period",
+    "statistic": "Statistic",
+    "extendedStatistic": "ExtendedStatistic",
+    "threshold": "Threshold",
+    "thresholdMetricId": "ThresholdMetricId",
+    "alarmDescription": "AlarmDescription",
+    "treatMissingData": "TreatMissingData",
+    "datapointsToAlarm": "DatapointsToAlarm",
+    "unit": "Unit",
+    "actionsEnabled": "ActionsEnabled",
+    "evaluateLowSampleCountPercentiles": "EvaluateLowSampleCountPercentiles",
+}
+LISTS = {
+    "alarmActions": "AlarmActions",
+    "okActions": "OKActions",
+    "insufficientDataActions": "InsufficientDataActions",
+}
+
+
+def _dimensions(dims: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": str(v)} for k, v in sorted((dims or {}).items())]
+
+
+def _query(query: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": query["id"], "ReturnData": bool(query.get("returnData", False))}
+    for key, aws_key in (("expression", "Expression"), ("label", "Label"), ("period", "Period")):
+        if query.get(key) is not None:
+            out[aws_key] = query[key]
+    if query.get("accountId"):
+        out["AccountId"] = query["accountId"]
+    metric = query.get("metric")
+    if metric:
+        stat: dict[str, Any] = {
+            "Metric": {
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": _dimensions(metric.get("dimensions")),
+            },
+            "Period": int(metric["period"]),
+            "Stat": metric["stat"],
+        }
+        if metric.get("unit"):
+            stat["Unit"] = metric["unit"]
+        out["MetricStat"] = stat
+    return out
+
+
+def metric_alarm(
+    ctx: RealiseContext, name: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    alarm_name = ctx.physical_name("aws:cloudwatch/metricAlarm:MetricAlarm", name, inputs)
+    body: dict[str, Any] = {"AlarmName": alarm_name}
+    for key, aws_key in SCALARS.items():
+        if inputs.get(key) is not None:
+            body[aws_key] = inputs[key]
+    for key, aws_key in LISTS.items():
+        if inputs.get(key):
+            body[aws_key] = list(inputs[key])
+    if inputs.get("dimensions"):
+        body["Dimensions"] = _dimensions(inputs["dimensions"])
+    if inputs.get("metricQueries"):
+        body["Metrics"] = [_query(q) for q in inputs["metricQueries"]]
+    if inputs.get("tags"):
+        body["Tags"] = tag_list(inputs["tags"])
+    for key in ("EvaluationPeriods", "DatapointsToAlarm", "Period"):
+        if key in body:
+            body[key] = int(body[key])
+    if "Threshold" in body:
+        body["Threshold"] = float(body["Threshold"])
+    ctx.client("cloudwatch").put_metric_alarm(**body)
+    return alarm_name, {
+        **inputs,
+        "name": alarm_name,
+        "arn": ctx.arn("cloudwatch", f"alarm:{alarm_name}"),
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
+def log_group(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    logs = ctx.client("logs")
+    group = ctx.physical_name("aws:cloudwatch/logGroup:LogGroup", name, inputs, max_len=512)
+    create: dict[str, Any] = {"logGroupName": group}
+    if inputs.get("kmsKeyId"):
+        create["kmsKeyId"] = inputs["kmsKeyId"]
+    if inputs.get("tags"):
+        create["tags"] = dict(inputs["tags"])
+    try:
+        logs.create_log_group(**create)
+    except Exception as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+    retention = inputs.get("retentionInDays")
+    if retention:
+        logs.put_retention_policy(logGroupName=group, retentionInDays=int(retention))
+    else:
+        logs.delete_retention_policy(logGroupName=group)
+    return group, {
+        **inputs,
+        "name": group,
+        "arn": ctx.arn("logs", f"log-group:{group}"),
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
+HANDLERS = {
+    "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
+    "aws:cloudwatch/logGroup:LogGroup": log_group,
+}

@@ -1,0 +1,100 @@
+"""Elastic Beanstalk: application, application version, environment.
+
+moto's EB API knows applications and environments only (no versions, updates or option
+settings), so the sandbox keeps EB state itself (sandbox.json, via EnvironmentRunner) and
+also registers the application and environment in moto, where `describe_*` calls find them.
+The environment is realised by running the version's bundle locally (sandbox/environment.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sandbox.realise.context import RealiseContext, error_code
+
+ENV_TYPE = "aws:elasticbeanstalk/environment:Environment"
+
+
+def application(
+    ctx: RealiseContext, name: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    app_name = ctx.physical_name(
+        "aws:elasticbeanstalk/application:Application", name, inputs, max_len=100
+    )
+    eb = ctx.client("elasticbeanstalk")
+    if not eb.describe_applications(ApplicationNames=[app_name])["Applications"]:
+        eb.create_application(ApplicationName=app_name, Description=inputs.get("description", ""))
+    ctx.services.record_application(app_name, inputs.get("description", ""))
+    return app_name, {
+        **inputs,
+        "name": app_name,
+        "arn": ctx.arn("elasticbeanstalk", f"application/{app_name}"),
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
+def application_version(
+    ctx: RealiseContext, name: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    label = ctx.physical_name(
+        "aws:elasticbeanstalk/applicationVersion:ApplicationVersion", name, inputs, max_len=100
+    )
+    app_name = str(inputs["application"])
+    ctx.services.record_version(app_name, label, str(inputs["bucket"]), str(inputs["key"]))
+    return label, {
+        **inputs,
+        "name": label,
+        "arn": ctx.arn("elasticbeanstalk", f"applicationversion/{app_name}/{label}"),
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
+def environment(
+    ctx: RealiseContext, name: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    env_name = ctx.physical_name(ENV_TYPE, name, inputs, max_len=40)
+    app_name = str(inputs["application"])
+    label = inputs.get("version")
+    if not label:
+        raise ValueError(f"environment {env_name} has no application version to run")
+    eb = ctx.client("elasticbeanstalk")
+    try:
+        found = eb.describe_environments(ApplicationName=app_name, EnvironmentNames=[env_name])
+        exists = bool(found["Environments"])
+    except Exception as exc:
+        if error_code(exc) not in ("InvalidParameterValue", "ResourceNotFoundException"):
+            raise
+        exists = False
+    if not exists:
+        eb.create_environment(
+            ApplicationName=app_name,
+            EnvironmentName=env_name,
+            SolutionStackName=inputs.get("solutionStackName") or "sandbox",
+        )
+    live = ctx.services.deploy(env_name, app_name, str(label), list(inputs.get("settings") or []))
+    front = ctx.services.front_address()
+    env_id = "e-" + hashlib.sha256(f"{ctx.stack}/{env_name}".encode()).hexdigest()[:10]
+    return env_id, {
+        **inputs,
+        "name": env_name,
+        "arn": ctx.arn("elasticbeanstalk", f"environment/{app_name}/{env_name}"),
+        "cname": front,
+        "endpointUrl": front,
+        "version": live["version"],
+        "allSettings": list(inputs.get("settings") or []),
+        "autoscalingGroups": [],
+        "instances": [],
+        "launchConfigurations": [],
+        "loadBalancers": [],
+        "queues": [],
+        "triggers": [],
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
+HANDLERS = {
+    "aws:elasticbeanstalk/application:Application": application,
+    "aws:elasticbeanstalk/applicationVersion:ApplicationVersion": application_version,
+    ENV_TYPE: environment,
+}

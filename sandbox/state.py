@@ -1,0 +1,151 @@
+"""The sandbox's state folder, `.sandbox/<stack>/`: paths, atomic JSON files and a stack lock.
+
+Everything the sandbox knows between CLI runs lives here (moto and app pids/ports, deployments,
+the last deployed resource graph, EB versions), so `up` is idempotent across processes. Writes
+go to a temp file and are renamed into place, so a crash mid-write never leaves half a JSON
+file for the next run (or for `verify`, which reads outputs.json) to choke on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.errors import SandboxError
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` via a temp file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON in `path`, `default` when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SandboxError(
+            f"sandbox state file {path} is corrupt ({exc}); run `down` to reset"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """Where one stack's sandbox state lives."""
+
+    root: Path
+    stack: str
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.stack
+
+    @property
+    def outputs(self) -> Path:
+        """`pulumi stack output --json` shape; what verify reads."""
+        return self.dir / "outputs.json"
+
+    @property
+    def sandbox(self) -> Path:
+        """Processes, ports, deployments, resource graph, EB state."""
+        return self.dir / "sandbox.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def releases(self) -> Path:
+        """Unpacked application versions, one folder per label."""
+        return self.dir / "releases"
+
+    @property
+    def proxy_target(self) -> Path:
+        """The port the stable front proxy forwards to (the live app version)."""
+        return self.dir / "proxy-target"
+
+    @property
+    def lock(self) -> Path:
+        # Beside, not inside, the stack folder: `down` deletes the folder while holding it.
+        return self.root / f".{self.stack}.lock"
+
+
+@contextlib.contextmanager
+def stack_lock(paths: StackPaths) -> Iterator[None]:
+    """Hold an exclusive lock on the stack so two CLIs never deploy it at once.
+
+    Pulumi refuses concurrent updates of one stack (ConcurrentUpdateError); so do we, with the
+    same kind of message instead of two processes racing over the same ports and pids.
+    """
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SandboxError(
+                f"stack '{paths.stack}' is being changed by another sandbox command "
+                f"(lock {paths.lock}); wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class SandboxState:
+    """sandbox.json in memory, shared by the engine and the EB realiser (worker threads).
+
+    Every mutation goes through `update()` under one lock and is written through at once, so
+    a process started by a deployment is on disk before anything else can fail — `down` can
+    always find what `up` started.
+    """
+
+    def __init__(self, paths: StackPaths) -> None:
+        import threading
+
+        self.paths = paths
+        self._lock = threading.RLock()
+        self.data: dict[str, Any] = read_json(paths.sandbox, default=None) or {
+            "stack": paths.stack,
+            "deployments": [],
+            "eb": {"applications": {}, "versions": {}, "environments": {}},
+        }
+
+    def get(self, *keys: str, default: Any = None) -> Any:
+        with self._lock:
+            node: Any = self.data
+            for key in keys:
+                if not isinstance(node, dict) or key not in node:
+                    return default
+                node = node[key]
+            return node
+
+    @contextlib.contextmanager
+    def update(self) -> Iterator[dict[str, Any]]:
+        """Mutate `data` under the lock; written to disk atomically on exit."""
+        with self._lock:
+            yield self.data
+            write_json_atomic(self.paths.sandbox, self.data)
