@@ -84,6 +84,10 @@ class BackgroundRemover:
 
 #: Alpha below LOW becomes 0 and above HIGH becomes 1; the band between stays soft (hair edges).
 ALPHA_LOW, ALPHA_HIGH = 0.15, 0.85
+#: Confidence a pixel needs to count as the person's solid body. 0.85 was tried to drop
+#: half-believed background (~0.6) but it also eats uncertain parts of the subject (a white cap):
+#: the plain majority threshold loses less.
+SOLID = 0.5
 #: Soft edges are kept this far (px) around the person's solid region, nowhere else.
 EDGE_PX = 7
 
@@ -100,9 +104,9 @@ def refine_alpha(
     only a thin band around it keeps ``mask``'s soft values (hair edges); faint values are cut.
     """
     alpha = np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
-    solid = alpha >= 0.5
+    solid = alpha >= SOLID
     if second_opinion is not None:
-        solid &= np.asarray(second_opinion.convert("L").resize(mask.size)) >= 128
+        solid &= np.asarray(second_opinion.convert("L").resize(mask.size)) >= 255 * SOLID
     solid = solid.astype(np.uint8)
     count, labels = cv2.connectedComponents(solid, connectivity=8)
     if count > 1:
