@@ -265,6 +265,11 @@ class EnvironmentRunner:
             "AWS_DEFAULT_REGION": env_vars.get("AWS_REGION", runtime.region),
             "PORT": str(port),
         }
+        # gunicorn 27 puts a control socket in $XDG_RUNTIME_DIR (else ~/.gunicorn/): give each
+        # process its own, so blue and green (and other stacks) never share one.
+        run_dir = self.state.paths.dir / "run" / str(port)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = str(run_dir)
         return env
 
     def _start(

@@ -1,0 +1,182 @@
+"""Deployments on one dev stack, in order: idempotent re-up, blue/green replacement, a broken
+version that never gets healthy (the old one keeps serving), history, then `down`.
+
+The tests share one deployed stack (each `up` boots gunicorn with rembg) and depend on running
+in file order, which pytest guarantees within a module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox import processes
+from sandbox.errors import SandboxError
+from tests.sandbox.conftest import Deployed, deploy
+
+pytestmark = pytest.mark.slow
+#: gunicorn keeps a master whose workers cannot boot alive (as EB keeps the instance), so a
+#: broken version fails on this deadline; a good one is healthy in ~3 s.
+HEALTH_TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def dev(state_root: Path) -> Iterator[Deployed]:
+    deployed = deploy("dev", state_root, health_timeout=HEALTH_TIMEOUT)
+    yield deployed
+    deployed.engine.destroy()
+
+
+@pytest.fixture(scope="module")
+def changed_bundle(bundle_factory) -> Path:
+    def edit(src: Path) -> None:
+        init = src / "passport_app" / "__init__.py"
+        init.write_text(init.read_text() + "\n# a change that makes a new version\n")
+
+    return bundle_factory("changed", edit)
+
+
+@pytest.fixture(scope="module")
+def broken_bundle(bundle_factory) -> Path:
+    def edit(src: Path) -> None:
+        (src / "application.py").write_text('raise RuntimeError("this version cannot start")\n')
+
+    return bundle_factory("broken", edit)
+
+
+def health(url: str) -> dict:
+    resp = requests.get(f"{url}/health", timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def live_app(dev: Deployed) -> processes.ProcessRecord:
+    record = processes.ProcessRecord.from_dict(
+        dev.engine.status()["app"] and _state(dev)["app"]["process"]
+    )
+    assert record is not None
+    return record
+
+
+def _state(dev: Deployed) -> dict:
+    return json.loads(dev.engine.paths.sandbox.read_text())
+
+
+def test_status_reports_outputs_url_and_health(dev: Deployed) -> None:
+    status = dev.engine.status()
+    assert status["deployed"] and status["health"]["ok"]
+    assert status["health"]["version"] == dev.outputs["app_version"]
+    assert status["app_url"] == dev.outputs["api_url"]
+    assert status["outputs"] == dev.outputs
+    assert all(status[p]["alive"] for p in ("moto", "proxy", "app"))
+    state = _state(dev)
+    assert state["aws_endpoint_url"].startswith("http://127.0.0.1:")
+    assert state["deployments"][-1]["result"] == "succeeded"
+
+
+def test_second_up_without_changes_is_a_no_op(dev: Deployed) -> None:
+    before = live_app(dev)
+    assert dev.engine.preview().has_changes is False
+    outputs = dev.engine.up()
+    assert outputs == dev.outputs
+    assert live_app(dev) == before and processes.is_alive(before)
+    last = dev.engine.history()[0]
+    assert last["resource_changes"]["create"] == last["resource_changes"]["update"] == 0
+    assert last["app"]["action"] == "unchanged"
+
+
+def test_preview_of_a_changed_bundle_shows_the_app_update(
+    dev: Deployed, changed_bundle: Path
+) -> None:
+    summary = dev.engine.preview(changed_bundle).to_dict()
+    changed = {
+        t: ops for t, ops in summary["by_type"].items() if ops.get("update") or ops.get("create")
+    }
+    assert "aws:elasticbeanstalk/environment:Environment" in changed
+    assert "aws:s3/bucketObjectv2:BucketObjectv2" in changed
+    assert "aws:dynamodb/table:Table" not in changed  # nothing else moves
+    assert live_app(dev)  # preview touched nothing
+
+
+def test_changed_bundle_replaces_the_app_behind_the_same_url(
+    dev: Deployed, changed_bundle: Path
+) -> None:
+    from app.bundle import bundle_label
+
+    old = live_app(dev)
+    outputs = dev.engine.up(changed_bundle)
+    label = bundle_label(changed_bundle)
+    assert outputs["app_version"] == label != dev.outputs["app_version"]
+    assert outputs["api_url"] == dev.outputs["api_url"]  # stable front door
+    assert health(outputs["api_url"])["version"] == label
+    assert not processes.is_alive(old)  # the old version was stopped after the switch
+    assert dev.engine.history()[0]["app"]["previous_version"] == dev.outputs["app_version"]
+    dev.outputs = outputs
+
+
+def test_a_version_that_cannot_start_leaves_the_old_one_serving(
+    dev: Deployed, broken_bundle: Path
+) -> None:
+    from app.bundle import bundle_label
+
+    serving = live_app(dev)
+    with pytest.raises(SandboxError) as err:
+        dev.engine.up(broken_bundle)
+    message = str(err.value)
+    assert bundle_label(broken_bundle) in message
+    assert "previous version keeps serving" in message
+    assert "this version cannot start" in message  # the tail of its log says why
+    assert health(dev.outputs["api_url"])["version"] == dev.outputs["app_version"]
+    assert live_app(dev) == serving and processes.is_alive(serving)
+    assert json.loads(dev.engine.paths.outputs.read_text()) == dev.outputs  # outputs untouched
+    failed = dev.engine.history()[0]
+    assert failed["result"] == "failed" and failed["serving_version"] == dev.outputs["app_version"]
+    # Nothing of the broken version is left running.
+    assert not _state(dev).get("starting")
+    serving_dir = _state(dev)["app"]["release_dir"]
+    assert _pids_in(dev.engine.paths.releases) == _pids_in(Path(serving_dir))
+
+
+def _pids_in(folder: Path) -> list[int]:
+    """Processes whose working directory is under `folder` (i.e. app versions we started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if (cwd == str(folder) or cwd.startswith(f"{folder}/")) and processes._start_time(
+                int(entry.name)
+            ) is not None:
+                found.append(int(entry.name))
+    return found
+
+
+def test_history_lists_every_deployment_newest_first(dev: Deployed) -> None:
+    history = dev.engine.history()
+    assert [h["result"] for h in history] == ["failed", "succeeded", "succeeded", "succeeded"]
+    assert [h["version"] for h in history] == [4, 3, 2, 1]
+
+
+def test_down_stops_every_process_and_frees_every_port(dev: Deployed) -> None:
+    state = _state(dev)
+    records = [
+        processes.ProcessRecord.from_dict(state[k]["process"]) for k in ("moto", "proxy", "app")
+    ]
+    ports = [state["moto"]["port"], state["proxy"]["port"], state["app"]["port"]]
+    releases = dev.engine.paths.releases
+    dev.engine.destroy()
+    assert not any(processes.is_alive(r) for r in records)
+    assert not _pids_in(releases)  # gunicorn workers too, not only the master
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listening"
+    assert not dev.engine.paths.dir.exists()
+    assert dev.engine.status() == {"stack": "dev", "deployed": False}
