@@ -10,6 +10,7 @@ from verify.context import Check, CheckContext
 from verify.model import Outcome, Problems
 
 PATH = "/api/v1/photos"
+SIMPLE_PATH = "/api/v1/email/confirm"  # a GET under /api/ (CORS covers the API, not /health)
 DISALLOWED = "https://verify-probe.invalid"
 WHERE = "CORS_ALLOWED_ORIGINS in the EB environment (components/, stack config corsAllowedOrigins)"
 
@@ -68,15 +69,19 @@ def run(ctx: CheckContext) -> Outcome:
         WHERE,
     )
 
-    get = ctx.http.get("/health", headers={"Origin": DISALLOWED})
-    leaked = get.headers.get("Access-Control-Allow-Origin")
-    problems.expect(
-        leaked is None,
-        f"GET /health from disallowed origin {DISALLOWED}",
-        "no Access-Control-Allow-Origin",
-        repr(leaked),
-        WHERE,
-    )
+    # The actual (non-preflight) request: allowed origins see their origin, others nothing.
+    for origin in [*origins[:1], DISALLOWED]:
+        get = ctx.http.get(SIMPLE_PATH, headers={"Origin": origin})
+        got = get.headers.get("Access-Control-Allow-Origin")
+        want = origin if origin != DISALLOWED else None
+        seen.setdefault(origin, {})["simple_allow_origin"] = got
+        problems.expect(
+            got == want,
+            f"GET {SIMPLE_PATH} from {'disallowed ' if want is None else ''}origin {origin}",
+            repr(want) if want else "no Access-Control-Allow-Origin",
+            repr(got),
+            WHERE,
+        )
     details = {"origins": seen}
     problems.raise_if_any(details)
     return Outcome(f"{len(origins)} allowed origin(s) answered, disallowed origin refused", details)

@@ -47,7 +47,11 @@ def explain(body: dict) -> str:
     return "; ".join(reasons) or "no reason given"
 
 
-def run(ctx: CheckContext, settle_s: float = UNHEALTHY_SETTLE_S) -> Outcome:
+def run(ctx: CheckContext, settle_s: float | None = None) -> Outcome:
+    # Settle: a quarter of the readiness timeout, at most UNHEALTHY_SETTLE_S.
+    settle_s = (
+        settle_s if settle_s is not None else min(UNHEALTHY_SETTLE_S, ctx.deadline.seconds / 4)
+    )
     started = time.monotonic()
     attempt, first_unhealthy, last = 0, None, "no answer yet"
     while True:
