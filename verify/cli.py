@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images-dir", type=Path, default=ROOT / "test_images", help=argparse.SUPPRESS
     )
+    # Like `python -m sandbox --state-root`: tests keep their sandbox stacks apart from .sandbox/.
+    parser.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)
     return parser
 
 
@@ -70,7 +72,7 @@ def load(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
     if args.outputs is not None:
         return load_file(args.outputs), {}
     if args.engine == "sandbox":
-        return load_sandbox(args.stack)
+        return load_sandbox(args.stack, args.state_root)
     return load_pulumi(args.stack), {}
 
 

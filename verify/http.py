@@ -1,5 +1,6 @@
 """HTTP access to the deployed app: per-call timeouts clipped to the check's deadline, retries
-only on transient failures (connection refused/reset while an environment warms, 429, 502-504).
+only on transient failures (connection refused/reset while an environment warms, and 429/502/
+503/504 from the load balancer or proxy, i.e. not the app's own JSON error answers).
 
 Anything else comes back to the check at once, because a wrong status or body is the answer the
 check is looking for, not noise to retry through.
@@ -23,6 +24,23 @@ class TransientStatus(Exception):
     def __init__(self, response: requests.Response) -> None:
         super().__init__(f"HTTP {response.status_code} from {response.url}")
         self.response = response
+
+
+def is_app_answer(resp: requests.Response) -> bool:
+    """The app's own JSON error (`{"error": {"code": ...}}`), not a proxy's or balancer's page.
+
+    The app uses 502/503 for definite answers (`email_delivery_failed`, `model_unavailable`,
+    `storage_unavailable`): retrying those only repeats the request and delays the finding.
+    """
+    if not resp.headers.get("Content-Type", "").startswith("application/json"):
+        return False
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict) and isinstance(body.get("error"), dict) and "code" in body["error"]
+    )
 
 
 def is_transient_http(exc: BaseException) -> bool:
@@ -86,7 +104,7 @@ class HttpClient:
             resp = self.session.request(
                 method, url, timeout=self.deadline.clip(per_call), allow_redirects=False, **kwargs
             )
-            if resp.status_code in TRANSIENT_STATUSES:
+            if resp.status_code in TRANSIENT_STATUSES and not is_app_answer(resp):
                 raise TransientStatus(resp)
             return resp
 

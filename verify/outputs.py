@@ -95,11 +95,17 @@ def load_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def sandbox_state_dir(stack: str, root: Path = ROOT) -> Path:
-    return root / ".sandbox" / stack
+DEFAULT_SANDBOX_STATE = ROOT / ".sandbox"
 
 
-def load_sandbox(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[str, str]]:
+def sandbox_state_dir(stack: str, state_root: Path | None = None) -> Path:
+    """`.sandbox/<stack>/` (or `<state_root>/<stack>/`, as `python -m sandbox --state-root`)."""
+    return Path(state_root or DEFAULT_SANDBOX_STATE) / stack
+
+
+def load_sandbox(
+    stack: str, state_root: Path | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Outputs plus the environment that points boto3 at the stack's moto server.
 
     Returns the env rather than setting it so the caller decides the scope (the CLI sets it for
@@ -107,7 +113,7 @@ def load_sandbox(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], dict[st
     """
     from sandbox.moto_server import FAKE_AWS_ENV
 
-    state = sandbox_state_dir(stack, root)
+    state = sandbox_state_dir(stack, state_root)
     outputs_path, sandbox_path = state / "outputs.json", state / "sandbox.json"
     if not outputs_path.exists():
         raise OutputsError(

@@ -144,12 +144,12 @@ def test_pulumi_engine_failure_is_reported(tmp_path, monkeypatch):
 
 def test_sandbox_engine_reads_state_and_points_boto3_at_moto(tmp_path):
     with pytest.raises(OutputsError, match=r"run `python -m sandbox up --stack dev` first"):
-        load_sandbox("dev", root=tmp_path)
+        load_sandbox("dev", state_root=tmp_path / ".sandbox")
     state = tmp_path / ".sandbox" / "dev"
     state.mkdir(parents=True)
     (state / "outputs.json").write_text(json.dumps({"stack": "dev", "region": "eu-west-1"}))
     (state / "sandbox.json").write_text(json.dumps({"aws_endpoint_url": "http://127.0.0.1:5"}))
-    outputs, env = load_sandbox("dev", root=tmp_path)
+    outputs, env = load_sandbox("dev", state_root=tmp_path / ".sandbox")
     assert outputs["region"] == "eu-west-1"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5"
     assert env["AWS_REGION"] == "eu-west-1" and env["AWS_ACCESS_KEY_ID"] == "testing"

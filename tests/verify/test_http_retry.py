@@ -85,3 +85,12 @@ def test_expired_deadline_sends_nothing(server: ScriptedServer):
     with pytest.raises(CheckFailed, match="deadline has passed"):
         HttpClient(server.url, deadline, backoff=FAST).get("/health")
     assert server.count("/health") == 0
+
+
+def test_the_apps_own_5xx_error_is_an_answer_not_a_retry(server: ScriptedServer, progress_lines):
+    body = {"error": {"code": "email_delivery_failed", "message": "SES refused the send"}}
+    server.on("/api/v1/email/validate", Reply(502, body), Reply(202, {"status": "pending"}))
+    resp = client(server.url).post("/api/v1/email/validate", json={"email": "a@b.c"})
+    assert resp.status_code == 502 and resp.json() == body
+    assert server.count("/api/v1/email/validate") == 1
+    assert not any("retry" in line for line in progress_lines)

@@ -24,6 +24,10 @@ VALIDATE = "/api/v1/email/validate"
 CONFIRM = "/api/v1/email/confirm"
 TOKEN_RE = re.compile(r"[?&]token=([A-Za-z0-9_\-.~%]+)")
 WHERE_APP = "app/passport_app email routes and app logs"
+WHERE_SEND = (
+    "the app's SES send (sender identity verified, SES_CONFIGURATION_SET, the instance role's "
+    "ses:SendEmail), the email table, and app logs"
+)
 WHERE_TABLE = "the email table (components/datastore.py) and the instance role's dynamodb access"
 
 
@@ -77,7 +81,7 @@ def run(ctx: CheckContext) -> Outcome:
     problems = Problems()
     try:
         resp = ctx.http.post(VALIDATE, json={"email": address})
-        expect.status(resp, 202, f"POST {VALIDATE}", WHERE_APP)
+        expect.status(resp, 202, f"POST {VALIDATE}", WHERE_SEND)
         body = expect.json_object(resp, f"POST {VALIDATE}")
         problems.expect(
             body.get("status") == "pending",
