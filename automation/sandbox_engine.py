@@ -1,0 +1,77 @@
+"""The sandbox as a pipeline engine: SandboxEngine plus what the pipeline expects of an engine.
+
+Two things are added on top of `sandbox.engine.SandboxEngine`: its user-facing errors become
+PipelineErrors (so the CLI prints one line, not a traceback), and after every call that knows the
+stack's moto endpoint this process's boto3 is pointed at it, so the pipeline's own AWS calls
+(deployment records, metrics, notifications, bundle fetches, verify) reach the sandbox's "AWS"
+exactly as they would reach the real one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .changes import ChangeSummary
+from .errors import PipelineError
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SandboxAdapter:
+    name = "sandbox"
+
+    def __init__(self, stack: str, *, state_root: Path | None = None, **engine_kwargs: Any) -> None:
+        from sandbox.engine import SandboxEngine
+
+        self.stack = stack
+        self.state_root = Path(state_root) if state_root else ROOT / ".sandbox"
+        self.engine = SandboxEngine(stack, state_root=self.state_root, **engine_kwargs)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the pipeline keeps this stack's deployment records (next to sandbox.json)."""
+        return self.state_root / self.stack
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        from sandbox.errors import SandboxError
+
+        try:
+            return fn()
+        except SandboxError as exc:
+            raise PipelineError(str(exc)) from exc
+
+    def _point_boto3_at_moto(self) -> None:
+        from verify.outputs import OutputsError, load_sandbox
+
+        try:
+            _, env = load_sandbox(self.stack, self.state_root)
+        except OutputsError:
+            return
+        os.environ.update(env)
+
+    def preview(self, bundle: Path | None = None) -> ChangeSummary:
+        return self._call(lambda: self.engine.preview(bundle))
+
+    def up(self, bundle: Path | None = None) -> dict[str, Any]:
+        try:
+            return self._call(lambda: self.engine.up(bundle))
+        finally:
+            self._point_boto3_at_moto()
+
+    def refresh(self) -> None:
+        self._call(self.engine.refresh)
+
+    def outputs(self) -> dict[str, Any]:
+        outputs = self._call(self.engine.outputs)
+        self._point_boto3_at_moto()
+        return outputs
+
+    def history(self) -> list[dict[str, Any]]:
+        return self._call(self.engine.history)
+
+    def destroy(self) -> None:
+        self._call(self.engine.destroy)
