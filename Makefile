@@ -49,10 +49,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## demo: set up, deploy the dev stack to the sandbox, report
+## demo: set up, then the whole pipeline (check → preview → up → verify) on the sandbox dev stack
 demo: setup
-	$(PY) -m sandbox up --stack $(STACK)
-	$(PY) -m sandbox status --stack $(STACK)
+	$(PY) -m automation run --stack $(STACK) --engine sandbox --report-dir reports/$(STACK)
+	@$(PY) -m sandbox status --stack $(STACK)
+	@echo "Verification report: $(CURDIR)/reports/$(STACK)/verify/report.html (also verify.json, junit.xml, summary.md)"
+	@echo "The sandbox keeps running; stop it with: make sandbox-down"
 
 sandbox-down: $(STAMP)
 	$(PY) -m sandbox down --stack $(STACK)

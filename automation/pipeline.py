@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
@@ -270,6 +271,8 @@ class Pipeline:
         result = self._result("run")
         rolled_back = False
         outputs: dict[str, Any] = {}
+        deployment_id = uuid.uuid4().hex[:12]
+        self.log.deployment_id = result.deployment_id = deployment_id
         try:
             checked = self.check()
             result.findings = checked.findings
@@ -287,10 +290,9 @@ class Pipeline:
                 stack=self.engine.stack,
                 app_version=_label_of(bundle),
                 engine=self.engine.name,
+                id=deployment_id,
                 **git_context(self.project_dir),
             )
-            self.log.deployment_id = record.id
-            result.deployment_id = record.id
             result.app_version = record.app_version
             store = self.record_store(before) if before else None
             if store:
@@ -317,7 +319,9 @@ class Pipeline:
                 record.status = "verified"
                 if store:
                     store.save(record)
-                result.message = f"{record.app_version} deployed and verified"
+                result.message = (
+                    f"{record.app_version} deployed and verified; report: {result.report_dir}"
+                )
                 return self._finish(result)
 
             record.status = "verify_failed"
