@@ -47,12 +47,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sequential", action="store_true", help="also run with concurrency 1")
     parser.add_argument("--verbose", action="store_true", help="show progress lines")
+    parser.add_argument("--state-root", type=Path, help="sandbox state folder (default .sandbox)")
     args = parser.parse_args()
     try:
         if args.outputs:
             outputs = load_file(args.outputs)
         else:
-            outputs, env = load_sandbox(args.stack)
+            outputs, env = load_sandbox(args.stack, args.state_root)
             os.environ.update(env)
     except OutputsError as exc:
         print(f"bench_verify: {exc}", file=sys.stderr)

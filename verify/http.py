@@ -8,6 +8,7 @@ check is looking for, not noise to retry through.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urljoin
 
@@ -164,3 +165,33 @@ def json_body(resp: requests.Response, what: str) -> Any:
         raise CheckFailed(
             f"{what}: expected a JSON body, got {describe(resp)} — check {WHERE_APP}"
         ) from exc
+
+
+class PerThreadClients:
+    """One HttpClient per worker thread, for checks that send requests from a thread pool.
+
+    requests.Session is not thread-safe, and a pool hands tasks to whichever thread is free, so
+    a client cannot be picked by task index; it belongs to the thread.
+    """
+
+    def __init__(self, base_url: str, deadline: Deadline) -> None:
+        self.base_url = base_url
+        self.deadline = deadline
+        self._local = threading.local()
+        self._all: list[HttpClient] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> HttpClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = HttpClient(self.base_url, self.deadline)
+            self._local.client = client
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()

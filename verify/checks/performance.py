@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from verify.context import Check, CheckContext
-from verify.http import HttpClient
+from verify.http import HttpClient, PerThreadClients
 from verify.images import first, load_manifest
 from verify.model import CheckFailed, Outcome, Problems
 
@@ -27,7 +27,7 @@ WHERE = (
 #: more would measure queueing on a single instance rather than the service's latency.
 PLAN = {
     "health": (10, 24, 4),
-    "photo": (3, 6, 2),
+    "photo": (3, 4, 2),
 }
 
 
@@ -73,15 +73,12 @@ def _one(client: HttpClient, kind: str, photo: bytes) -> tuple[float, str | None
 
 
 def measure(ctx: CheckContext, kind: str, photo: bytes, count: int, workers: int) -> dict:
-    clients = [HttpClient(ctx.outputs["api_url"], ctx.deadline) for _ in range(workers)]
+    clients = PerThreadClients(ctx.outputs["api_url"], ctx.deadline)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(
-                pool.map(lambda i: _one(clients[i % workers], kind, photo), range(count))
-            )
+            results = list(pool.map(lambda _: _one(clients.get(), kind, photo), range(count)))
     finally:
-        for client in clients:
-            client.close()
+        clients.close()
     ok = [ms for ms, err in results if err is None]
     errors = [err for _, err in results if err is not None]
     return {**summarize(ok, errors, count), "workers": workers}
