@@ -1,0 +1,271 @@
+"""The pipeline for real against the sandbox: moto, the app under gunicorn, real bundles, verify.
+
+One sandbox dev stack (in a private state folder) serves the whole module, in deployment order:
+a good run; a regression that deploys fine but fails verification and is rolled back
+automatically (with customer data intact, a metric and an SNS notice read back from moto); a
+named rollback; and retries of transient engine failures. Only the engine fault injection is a
+wrapper: everything behind it is the real sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from app.bundle import bundle_label
+from automation.errors import PipelineError, TransientError
+from automation.pipeline import ExitCode
+from automation.records import FileRecordStore
+from automation.sandbox_engine import SandboxAdapter
+from automation.wiring import build_pipeline
+from sandbox.app_variants import build_variant, new_version
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "dev"
+#: The checks a photo-endpoint regression trips, without the slower performance wave.
+QUICK_VERIFY = ["readiness", "health", "api", "ml"]
+
+
+def photo_endpoint_fails(source: Path) -> None:
+    """A regression that boots and passes /health but breaks every photo request."""
+    module = source / "passport_app" / "pipeline.py"
+    module.write_text(
+        module.read_text()
+        + "\n\ndef make_passport_photo(data, fmt, remover):  # the regression\n"
+        + "    raise RuntimeError('regression: photo pipeline broken')\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private sandbox state folder, torn down (processes included) after the module."""
+    root = tmp_path_factory.mktemp("pipeline-sandbox")
+    saved = dict(os.environ)
+    yield root
+    SandboxAdapter(STACK, state_root=root).destroy()
+    os.environ.clear()
+    os.environ.update(saved)  # the adapter points boto3 at the sandbox's moto
+
+
+def cli(
+    state_root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "automation",
+            *args,
+            "--stack",
+            STACK,
+            "--engine",
+            "sandbox",
+            "--state-root",
+            str(state_root),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+        check=False,
+    )
+
+
+def serving_version(outputs: dict[str, Any]) -> str:
+    return requests.get(f"{outputs['api_url']}/health", timeout=10).json()["version"]
+
+
+def records(state_root: Path) -> list[Any]:
+    return FileRecordStore(state_root / STACK / "records.json").list()
+
+
+@pytest.fixture(scope="module")
+def good(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`python -m automation run` on a fresh stack: every stage, full verification."""
+    gh = tmp_path_factory.mktemp("github")
+    env = {"GITHUB_OUTPUT": str(gh / "output"), "GITHUB_STEP_SUMMARY": str(gh / "summary.md")}
+    result = cli(state_root, "run", "--json", "--report-dir", str(gh / "reports"), env=env)
+    assert result.returncode == ExitCode.OK, result.stdout[-3000:] + result.stderr[-5000:]
+    payload = json.loads(result.stdout)
+    return {"payload": payload, "stderr": result.stderr, "github": gh}
+
+
+def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) -> None:
+    payload = good["payload"]
+    assert payload["status"] == "succeeded"
+    assert payload["verify"]["totals"]["PASSED"] == payload["verify"]["totals"]["total"] >= 11
+    assert [s["stage"] for s in payload["stages"]] == ["check", "preview", "up", "verify"]
+    assert all(s["status"] == "succeeded" for s in payload["stages"])
+    assert serving_version({"api_url": payload["api_url"]}) == payload["app_version"]
+    (record,) = records(state_root)
+    assert record.status == "verified" and record.app_version == payload["app_version"]
+    assert record.commit and record.verify_summary["passed"] is True
+    # every stage logged as a JSON line with the deployment id
+    lines = [json.loads(x) for x in good["stderr"].splitlines() if x.startswith('{"time"')]
+    assert {(x["stage"], x["status"]) for x in lines} >= {("up", "succeeded"), ("run", "succeeded")}
+    assert {x["deployment_id"] for x in lines} == {payload["deployment_id"]}
+    # GitHub Actions outputs and step summary
+    output = (good["github"] / "output").read_text()
+    assert f"app_version={payload['app_version']}\n" in output and "status=succeeded\n" in output
+    assert f"api_url={payload['api_url']}\n" in output
+    assert "succeeded" in (good["github"] / "summary.md").read_text()
+    assert (Path(payload["report_dir"]) / "junit.xml").exists()
+
+
+def test_a_regression_is_rolled_back_automatically(
+    good: dict[str, Any], state_root: Path, tmp_path: Path
+) -> None:
+    previous = good["payload"]["app_version"]
+    pipeline = build_pipeline(
+        STACK,
+        "sandbox",
+        state_root=state_root,
+        report_root=tmp_path / "reports",
+        verify_only=QUICK_VERIFY,
+    )
+    outputs = pipeline.engine.outputs()  # also points boto3 at the sandbox's moto
+    dynamodb = boto3.client("dynamodb")
+    customer = {
+        "email": {"S": "customer@example.com"},
+        "status": {"S": "verified"},
+        "token": {"S": "kept-token"},
+        "created_at": {"N": str(int(time.time()))},
+    }
+    dynamodb.put_item(TableName=outputs["email_table"], Item=customer)
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    boto3.client("sns").subscribe(
+        TopicArn=outputs["alarm_topic_arn"], Protocol="sqs", Endpoint=queue_arn
+    )
+
+    broken = build_variant(tmp_path / "broken", photo_endpoint_fails)
+    pipeline.bundle_builder = lambda: broken
+    result = pipeline.run()
+
+    assert result.exit_code == ExitCode.ROLLED_BACK, result.to_dict()
+    assert result.status == "rolled_back" and result.rollback_version == previous
+    assert "verification failed" in result.message and bundle_label(broken) in result.message
+    assert serving_version(outputs) == previous
+    # the data written before the bad deploy is still there
+    item = dynamodb.get_item(TableName=outputs["email_table"], Key={"email": customer["email"]})
+    assert item["Item"] == customer
+    # records: the bad version is marked rolled back; the rollback itself verified
+    by_version = {(r.app_version, r.kind): r for r in records(state_root)}
+    bad = by_version[(bundle_label(broken), "deploy")]
+    assert bad.status == "rolled_back" and bad.rollback_version == previous
+    assert bad.verify_summary["passed"] is False and "api" in bad.verify_summary["failed"]
+    assert by_version[(previous, "rollback")].status == "verified"
+    # the on-call got an SNS notice, and the rollback is a metric
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    notices = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+    assert any("rolled_back" in n.get("Subject", "") for n in notices), notices
+    body = json.loads(next(n for n in notices if "rolled_back" in n["Subject"])["Message"])
+    assert body["rollback_version"] == previous and body["stack"] == STACK
+    stats = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="PassportPhoto/Deployments",
+        MetricName="DeploymentRollbacks",
+        Dimensions=[{"Name": "Stack", "Value": STACK}],
+        StartTime=time.time() - 3600,
+        EndTime=time.time() + 60,
+        Period=3600,
+        Statistics=["Sum"],
+    )
+    assert sum(p["Sum"] for p in stats["Datapoints"]) >= 1
+
+
+def test_rollback_to_a_named_version(
+    good: dict[str, Any], state_root: Path, tmp_path: Path
+) -> None:
+    first = good["payload"]["app_version"]
+    newer = build_variant(tmp_path / "newer", new_version)
+    pipeline = build_pipeline(STACK, "sandbox", state_root=state_root)
+    outputs, _ = pipeline.up(newer)
+    assert serving_version(outputs) == bundle_label(newer) != first
+
+    result = cli(
+        state_root,
+        "rollback",
+        "--to",
+        first,
+        "--json",
+        "--only",
+        "readiness",
+        "health",
+        "--report-dir",
+        str(tmp_path / "reports"),
+    )
+    assert result.returncode == ExitCode.OK, result.stdout[-2000:] + result.stderr[-3000:]
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "succeeded" and payload["app_version"] == first
+    assert serving_version(outputs) == first
+
+
+class FlakyEngine:
+    """The real sandbox engine, with failures injected into `up` (the issue's fault injection)."""
+
+    def __init__(self, inner: SandboxAdapter, failures: list[BaseException]) -> None:
+        self.inner, self.failures, self.up_calls = inner, failures, 0
+        self.name, self.stack, self.state_dir = inner.name, inner.stack, inner.state_dir
+
+    def up(self, bundle: Path | None = None) -> dict[str, Any]:
+        self.up_calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.inner.up(bundle)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_transient_engine_failures_are_retried(
+    good: dict[str, Any], state_root: Path, tmp_path: Path
+) -> None:
+    engine = FlakyEngine(
+        SandboxAdapter(STACK, state_root=state_root),
+        [TransientError("stack 'dev' is locked by another update"), TransientError("throttled")],
+    )
+    sleeps: list[float] = []
+    pipeline = build_pipeline(
+        STACK,
+        "sandbox",
+        engine=engine,
+        report_root=tmp_path,
+        verify_only=["readiness", "health"],
+        sleep=sleeps.append,
+    )
+    outputs, result = pipeline.up()
+    assert engine.up_calls == 3 and len(sleeps) == 2
+    assert sleeps[1] > sleeps[0] * 0.5  # backoff grows (with ±50% jitter)
+    assert result.status == "succeeded" and serving_version(outputs) == outputs["app_version"]
+
+
+def test_a_permanent_engine_failure_fails_fast(
+    good: dict[str, Any], state_root: Path, tmp_path: Path
+) -> None:
+    engine = FlakyEngine(
+        SandboxAdapter(STACK, state_root=state_root),
+        [PipelineError("aws:s3/bucket:Bucket media: BucketAlreadyOwnedByYou")],
+    )
+    sleeps: list[float] = []
+    pipeline = build_pipeline(
+        STACK, "sandbox", engine=engine, report_root=tmp_path, sleep=sleeps.append
+    )
+    with pytest.raises(PipelineError, match="BucketAlreadyOwnedByYou"):
+        pipeline.up()
+    assert engine.up_calls == 1 and sleeps == []
