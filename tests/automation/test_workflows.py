@@ -1,0 +1,109 @@
+"""The GitHub Actions workflows: valid against GitHub's schema, and wired the way issue 6 asks.
+
+actionlint's PyPI package downloads its binary at install time (impossible offline), so validity
+is checked with check-jsonschema's vendored github-workflows schema; the structural promises
+(OIDC, per-stack concurrency, prod behind an environment, logic only via the automation CLI) are
+asserted directly on the parsed YAML.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the bare key `on` as True
+    return data
+
+
+def run_steps(workflow: dict[str, Any]) -> list[str]:
+    return [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "run" in s]
+
+
+def uses(workflow: dict[str, Any]) -> list[str]:
+    return [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_is_valid_against_githubs_schema(path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - our venv's tool on our file
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: x\non: push\njobs:\n  a:\n    steps:\n      - run: echo\n")
+    result = subprocess.run(  # noqa: S603
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0  # a job with no runs-on is not a workflow
+
+
+def test_ci_runs_lint_tests_check_and_a_staging_preview_comment() -> None:
+    ci = load("ci.yml")
+    assert "pull_request" in ci["on"]
+    runs = "\n".join(run_steps(ci))
+    assert "make lint" in runs and "make test" in runs
+    assert "python -m automation check --stack staging" in runs
+    assert "python -m automation preview --stack staging --engine pulumi" in runs
+    comment = next(
+        s
+        for s in ci["jobs"]["preview"]["steps"]
+        if s.get("uses", "").startswith("actions/github-script")
+    )
+    script = comment["with"]["script"]
+    assert "updateComment" in script and "createComment" in script  # edited, not duplicated
+    assert ci["jobs"]["preview"]["permissions"]["id-token"] == "write"
+
+
+def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None:
+    deploy = load("deploy.yml")
+    assert set(deploy["on"]) == {"push", "release", "workflow_dispatch"}
+    assert deploy["permissions"]["id-token"] == "write"
+    job = deploy["jobs"]["deploy"]
+    assert "STACK" in job["env"] and "'staging'" in job["env"]["STACK"]
+    assert (
+        job["concurrency"]["group"].startswith("deploy-")
+        and "staging" in job["concurrency"]["group"]
+    )
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert "production" in job["environment"]["name"]
+    steps = uses(deploy)
+    assert any(u.startswith("aws-actions/configure-aws-credentials") for u in steps)
+    assert any(u.startswith("pulumi/actions") for u in steps)
+    assert any(u.startswith("actions/upload-artifact") for u in steps)
+    aws_step = next(
+        s
+        for s in job["steps"]
+        if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+    )
+    assert "role-to-assume" in aws_step["with"]
+    assert not any("aws-access-key-id" in s.get("with", {}) for s in job["steps"])
+    assert 'python -m automation run --stack "$STACK" --engine pulumi' in "\n".join(
+        run_steps(deploy)
+    )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_call_the_automation_cli_not_pulumi_directly(path: Path) -> None:
+    for script in run_steps(load(path.name)):
+        assert "pulumi up" not in script and "pulumi preview" not in script, script
