@@ -6,7 +6,6 @@ module and torn down (`destroy`) at the end; nothing touches the user's `.sandbo
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,11 @@ import boto3
 import pytest
 import yaml
 
+from sandbox.app_variants import build_variant, cannot_start, new_version
 from sandbox.engine import SandboxEngine
 from sandbox.moto_server import FAKE_AWS_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "app"
-MODEL = "u2netp"
 
 
 @dataclass
@@ -63,27 +61,13 @@ def deploy(stack: str, state_root: Path, **kwargs: Any) -> Deployed:
 
 
 @pytest.fixture(scope="session")
-def bundle_factory(tmp_path_factory: pytest.TempPathFactory):
-    """Build a real bundle from a copy of app/ with `edit(copy_dir)` applied."""
-    from app.bundle import build_bundle
+def changed_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_variant(tmp_path_factory.mktemp("changed"), new_version)
 
-    def build(name: str, edit) -> Path:
-        src = tmp_path_factory.mktemp(f"src-{name}")
-        for item in ("application.py", "Procfile", "gunicorn.conf.py", "requirements.txt"):
-            shutil.copy2(APP_DIR / item, src / item)
-        for tree in ("passport_app", ".platform"):
-            if (APP_DIR / tree).exists():
-                shutil.copytree(
-                    APP_DIR / tree, src / tree, ignore=shutil.ignore_patterns("__pycache__")
-                )
-        (src / "models").mkdir()
-        shutil.copy2(APP_DIR / "models" / f"{MODEL}.onnx", src / "models" / f"{MODEL}.onnx")
-        edit(src)
-        return build_bundle(
-            source_dir=src, out_dir=tmp_path_factory.mktemp(f"out-{name}"), model=MODEL
-        ).path
 
-    return build
+@pytest.fixture(scope="session")
+def broken_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_variant(tmp_path_factory.mktemp("broken"), cannot_start)
 
 
 @pytest.fixture(scope="module")

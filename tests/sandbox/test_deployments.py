@@ -33,23 +33,6 @@ def dev(state_root: Path) -> Iterator[Deployed]:
     deployed.engine.destroy()
 
 
-@pytest.fixture(scope="module")
-def changed_bundle(bundle_factory) -> Path:
-    def edit(src: Path) -> None:
-        init = src / "passport_app" / "__init__.py"
-        init.write_text(init.read_text() + "\n# a change that makes a new version\n")
-
-    return bundle_factory("changed", edit)
-
-
-@pytest.fixture(scope="module")
-def broken_bundle(bundle_factory) -> Path:
-    def edit(src: Path) -> None:
-        (src / "application.py").write_text('raise RuntimeError("this version cannot start")\n')
-
-    return bundle_factory("broken", edit)
-
-
 def health(url: str) -> dict:
     resp = requests.get(f"{url}/health", timeout=10)
     assert resp.status_code == 200, resp.text
