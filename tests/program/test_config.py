@@ -281,3 +281,19 @@ def test_load_stack_config_reads_pulumi_config_env(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
     _, cfg = run_mocked("prod", {}, lambda: pulumi.Output.from_input(load_stack_config()))
     assert cfg == parse_stack_config("prod", config)
+
+
+def test_secret_config_values_never_appear_in_errors() -> None:
+    """A value set with `pulumi config set --secret` is masked even when it is the bad one."""
+    secret_value = "not-an-address-4f1c9e-SECRET"
+    config = {**stack_file_config("dev"), "passport-photo-backend:senderEmail": secret_value}
+    config["passport-photo-backend:minInstances"] = 3
+    pulumi.runtime.set_all_config(
+        as_pulumi_config(config), secret_keys=["passport-photo-backend:senderEmail"]
+    )
+    with pytest.raises(StackConfigError) as info:
+        load_stack_config("dev")
+    message = str(info.value)
+    assert secret_value not in message and "4f1c9e" not in message
+    assert "senderEmail: got [secret]; allowed a valid email address" in message
+    assert "minInstances, maxInstances: got minInstances=3" in message  # others unchanged
