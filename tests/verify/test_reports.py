@@ -148,3 +148,31 @@ def test_report_verdict_rules():
     assert report(Status.PASSED, Status.ERROR).exit_code == 1
     assert report(Status.SKIPPED).exit_code == 1  # nothing proved
     assert report().exit_code == 1
+
+
+results_strategy = st.lists(
+    st.builds(
+        CheckResult,
+        name=st.text(min_size=1, max_size=20),
+        status=st.sampled_from(list(Status)),
+        duration_s=st.floats(min_value=0, max_value=1e4, allow_nan=False),
+        message=st.text(max_size=200),
+        details=st.dictionaries(
+            st.text(max_size=10), st.integers() | st.text(max_size=20), max_size=3
+        ),
+    ),
+    max_size=8,
+)
+
+
+@pytest.mark.property("verify.json round-trips: a report rebuilt from it has the same verdict")
+@given(results=results_strategy)
+def test_verify_json_round_trip(results: list[CheckResult]):
+    report = Report(results, wall_s=1.5, outputs={"stack": "dev"}, stack="dev")
+    data = json.loads(json.dumps(report.to_dict()))
+    again = Report.from_dict(data)
+    assert again.totals == report.totals
+    assert again.passed == report.passed and again.exit_code == report.exit_code
+    assert [(r.name, r.status, r.message, r.details) for r in again.results] == [
+        (r.name, r.status, r.message, r.details) for r in results
+    ]
