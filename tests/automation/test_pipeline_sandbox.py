@@ -36,6 +36,12 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK = "dev"
 #: The checks a photo-endpoint regression trips, without the slower performance wave.
 QUICK_VERIFY = ["readiness", "health", "api", "ml"]
+#: Secrets a CI job holds in its environment; none may reach a log, report, record or output.
+SECRET_CANARIES = {
+    "PULUMI_ACCESS_TOKEN": "pul-canary-7d41c0ffee",
+    "PULUMI_CONFIG_PASSPHRASE": "passphrase-canary-5e9a",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-canary-0b3d",
+}
 
 
 def photo_endpoint_fails(source: Path) -> None:
@@ -96,11 +102,15 @@ def records(state_root: Path) -> list[Any]:
 def good(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`python -m automation run` on a fresh stack: every stage, full verification."""
     gh = tmp_path_factory.mktemp("github")
-    env = {"GITHUB_OUTPUT": str(gh / "output"), "GITHUB_STEP_SUMMARY": str(gh / "summary.md")}
+    env = {
+        "GITHUB_OUTPUT": str(gh / "output"),
+        "GITHUB_STEP_SUMMARY": str(gh / "summary.md"),
+        **SECRET_CANARIES,
+    }
     result = cli(state_root, "run", "--json", "--report-dir", str(gh / "reports"), env=env)
     assert result.returncode == ExitCode.OK, result.stdout[-3000:] + result.stderr[-5000:]
     payload = json.loads(result.stdout)
-    return {"payload": payload, "stderr": result.stderr, "github": gh}
+    return {"payload": payload, "stdout": result.stdout, "stderr": result.stderr, "github": gh}
 
 
 def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) -> None:
@@ -123,6 +133,20 @@ def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) ->
     assert f"api_url={payload['api_url']}\n" in output
     assert "succeeded" in (good["github"] / "summary.md").read_text()
     assert (Path(payload["report_dir"]) / "junit.xml").exists()
+
+
+def test_no_secret_reaches_logs_reports_records_or_outputs(
+    good: dict[str, Any], state_root: Path
+) -> None:
+    written = [good["stdout"], good["stderr"]]
+    for folder in (good["github"], state_root / STACK):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix not in (".zip", ".onnx", ".jpg", ".png"):
+                written.append(path.read_text(errors="replace"))
+    assert len(written) > 8  # reports, GitHub output/summary, records, sandbox state, logs
+    for name, value in SECRET_CANARIES.items():
+        leaks = [text[max(0, text.find(value) - 80) :][:160] for text in written if value in text]
+        assert not leaks, f"{name} leaked: {leaks}"
 
 
 def test_a_regression_is_rolled_back_automatically(
