@@ -17,12 +17,14 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from verify.model import Deadline
+from verify.retry import Backoff, RetriesExhausted, call_with_retry
+
 from . import github, notify
 from .changes import ChangeSummary
 from .errors import PipelineError, TransientError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified
-from .retry import with_retries
 from .stagelog import StageLog
 
 
@@ -122,6 +124,7 @@ class Pipeline:
         project_dir: Path,
         retry_attempts: int = 4,
         retry_base_delay: float = 2.0,
+        retry_window_s: float = 1800.0,
         sleep: Callable[[float], None] = time.sleep,
         stream: TextIO | None = None,
     ) -> None:
@@ -135,20 +138,29 @@ class Pipeline:
         self.project_dir = project_dir
         self.retry_attempts = retry_attempts
         self.retry_base_delay = retry_base_delay
+        self.retry_window_s = retry_window_s
         self.sleep = sleep
         self.log = StageLog(engine.stack, engine.name, stream=stream or sys.stderr)
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
-        return with_retries(
-            fn,
-            is_transient=lambda exc: isinstance(exc, TransientError),
-            what=f"{what} ({self.engine.stack})",
-            attempts=self.retry_attempts,
-            base_delay=self.retry_base_delay,
-            sleep=self.sleep,
+        """fn, retried on TransientError only: exponential backoff with jitter, bounded."""
+        backoff = Backoff(
+            attempts=self.retry_attempts, base_s=self.retry_base_delay, max_s=60.0, jitter=0.5
         )
+        try:
+            return call_with_retry(
+                fn,
+                what=f"{what} ({self.engine.stack})",
+                is_transient=lambda exc: isinstance(exc, TransientError),
+                deadline=Deadline(self.retry_window_s),
+                backoff=backoff,
+                sleep=self.sleep,
+                log_line=lambda line: self.log.event(what, "retrying", detail=line),
+            )
+        except RetriesExhausted as exc:
+            raise exc.last from exc
 
     def _result(self, command: str) -> PipelineResult:
         return PipelineResult(command, self.engine.stack, self.engine.name)

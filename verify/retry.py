@@ -50,6 +50,7 @@ def call_with_retry(
     deadline: Deadline,
     backoff: Backoff = Backoff(),
     sleep: Callable[[float], None] = time.sleep,
+    log_line: Callable[[str], None] = log,
 ) -> T:
     """Call fn; retry only what is_transient accepts, with backoff, never past the deadline.
 
@@ -67,5 +68,7 @@ def call_with_retry(
             wait = backoff.delay(attempt)
             if attempt >= backoff.attempts or wait >= deadline.remaining():
                 raise RetriesExhausted(what, attempt, exc) from exc
-            log(f"retry {what}: {exc} (attempt {attempt}/{backoff.attempts}, next in {wait:.2f}s)")
+            log_line(
+                f"retry {what}: {exc} (attempt {attempt}/{backoff.attempts}, next in {wait:.2f}s)"
+            )
             sleep(wait)
