@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-stamp
 MODEL ?= u2netp
 STACK ?= dev
 
-.PHONY: setup models bundle test lint format demo bench clean sandbox-down
+.PHONY: setup models bundle test lint format demo bench verify clean sandbox-down
 
 $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,8 +59,16 @@ demo: setup
 sandbox-down: $(STAMP)
 	$(PY) -m sandbox down --stack $(STACK)
 
+## bench: speed figures (app latency/throughput, sandbox up times, verify wall vs. sum)
 bench: setup
 	$(PY) benchmarks/bench_app.py
+	$(PY) benchmarks/bench_sandbox.py
+	$(PY) -m sandbox up --stack $(STACK)
+	$(PY) benchmarks/bench_verify.py --stack $(STACK)
+
+## verify: run the post-deployment checks against the sandbox stack (after `make demo`)
+verify: $(STAMP)
+	$(PY) -m verify --stack $(STACK) --engine sandbox --report-dir reports/$(STACK)/verify
 
 clean:
 	rm -rf .sandbox build reports .pytest_cache .hypothesis
