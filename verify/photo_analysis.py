@@ -42,9 +42,11 @@ def decode(data: bytes) -> np.ndarray | None:
     return cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
 
 
-def detect_faces(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+def detect_faces(image: np.ndarray, min_fraction: float = 0.15) -> list[tuple[int, int, int, int]]:
+    """Faces by a different cascade than the app's (alt2), so a shared blind spot cannot make a
+    wrong output look right. The project's one independent judge: verify and the app tests."""
     gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-    min_side = max(24, int(0.15 * min(gray.shape)))
+    min_side = max(24, int(min_fraction * min(gray.shape)))
     found = _cascade().detectMultiScale(
         gray, scaleFactor=1.1, minNeighbors=6, minSize=(min_side, min_side)
     )
