@@ -150,14 +150,22 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
         )
         if not all(f.ok for f in static):
             return static
-        return static + preflight.run_all([lambda: local_app_check(stack)])
+        return static + sandbox_checks(stack)
 
     return checks
 
 
-def local_app_check(stack: str) -> Finding:
-    """Boot the bundle under gunicorn on a throwaway sandbox and run health, CORS and ML on it."""
+def sandbox_checks(stack: str) -> list[Finding]:
+    """Deploy the stack to a throwaway sandbox, then judge what was deployed.
+
+    Two findings: the policy rules over the realised resource graph (the same rule functions
+    as the Pulumi policy pack), and the bundle booted under gunicorn passing verify's
+    readiness, health, CORS and ML checks.
+    """
+    import json
     import tempfile
+
+    from policy.rules import evaluate, resources_from_sandbox
 
     from .sandbox_engine import SandboxAdapter
 
@@ -165,14 +173,27 @@ def local_app_check(stack: str) -> Finding:
         engine = SandboxAdapter(stack, state_root=Path(tmp))
         try:
             outputs = engine.up(build_bundle_for(stack))
+            state = json.loads((engine.state_dir / "sandbox.json").read_text(encoding="utf-8"))
+            violations = evaluate(resources_from_sandbox(state.get("resources", {})))
             outcome = verifier(only=["readiness", "health", "cors", "ml"])(
                 outputs, Path(tmp) / "report"
             )
         finally:
             engine.destroy()
-    if not outcome.passed:
-        return Finding("local_app", False, f"the app fails locally: {outcome.summary}")
-    return Finding("local_app", True, "app boots under gunicorn; health, CORS and ML pass")
+    findings = [
+        Finding(
+            "policy",
+            not violations,
+            "; ".join(map(str, violations)) or "every policy rule holds for the deployed graph",
+        )
+    ]
+    if outcome.passed:
+        findings.append(
+            Finding("local_app", True, "app boots under gunicorn; health, CORS and ML pass")
+        )
+    else:
+        findings.append(Finding("local_app", False, f"the app fails locally: {outcome.summary}"))
+    return findings
 
 
 def build_pipeline(

@@ -324,3 +324,17 @@ def rule_named(name: str) -> Rule:
         if rule.name == name:
             return rule
     raise KeyError(f"no policy rule {name!r}; rules: {', '.join(r.name for r in RULES)}")
+
+
+def resources_from_sandbox(graph: Mapping[str, Mapping[str, Any]]) -> list[Resource]:
+    """The sandbox's recorded graph (sandbox.json "resources") as the rules see it."""
+    return [
+        Resource(
+            type=str(entry["type"]),
+            name=str(entry.get("name", key)),
+            props=entry.get("state") or {},
+            id=str(entry.get("id") or ""),
+        )
+        for key, entry in graph.items()
+        if not str(entry["type"]).startswith(("passport:", "pulumi:"))
+    ]

@@ -135,6 +135,22 @@ def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) ->
     assert (Path(payload["report_dir"]) / "junit.xml").exists()
 
 
+def test_policy_rules_judge_the_deployed_sandbox_graph(
+    good: dict[str, Any], state_root: Path
+) -> None:
+    """The check stage's policy finding, and the same rules over the graph the run deployed."""
+    from policy.rules import S3_PAB, evaluate, resources_from_sandbox
+
+    (policy,) = [f for f in good["payload"]["findings"] if f["name"] == "policy"]
+    assert policy["ok"], policy["message"]
+    graph = json.loads((state_root / STACK / "sandbox.json").read_text())["resources"]
+    resources = resources_from_sandbox(graph)
+    assert len(resources) >= 40 and not evaluate(resources)
+    unblocked = [r for r in resources if r.type != S3_PAB]
+    fired = {v.rule for v in evaluate(unblocked)}
+    assert fired == {"s3-public-access-block"}
+
+
 def test_no_secret_reaches_logs_reports_records_or_outputs(
     good: dict[str, Any], state_root: Path
 ) -> None:
