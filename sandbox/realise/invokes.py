@@ -20,7 +20,8 @@ Invoke = Callable[[Mapping[str, Any], str], dict[str, Any]]
 
 def caller_identity(args: Mapping[str, Any], region: str) -> dict[str, Any]:
     arn = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
-    return {"accountId": ACCOUNT_ID, "arn": arn, "id": ACCOUNT_ID, "userId": "AKIAIOSFODNN7EXAMPLE"}
+    user_id = "AKIAIOSFODNN7EXAMPLE"  # moto's documented example key id  # pragma: allowlist secret
+    return {"accountId": ACCOUNT_ID, "arn": arn, "id": ACCOUNT_ID, "userId": user_id}
 
 
 def region_info(args: Mapping[str, Any], region: str) -> dict[str, Any]:

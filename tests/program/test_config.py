@@ -285,7 +285,7 @@ def test_load_stack_config_reads_pulumi_config_env(monkeypatch: pytest.MonkeyPat
 
 def test_secret_config_values_never_appear_in_errors() -> None:
     """A value set with `pulumi config set --secret` is masked even when it is the bad one."""
-    secret_value = "not-an-address-4f1c9e-SECRET"
+    secret_value = "not-an-address-4f1c9e-SECRET"  # pragma: allowlist secret
     config = {**stack_file_config("dev"), "passport-photo-backend:senderEmail": secret_value}
     config["passport-photo-backend:minInstances"] = 3
     pulumi.runtime.set_all_config(
