@@ -1,0 +1,47 @@
+"""The automation CLI's guard rails, which must hold before any engine is touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.cli import main
+from automation.pipeline import ExitCode
+
+
+def test_destroy_refuses_prod_without_confirmation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["destroy", "--stack", "prod", "--engine", "pulumi"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "refusing to destroy prod" in err and "--confirm prod" in err
+
+
+def test_destroy_confirmation_must_name_prod(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["destroy", "--stack", "prod", "--confirm", "staging"]) == ExitCode.USAGE
+    assert "refusing to destroy prod" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--stack", "qa"], "invalid choice: 'qa'"),
+        (["run", "--stack", "dev", "--engine", "terraform"], "invalid choice: 'terraform'"),
+        (["deploy", "--stack", "dev"], "invalid choice: 'deploy'"),
+        (["run"], "the following arguments are required: --stack"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_problem(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == ExitCode.USAGE
+    assert needle in capsys.readouterr().err
+
+
+def test_missing_pulumi_cli_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["outputs", "--stack", "staging", "--engine", "pulumi"]) == ExitCode.FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("error: the Pulumi CLI was not found on PATH")
+    assert "Traceback" not in err
