@@ -87,21 +87,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "verify":
         outputs = engine.outputs()
         outcome = pipeline.verify(outputs)
-        result = pipeline._result("verify")
+        result = pipeline.new_result("verify")
         result.app_version, result.api_url = outputs.get("app_version"), outputs.get("api_url")
         result.verify = outcome.summary
         result.report_dir = str(outcome.report_dir)
         if not outcome.passed:
             result.status, result.exit_code = "failed", ExitCode.FAILED
         result.message = f"report: {outcome.report_dir}"
-        result = pipeline._finish(result)
+        result = pipeline.finish(result)
     elif args.command == "rollback":
         result = pipeline.rollback(args.to)
     elif args.command in ("history", "outputs"):
         return _print_data(args, pipeline)
     else:  # destroy
         engine.destroy()
-        result = pipeline._result("destroy")
+        result = pipeline.new_result("destroy")
         result.message = f"stack {args.stack} destroyed"
     publish(result, as_json=args.json)
     return int(result.exit_code)

@@ -162,17 +162,17 @@ class Pipeline:
         except RetriesExhausted as exc:
             raise exc.last from exc
 
-    def _result(self, command: str) -> PipelineResult:
+    def new_result(self, command: str) -> PipelineResult:
         return PipelineResult(command, self.engine.stack, self.engine.name)
 
-    def _finish(self, result: PipelineResult) -> PipelineResult:
+    def finish(self, result: PipelineResult) -> PipelineResult:
         result.stages = [asdict(s) for s in self.log.results]
         return result
 
     # -- stages -----------------------------------------------------------------------------
 
     def check(self) -> PipelineResult:
-        result = self._result("check")
+        result = self.new_result("check")
         with self.log.stage("check") as stage:
             findings = self.checks()
             result.findings = [f.to_dict() for f in findings]
@@ -184,10 +184,10 @@ class Pipeline:
                 result.message = f"{len(failed)} of {len(findings)} checks failed"
             else:
                 result.message = f"all {len(findings)} checks passed"
-        return self._finish(result)
+        return self.finish(result)
 
     def preview(self, bundle: Path | None = None) -> tuple[ChangeSummary, PipelineResult]:
-        result = self._result("preview")
+        result = self.new_result("preview")
         with self.log.stage("preview") as stage:
             bundle = bundle or self.bundle_builder()
             summary = self._retrying("preview", lambda: self.engine.preview(bundle))
@@ -195,10 +195,10 @@ class Pipeline:
             stage.detail = ", ".join(f"{op} {n}" for op, n in totals.items() if n)
             result.changes = summary.to_dict()
             result.message = stage.detail or "no changes"
-        return summary, self._finish(result)
+        return summary, self.finish(result)
 
     def up(self, bundle: Path | None = None) -> tuple[dict[str, Any], PipelineResult]:
-        result = self._result("up")
+        result = self.new_result("up")
         with self.log.stage("up") as stage:
             bundle = bundle or self.bundle_builder()
             outputs = self._retrying("up", lambda: self.engine.up(bundle))
@@ -206,7 +206,7 @@ class Pipeline:
         result.app_version = outputs.get("app_version")
         result.api_url = outputs.get("api_url")
         result.message = f"deployed {result.app_version}"
-        return outputs, self._finish(result)
+        return outputs, self.finish(result)
 
     def verify(self, outputs: dict[str, Any] | None = None, label: str = "verify") -> VerifyOutcome:
         outputs = outputs if outputs is not None else self.engine.outputs()
@@ -220,7 +220,7 @@ class Pipeline:
 
     def rollback(self, to: str | None = None) -> PipelineResult:
         """Roll forward to `to` or the last verified version, then verify it."""
-        result = self._result("rollback")
+        result = self.new_result("rollback")
         outputs = self.engine.outputs()
         store = self.record_store(outputs)
         records = store.list() if store else []
@@ -229,9 +229,9 @@ class Pipeline:
         if not target:
             result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
             result.message = "no verified version to roll back to (no deployment record verified)"
-            return self._finish(result)
+            return self.finish(result)
         self._rollback_to(target, store, result)
-        return self._finish(result)
+        return self.finish(result)
 
     def _rollback_to(self, target: str, store: RecordStore | None, result: PipelineResult) -> bool:
         record = DeploymentRecord(
@@ -280,7 +280,7 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         started = time.monotonic()
-        result = self._result("run")
+        result = self.new_result("run")
         rolled_back = False
         outputs: dict[str, Any] = {}
         deployment_id = uuid.uuid4().hex[:12]
@@ -291,7 +291,7 @@ class Pipeline:
             if checked.exit_code != ExitCode.OK:
                 result.status, result.exit_code = "failed", ExitCode.FAILED
                 result.message = f"check failed, nothing deployed: {checked.message}"
-                return self._finish(result)
+                return self.finish(result)
 
             bundle = self.bundle_builder()
             summary, _ = self.preview(bundle)
@@ -334,7 +334,7 @@ class Pipeline:
                 result.message = (
                     f"{record.app_version} deployed and verified; report: {result.report_dir}"
                 )
-                return self._finish(result)
+                return self.finish(result)
 
             record.status = "verify_failed"
             if store:
@@ -345,7 +345,7 @@ class Pipeline:
         except PipelineError as exc:
             result.status, result.exit_code = "failed", ExitCode.FAILED
             result.message = str(exc)
-            return self._finish(result)
+            return self.finish(result)
         finally:
             self._report_run(result, outputs, time.monotonic() - started, rolled_back)
 
@@ -361,14 +361,14 @@ class Pipeline:
         if not target:
             result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
             result.message = f"{why}; no earlier verified version to roll back to"
-            return self._finish(result)
+            return self.finish(result)
         failed_version = record.app_version
         if self._rollback_to(target, store, result):
             record.status, record.rollback_version = "rolled_back", target
             if store:
                 store.save(record)
         result.message = f"{failed_version}: {why}; {result.message}"
-        return self._finish(result)
+        return self.finish(result)
 
     def _safe_outputs(self) -> dict[str, Any]:
         try:
