@@ -73,10 +73,14 @@ def _check_rows(report: Report) -> str:
     rows = []
     for r in report.results:
         width = 100 * r.duration_s / longest
-        details = json.dumps({k: v for k, v in r.details.items() if k != "photos"}, indent=2,
-                             default=str)
-        more = (f"<details><summary>details</summary><pre>{escape(details)}</pre></details>"
-                if r.details else "")
+        details = json.dumps(
+            {k: v for k, v in r.details.items() if k != "photos"}, indent=2, default=str
+        )
+        more = (
+            f"<details><summary>details</summary><pre>{escape(details)}</pre></details>"
+            if r.details
+            else ""
+        )
         rows.append(
             f"<tr><td><b>{escape(r.name)}</b></td><td>{_pill(r.status.value)}</td>"
             f"<td>{r.duration_s:.2f}s</td><td class=barcell><div class=bar "
@@ -89,10 +93,14 @@ def _check_rows(report: Report) -> str:
 def _figure(report_dir: Path | None, rel: str | None, caption: str) -> str:
     uri = _data_uri(report_dir / rel) if (report_dir and rel) else None
     if uri is None:
-        return f'<figure><div class="refused">image not saved</div><figcaption>{escape(caption)}'\
-               "</figcaption></figure>"
-    return (f'<figure><img src="{uri}" alt="{escape(caption)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
+        return (
+            f'<figure><div class="refused">image not saved</div><figcaption>{escape(caption)}'
+            "</figcaption></figure>"
+        )
+    return (
+        f'<figure><img src="{uri}" alt="{escape(caption)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
@@ -106,16 +114,23 @@ def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
         if photo.get("output"):
             right = _figure(report_dir, photo.get("output"), f"passport photo ({photo['format']})")
         else:
-            right = (f'<figure><div class="refused">HTTP {photo.get("status")}</div>'
-                     "<figcaption>no photo returned</figcaption></figure>")
+            right = (
+                f'<figure><div class="refused">HTTP {photo.get("status")}</div>'
+                "<figcaption>no photo returned</figcaption></figure>"
+            )
         borders = verdict.get("border_white") or {}
-        facts = (f"faces found by the independent detector: {len(verdict.get('faces') or [])} · "
-                 f"white border: " + ", ".join(f"{k} {v:.0%}" for k, v in borders.items())
-                 + f" · processing {photo.get('processing_ms') or '?'} ms")
+        facts = (
+            f"faces found by the independent detector: {len(verdict.get('faces') or [])} · "
+            f"white border: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in borders.items())
+            + f" · processing {photo.get('processing_ms') or '?'} ms"
+        )
     else:
         title = f"{photo.get('file')} (no face)"
-        right = (f'<figure><div class="refused">refused with HTTP {photo.get("status")}</div>'
-                 "<figcaption>expected 422 no_face</figcaption></figure>")
+        right = (
+            f'<figure><div class="refused">refused with HTTP {photo.get("status")}</div>'
+            "<figcaption>expected 422 no_face</figcaption></figure>"
+        )
         facts = "non-face photos must be refused, never turned into a passport photo"
     issues = "".join(f"<li>{escape(p)}</li>" for p in problems)
     return (
@@ -136,8 +151,10 @@ def _gallery(report: Report) -> str:
             cards.append(_photo_card(report_dir, photo))
     if not cards:
         return ""
-    return ("<section><h2>Test photos and the passport photos the deployment made</h2>"
-            f'<div class="gallery">{"".join(cards)}</div></section>')
+    return (
+        "<section><h2>Test photos and the passport photos the deployment made</h2>"
+        f'<div class="gallery">{"".join(cards)}</div></section>'
+    )
 
 
 def render_html(report: Report) -> str:
@@ -147,8 +164,12 @@ def render_html(report: Report) -> str:
     out = report.outputs
     meta = " · ".join(
         f"{label} <code>{escape(str(out[key]))}</code>"
-        for label, key in (("stack", "stack"), ("version", "app_version"), ("api", "api_url"),
-                           ("region", "region"))
+        for label, key in (
+            ("stack", "stack"),
+            ("version", "app_version"),
+            ("api", "api_url"),
+            ("region", "region"),
+        )
         if key in out
     )
     totals_html = "".join(
@@ -159,7 +180,7 @@ def render_html(report: Report) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Verification {escape(verdict)} — {escape(str(out.get('stack', '')))}</title>
+<title>Verification {escape(verdict)} — {escape(str(out.get("stack", "")))}</title>
 <style>{CSS}</style></head>
 <body>
 <header style="background:{colour}">

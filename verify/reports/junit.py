@@ -13,7 +13,6 @@ from pathlib import Path
 
 from verify.model import Report, Status
 
-
 #: Characters XML 1.0 forbids even escaped; an app's error body can contain them.
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -25,16 +24,34 @@ def xml_text(text: str) -> str:
 def render_junit(report: Report) -> bytes:
     totals = report.totals
     suite_name = f"verify {report.stack}" if report.stack else "verify"
-    suites = ET.Element("testsuites", name="passport-verify", tests=str(totals["total"]),
-                        failures=str(totals["FAILED"]), errors=str(totals["ERROR"]),
-                        skipped=str(totals["SKIPPED"]), time=f"{report.wall_s:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(totals["total"]),
-                          failures=str(totals["FAILED"]), errors=str(totals["ERROR"]),
-                          skipped=str(totals["SKIPPED"]), time=f"{report.wall_s:.3f}",
-                          timestamp=report.started_at)
+    suites = ET.Element(
+        "testsuites",
+        name="passport-verify",
+        tests=str(totals["total"]),
+        failures=str(totals["FAILED"]),
+        errors=str(totals["ERROR"]),
+        skipped=str(totals["SKIPPED"]),
+        time=f"{report.wall_s:.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=suite_name,
+        tests=str(totals["total"]),
+        failures=str(totals["FAILED"]),
+        errors=str(totals["ERROR"]),
+        skipped=str(totals["SKIPPED"]),
+        time=f"{report.wall_s:.3f}",
+        timestamp=report.started_at,
+    )
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", name=xml_text(result.name), classname=f"verify.{result.name}",
-                             time=f"{result.duration_s:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            name=xml_text(result.name),
+            classname=f"verify.{result.name}",
+            time=f"{result.duration_s:.3f}",
+        )
         message = xml_text(result.message)
         first_line = message.split("; ")[0][:500]
         if result.status is Status.FAILED:

@@ -33,8 +33,10 @@ def render_markdown(report: Report) -> str:
         lines += [f"App version `{version}` at {url}", ""]
     lines += ["| check | status | time | message |", "| --- | --- | ---: | --- |"]
     for r in report.results:
-        lines.append(f"| {r.name} | {ICONS[r.status.value]} {r.status.value} | "
-                     f"{r.duration_s:.2f}s | {_cell(r.message)} |")
+        lines.append(
+            f"| {r.name} | {ICONS[r.status.value]} {r.status.value} | "
+            f"{r.duration_s:.2f}s | {_cell(r.message)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
