@@ -298,9 +298,10 @@ class EnvironmentRunner:
         try:
             while time.monotonic() < deadline:
                 if not processes.is_alive(record):
+                    cause = processes.first_error(record.log) or "see the log"
                     raise SandboxError(
-                        f"app version {label} exited before becoming healthy; the previous "
-                        f"version keeps serving. Last lines of {record.log}:\n"
+                        f"app version {label} exited before becoming healthy ({cause}); the "
+                        f"previous version keeps serving. Last lines of {record.log}:\n"
                         f"{processes.tail(record.log)}"
                     )
                 status, body = check_health(url)
@@ -308,10 +309,13 @@ class EnvironmentRunner:
                     return
                 last = f"HTTP {status}: {body}" if status else body
                 time.sleep(0.25)
+            cause = processes.first_error(record.log)
             raise SandboxError(
                 f"app version {label} did not answer {HEALTH_PATH} with 200 within "
-                f"{self.runtime.health_timeout:.0f}s (last: {last}); the previous version keeps "
-                f"serving. Last lines of {record.log}:\n{processes.tail(record.log)}"
+                f"{self.runtime.health_timeout:.0f}s (last: {last}"
+                + (f"; first error: {cause}" if cause else "")
+                + f"); the previous version keeps serving. Last lines of {record.log}:\n"
+                f"{processes.tail(record.log)}"
             )
         finally:
             with self.state.update() as data:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -128,6 +129,22 @@ def _reap(pid: int) -> None:
     """Collect the exit status if it is our own child, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b[^\n]*")
+
+
+def first_error(path: Path | str) -> str | None:
+    """The first exception line in a log: the cause, which a short tail can scroll past."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    for line in text.splitlines():
+        match = _EXCEPTION_LINE.match(line.strip())
+        if match:
+            return match.group(0)
+    return None
 
 
 def tail(path: Path | str, lines: int = 20) -> str:

@@ -160,8 +160,10 @@ def run_program(
     finally:
         runtime_settings.ROOT.set(None)
         runtime_settings.SETTINGS.outputs.clear()
-        asyncio.set_event_loop(None)
         loop.close()
+        # Leave the thread a usable loop: code run after us in this process (other programs
+        # under mocks, pytest's next test) calls asyncio.get_event_loop().
+        asyncio.set_event_loop(asyncio.new_event_loop())
         logging.getLogger("asyncio").removeFilter(quiet)
 
 

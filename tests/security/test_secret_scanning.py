@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,12 @@ FAKE_KEY_ID = "AKIA" + "IOSFODNN7" + "EXAMPLE"
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"  # pragma: allowlist secret
 
 
-def _hook(*files: Path) -> subprocess.CompletedProcess[str]:
+def _hook(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our venv's tool, our files
-        [str(HOOK), "--baseline", str(ROOT / ".secrets.baseline"), *map(str, files)],
-        cwd=ROOT,
+        # relative, as `make lint` passes it: detect-secrets recognises (and skips) its baseline
+        # file only by that exact path
+        [str(HOOK), "--baseline", ".secrets.baseline", *map(str, files)],
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
@@ -29,7 +32,8 @@ def test_a_planted_aws_key_in_a_fixture_is_caught(tmp_path: Path) -> None:
     fixture.write_text(
         f'AWS_ACCESS_KEY_ID = "{FAKE_KEY_ID}"\nAWS_SECRET_ACCESS_KEY = "{FAKE_SECRET}"\n'
     )
-    result = _hook(fixture)
+    shutil.copy(ROOT / ".secrets.baseline", tmp_path / ".secrets.baseline")  # our allowlist
+    result = _hook(fixture, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "AWS Access Key" in result.stdout
     assert "settings_fixture.py" in result.stdout
