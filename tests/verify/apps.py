@@ -103,7 +103,8 @@ def broken_app(
             try:
                 requests.get(f"{url}/health", timeout=2)  # any answer: it is serving
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # refused before the master binds; a timeout while its workers still boot
                 time.sleep(0.3)
         else:
             raise RuntimeError(f"broken app never answered:\n{log.read_text()[-2000:]}")
