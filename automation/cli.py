@@ -36,6 +36,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="STACK",
         help="destroy: repeat the stack name; required for prod, which holds customer data",
     )
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pulumi engine: override a stack config value for this run (repeatable), "
+        "e.g. passport-photo-backend:maxInstances=4",
+    )
     p.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)  # tests: sandbox state
     return p
 
@@ -60,9 +68,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.USAGE
+    overrides = {}
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --config expects KEY=VALUE, got {item!r}", file=sys.stderr)
+            return ExitCode.USAGE
+        overrides[key if ":" in key else f"passport-photo-backend:{key}"] = value
     pipeline = build_pipeline(
         args.stack,
         args.engine,
+        config_overrides=overrides,
         report_root=args.report_dir,
         state_root=args.state_root,
         verify_only=args.only,

@@ -6,7 +6,6 @@ swapped (a broken bundle, a flaky engine) without re-implementing the wiring.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,11 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
     if name == "sandbox":
         from .sandbox_engine import SandboxAdapter
 
+        if kwargs.get("config_overrides"):
+            raise PipelineError(
+                "config overrides are only applied by --engine pulumi",
+                f"edit Pulumi.{stack}.yaml to change what the sandbox deploys",
+            )
         return SandboxAdapter(stack, state_root=state_root)
     raise PipelineError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
 
@@ -205,9 +209,12 @@ def build_pipeline(
     verify_only: list[str] | None = None,
     verify_timeout: float | None = None,
     engine: Engine | None = None,
+    config_overrides: Mapping[str, str] | None = None,
     **pipeline_kwargs: Any,
 ) -> Pipeline:
-    engine = engine or make_engine(engine_name, stack, state_root=state_root)
+    if engine is None:
+        extra = {"config_overrides": dict(config_overrides)} if config_overrides else {}
+        engine = make_engine(engine_name, stack, state_root=state_root, **extra)
     return Pipeline(
         engine,
         verifier=verifier(only=verify_only, timeout=verify_timeout),
@@ -219,8 +226,3 @@ def build_pipeline(
         project_dir=ROOT,
         **pipeline_kwargs,
     )
-
-
-def aws_env_from(mapping: Mapping[str, str]) -> None:
-    """Point this process's boto3 at the engine's AWS (moto for the sandbox)."""
-    os.environ.update(mapping)

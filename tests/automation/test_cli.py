@@ -45,3 +45,29 @@ def test_missing_pulumi_cli_is_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("error: the Pulumi CLI was not found on PATH")
     assert "Traceback" not in err
+
+
+def test_config_overrides_need_the_pulumi_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--stack", "dev", "--config", "maxInstances=4"]) == ExitCode.FAILED
+    err = capsys.readouterr().err
+    assert "config overrides are only applied by --engine pulumi" in err
+
+
+def test_config_override_must_be_key_value(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["preview", "--stack", "dev", "--engine", "pulumi", "--config", "maxInstances"]
+    assert main(argv) == ExitCode.USAGE
+    assert "--config expects KEY=VALUE" in capsys.readouterr().err
+
+
+def test_config_overrides_reach_the_pulumi_engine_namespaced() -> None:
+    from automation.wiring import build_pipeline
+
+    pipeline = build_pipeline(
+        "staging",
+        "pulumi",
+        config_overrides={"passport-photo-backend:maxInstances": "4", "aws:region": "eu-west-1"},
+    )
+    assert pipeline.engine.config_overrides == {
+        "passport-photo-backend:maxInstances": "4",
+        "aws:region": "eu-west-1",
+    }
