@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components.config import PROJECT
+
 from .errors import PipelineError
 from .pipeline import ExitCode, PipelineResult, publish
 from .wiring import ENGINES, STACKS, build_pipeline
@@ -74,7 +76,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not sep or not key:
             print(f"error: --config expects KEY=VALUE, got {item!r}", file=sys.stderr)
             return ExitCode.USAGE
-        overrides[key if ":" in key else f"passport-photo-backend:{key}"] = value
+        overrides[key if ":" in key else f"{PROJECT}:{key}"] = value
     pipeline = build_pipeline(
         args.stack,
         args.engine,

@@ -281,7 +281,6 @@ class Pipeline:
     def run(self) -> PipelineResult:
         started = time.monotonic()
         result = self.new_result("run")
-        rolled_back = False
         outputs: dict[str, Any] = {}
         deployment_id = uuid.uuid4().hex[:12]
         self.log.deployment_id = result.deployment_id = deployment_id
@@ -339,15 +338,13 @@ class Pipeline:
             record.status = "verify_failed"
             if store:
                 store.save(record)
-            recovered = self._recover(result, store, record, "verification failed")
-            rolled_back = recovered.exit_code == ExitCode.ROLLED_BACK
-            return recovered
+            return self._recover(result, store, record, "verification failed")
         except PipelineError as exc:
             result.status, result.exit_code = "failed", ExitCode.FAILED
             result.message = str(exc)
             return self.finish(result)
         finally:
-            self._report_run(result, outputs, time.monotonic() - started, rolled_back)
+            self._report_run(result, outputs, time.monotonic() - started)
 
     def _recover(
         self,
@@ -376,9 +373,7 @@ class Pipeline:
         except PipelineError:
             return {}
 
-    def _report_run(
-        self, result: PipelineResult, outputs: dict[str, Any], duration: float, rolled_back: bool
-    ) -> None:
+    def _report_run(self, result: PipelineResult, outputs: dict[str, Any], duration: float) -> None:
         outputs = outputs or self._safe_outputs()
         self.log.event("run", result.status, duration_s=round(duration, 3), exit=result.exit_code)
         if outputs:
@@ -386,7 +381,7 @@ class Pipeline:
                 self.engine.stack,
                 duration_s=duration,
                 succeeded=result.exit_code == ExitCode.OK,
-                rolled_back=result.exit_code == ExitCode.ROLLED_BACK or rolled_back,
+                rolled_back=result.exit_code == ExitCode.ROLLED_BACK,
             )
             if result.exit_code not in (ExitCode.OK,):
                 notify.notify(

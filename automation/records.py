@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.state import write_json_atomic
+
 STATUSES = ("in_progress", "verified", "verify_failed", "deploy_failed", "rolled_back")
 
 
@@ -79,10 +81,7 @@ class FileRecordStore:
             records = {r.id: r for r in self.list()}
             records[record.id] = record
             ordered = sorted(records.values(), key=lambda r: r.started_at)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps([r.to_dict() for r in ordered], indent=2), encoding="utf-8")
-            tmp.replace(self.path)
+            write_json_atomic(self.path, [r.to_dict() for r in ordered])
 
 
 class S3RecordStore:

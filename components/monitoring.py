@@ -122,34 +122,28 @@ class Monitoring(pulumi.ComponentResource):
         )
         for label, table in args.tables.items():
             dims = {"TableName": table}
-            self._alarm(
-                f"{label}-throttles",
-                description=f"DynamoDB {label} table throttled requests",
-                metric_queries=[
-                    _metric(
-                        f"op{i}", "ThrottledRequests", DYNAMODB_NAMESPACE, {**dims, "Operation": op}
-                    )
-                    for i, op in enumerate(TABLE_OPERATIONS)
-                ]
-                + [_expression("total", "SUM(FILL(METRICS(), 0))", "throttled requests")],
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
-                evaluation_periods=5,
-                datapoints_to_alarm=2,
-            )
-            self._alarm(
-                f"{label}-errors",
-                description=f"DynamoDB {label} table system errors (HTTP 500 from DynamoDB)",
-                metric_queries=[
-                    _metric(f"op{i}", "SystemErrors", DYNAMODB_NAMESPACE, {**dims, "Operation": op})
-                    for i, op in enumerate(TABLE_OPERATIONS)
-                ]
-                + [_expression("total", "SUM(FILL(METRICS(), 0))", "system errors")],
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
-                evaluation_periods=5,
-                datapoints_to_alarm=2,
-            )
+            for suffix, metric, what, description in (
+                ("throttles", "ThrottledRequests", "throttled requests", "throttled requests"),
+                (
+                    "errors",
+                    "SystemErrors",
+                    "system errors",
+                    "system errors (HTTP 500 from DynamoDB)",
+                ),
+            ):
+                self._alarm(
+                    f"{label}-{suffix}",
+                    description=f"DynamoDB {label} table {description}",
+                    metric_queries=[
+                        _metric(f"op{i}", metric, DYNAMODB_NAMESPACE, {**dims, "Operation": op})
+                        for i, op in enumerate(TABLE_OPERATIONS)
+                    ]
+                    + [_expression("total", "SUM(FILL(METRICS(), 0))", what)],
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=0,
+                    evaluation_periods=5,
+                    datapoints_to_alarm=2,
+                )
 
         self.register_outputs(
             {"alarm_topic_arn": self.topic.arn, "alarms": [a.name for a in self.alarms.values()]}

@@ -21,7 +21,14 @@ from sandbox import processes
 from sandbox.environment import AppRuntime, EnvironmentRunner, check_health
 from sandbox.errors import SandboxError
 from sandbox.program import load_stack_config, project_name, run_program
-from sandbox.state import SandboxState, StackPaths, read_json, stack_lock, write_json_atomic
+from sandbox.state import (
+    SandboxState,
+    StackPaths,
+    read_json,
+    stack_lock,
+    utc_timestamp,
+    write_json_atomic,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_KEY = "backgroundRemovalModel"
@@ -76,10 +83,6 @@ def _user_error(exc: BaseException) -> bool:
 def _one_line(message: str) -> str:
     lines = [line.strip(" -") for line in str(message).splitlines() if line.strip()]
     return lines[0] + (": " + "; ".join(lines[1:]) if len(lines) > 1 else "") if lines else ""
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class SandboxEngine:
@@ -142,7 +145,7 @@ class SandboxEngine:
             record: dict[str, Any] = {
                 "version": len(state.get("deployments", default=[])) + 1,
                 "kind": "update",
-                "start_time": _now(),
+                "start_time": utc_timestamp(),
                 "bundle": str(bundle) if bundle else None,
             }
             runner: EnvironmentRunner | None = None
@@ -193,7 +196,7 @@ class SandboxEngine:
                     {
                         **record,
                         "result": "succeeded",
-                        "end_time": _now(),
+                        "end_time": utc_timestamp(),
                         "message": self._deploy_message(runner),
                         "app_version": outputs.get("app_version"),
                         "api_url": outputs.get("api_url"),
@@ -220,7 +223,7 @@ class SandboxEngine:
                     for p in data.get("starting", [])
                     if processes.is_alive(processes.ProcessRecord.from_dict(p))
                 ]
-                data["refreshed_at"] = _now()
+                data["refreshed_at"] = utc_timestamp()
 
     def outputs(self) -> dict[str, Any]:
         data = read_json(self.paths.outputs, default=None)
@@ -379,7 +382,7 @@ class SandboxEngine:
         )
         endpoint = f"http://{LOOPBACK}:{port}"
         with state.update() as data:
-            data["moto"] = {"port": port, "process": rec.to_dict(), "started_at": _now()}
+            data["moto"] = {"port": port, "process": rec.to_dict(), "started_at": utc_timestamp()}
             data["aws_endpoint_url"] = endpoint
         started.append("moto")
         self.log(f"sandbox[{self.stack}]: started moto on {endpoint} (pid {rec.pid})")
@@ -421,7 +424,7 @@ class SandboxEngine:
             log=self.paths.logs / "proxy.log",
         )
         with state.update() as data:
-            data["proxy"] = {"port": port, "process": rec.to_dict(), "started_at": _now()}
+            data["proxy"] = {"port": port, "process": rec.to_dict(), "started_at": utc_timestamp()}
         started.append("proxy")
         self.log(f"sandbox[{self.stack}]: app front door on 127.0.0.1:{port} (pid {rec.pid})")
         deadline = time.monotonic() + 15
@@ -463,7 +466,7 @@ class SandboxEngine:
                 {
                     **record,
                     "result": "failed",
-                    "end_time": _now(),
+                    "end_time": utc_timestamp(),
                     "message": _one_line(str(exc)) or type(exc).__name__,
                     "app_version": (runner.last_deploy or {}).get("app_version")
                     if runner

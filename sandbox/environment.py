@@ -31,7 +31,7 @@ from typing import Any
 
 from sandbox import processes
 from sandbox.errors import SandboxError
-from sandbox.state import SandboxState, write_json_atomic
+from sandbox.state import SandboxState, utc_timestamp, write_json_atomic
 
 NS_APP_ENV = "aws:elasticbeanstalk:application:environment"
 HEALTH_PATH = "/health"
@@ -139,7 +139,7 @@ class EnvironmentRunner:
 
     def record_application(self, name: str, description: str) -> None:
         with self.state.update() as data:
-            data["eb"]["applications"].setdefault(name, {"created": _now()})
+            data["eb"]["applications"].setdefault(name, {"created": utc_timestamp()})
             data["eb"]["applications"][name]["description"] = description
 
     def record_version(self, application: str, label: str, bucket: str, key: str) -> None:
@@ -153,7 +153,7 @@ class EnvironmentRunner:
             ) from exc
         with self.state.update() as data:
             versions = data["eb"]["versions"].setdefault(application, {})
-            versions.setdefault(label, {"created": _now()})
+            versions.setdefault(label, {"created": utc_timestamp()})
             versions[label].update(bucket=bucket, key=key)
 
     # -- the environment --------------------------------------------------------------------
@@ -212,7 +212,7 @@ class EnvironmentRunner:
             "port": port,
             "release_dir": str(release),
             "process": record.to_dict(),
-            "started_at": _now(),
+            "started_at": utc_timestamp(),
             "healthy_after_s": round(time.monotonic() - started, 2),
         }
         with self.state.update() as data:
@@ -324,7 +324,3 @@ class EnvironmentRunner:
 
     def _switch(self, port: int) -> None:
         write_json_atomic(self.state.paths.proxy_target, port)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -13,12 +13,18 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError
+
+
+def utc_timestamp() -> str:
+    """Now, as the ISO-8601 UTC second stamps the state files use."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

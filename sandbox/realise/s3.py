@@ -81,16 +81,12 @@ def public_access_block(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    config = {
-        "BlockPublicAcls": bool(inputs.get("blockPublicAcls", False)),
-        "BlockPublicPolicy": bool(inputs.get("blockPublicPolicy", False)),
-        "IgnorePublicAcls": bool(inputs.get("ignorePublicAcls", False)),
-        "RestrictPublicBuckets": bool(inputs.get("restrictPublicBuckets", False)),
-    }
+    state = {flag: bool(inputs.get(flag, False)) for flag in flags}
     ctx.client("s3").put_public_access_block(
-        Bucket=_bucket_name(inputs), PublicAccessBlockConfiguration=config
+        Bucket=_bucket_name(inputs),
+        PublicAccessBlockConfiguration={f[0].upper() + f[1:]: on for f, on in state.items()},
     )
-    return _bucket_name(inputs), {**inputs, **{f: bool(inputs.get(f, False)) for f in flags}}
+    return _bucket_name(inputs), {**inputs, **state}
 
 
 def policy(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
