@@ -69,8 +69,9 @@ def translate_pulumi_error(exc: BaseException, stack: str) -> PipelineError:
         )
     if isinstance(exc, auto.StackNotFoundError):
         return PipelineError(
-            f"stack {stack!r} does not exist in the configured backend",
-            f"create it with `pulumi stack init {stack}` or check PULUMI_BACKEND_URL / login",
+            f"stack {stack!r} does not exist in this backend; create it with "
+            f"`pulumi stack init {stack}` or run `up`",
+            "check `pulumi whoami` / PULUMI_BACKEND_URL if the stack should exist",
         )
     if _CREDENTIALS.search(text):
         return CredentialsError(

@@ -377,17 +377,20 @@ class Pipeline:
         outputs = outputs or self._safe_outputs()
         self.log.event("run", result.status, duration_s=round(duration, 3), exit=result.exit_code)
         if outputs:
+            aws_env = getattr(self.engine, "aws_env", None)  # the sandbox's moto, never os.environ
             notify.put_deployment_metrics(
                 self.engine.stack,
                 duration_s=duration,
                 succeeded=result.exit_code == ExitCode.OK,
                 rolled_back=result.exit_code == ExitCode.ROLLED_BACK,
+                aws_env=aws_env,
             )
             if result.exit_code not in (ExitCode.OK,):
                 notify.notify(
                     outputs.get("alarm_topic_arn"),
                     f"[{self.engine.stack}] deployment {result.status}",
                     {k: v for k, v in result.to_dict().items() if k not in ("findings", "changes")},
+                    aws_env=aws_env,
                 )
 
 

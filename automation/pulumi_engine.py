@@ -49,8 +49,13 @@ class PulumiEngine:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _select(self, bundle: Path | None = None) -> Any:
-        """create_or_select the stack in the project dir, with our env and config applied."""
+    def _select(self, bundle: Path | None = None, *, create: bool = False) -> Any:
+        """The stack in the project dir, with our env and config applied.
+
+        Only `preview` and `up` may create it (`create_or_select_stack` runs `stack init` when
+        `stack select` finds nothing); read-only verbs select, so a typo in a stack name or a
+        wrong backend login fails clearly instead of making an empty stack.
+        """
         from pulumi import automation as auto
 
         env = {BUNDLE_ENV: str(bundle)} if bundle else {}
@@ -60,7 +65,8 @@ class PulumiEngine:
             else:
                 if shutil.which("pulumi") is None:
                     raise FileNotFoundError("pulumi")
-                stack = auto.create_or_select_stack(
+                opener = auto.create_or_select_stack if create else auto.select_stack
+                stack = opener(
                     stack_name=self.stack,
                     work_dir=str(self.project_dir),
                     opts=auto.LocalWorkspaceOptions(work_dir=str(self.project_dir), env_vars=env),
@@ -87,7 +93,7 @@ class PulumiEngine:
     # -- the engine interface ---------------------------------------------------------------
 
     def preview(self, bundle: Path | None = None) -> ChangeSummary:
-        stack = self._select(bundle)
+        stack = self._select(bundle, create=True)
         summary = ChangeSummary(self.stack)
 
         def on_event(event: Any) -> None:
@@ -107,7 +113,7 @@ class PulumiEngine:
         return summary
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
-        stack = self._select(bundle)
+        stack = self._select(bundle, create=True)
         self.backup(stack)
         result = self._call(
             "up", lambda: stack.up(on_output=self.on_output, policy_packs=self.policy_packs)

@@ -56,10 +56,13 @@ def build_bundle_for(stack: str) -> Path:
     return build_bundle(model=stack_model(stack)).path
 
 
-def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
+def fetch_bundle(
+    outputs: Mapping[str, Any], label: str, aws_env: Mapping[str, str] | None = None
+) -> Path:
     """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
-    import boto3
     from botocore.exceptions import ClientError
+
+    from verify.aws import make_client
 
     cache = ROOT / "build" / "bundles" / f"{label}.zip"
     if cache.exists():
@@ -69,7 +72,7 @@ def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
         raise PipelineError(f"cannot fetch bundle {label}: the stack has no artifact_bucket output")
     cache.parent.mkdir(parents=True, exist_ok=True)
     try:
-        boto3.client("s3").download_file(bucket, f"bundles/{label}.zip", str(cache))
+        make_client("s3", aws_env).download_file(bucket, f"bundles/{label}.zip", str(cache))
     except ClientError as exc:
         raise PipelineError(
             f"bundle {label} is not in s3://{bucket}/bundles/ ({exc})",
@@ -86,20 +89,33 @@ def record_store_for(engine: Engine) -> Any:
         if state_dir is not None:
             return FileRecordStore(Path(state_dir) / "records.json")
         bucket = outputs.get("artifact_bucket") if outputs else None
-        return S3RecordStore(bucket, engine.stack) if bucket else None
+        if not bucket:
+            return None
+        from verify.aws import make_client
+
+        return S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
 
     return factory
 
 
+def _aws_env(engine: Any) -> dict[str, str] | None:
+    """The engine's explicit AWS target (the sandbox's moto); None means the ambient chain."""
+    return getattr(engine, "aws_env", None)
+
+
 def verifier(
-    *, only: list[str] | None = None, timeout: float | None = None, concurrency: int | None = None
+    *,
+    only: list[str] | None = None,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+    engine: Any = None,
 ) -> Any:
-    """Adapts verify.run to the pipeline's Verifier signature."""
+    """Adapts verify.run to the pipeline's Verifier signature (AWS target: the engine's)."""
 
     def run_verify(outputs: dict[str, Any], report_dir: Path) -> VerifyOutcome:
         import verify
 
-        kwargs: dict[str, Any] = {"report_dir": report_dir}
+        kwargs: dict[str, Any] = {"report_dir": report_dir, "aws_env": _aws_env(engine)}
         if only:
             kwargs["only"] = only
         if timeout:
@@ -179,7 +195,7 @@ def sandbox_checks(stack: str) -> list[Finding]:
             outputs = engine.up(build_bundle_for(stack))
             state = json.loads((engine.state_dir / "sandbox.json").read_text(encoding="utf-8"))
             violations = evaluate(resources_from_sandbox(state.get("resources", {})))
-            outcome = verifier(only=["readiness", "health", "cors", "ml"])(
+            outcome = verifier(only=["readiness", "health", "cors", "ml"], engine=engine)(
                 outputs, Path(tmp) / "report"
             )
         finally:
@@ -217,10 +233,10 @@ def build_pipeline(
         engine = make_engine(engine_name, stack, state_root=state_root, **extra)
     return Pipeline(
         engine,
-        verifier=verifier(only=verify_only, timeout=verify_timeout),
+        verifier=verifier(only=verify_only, timeout=verify_timeout, engine=engine),
         checks=preflight_checks(stack, engine),
         bundle_builder=lambda: build_bundle_for(stack),
-        bundle_fetcher=fetch_bundle,
+        bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
         record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,

@@ -181,6 +181,7 @@ def run_checks(
     report_dir: Path | None = None,
     images_dir: Path,
     check_timeouts: dict[str, float] | None = None,
+    aws_env: dict[str, str] | None = None,
 ) -> list[CheckResult]:
     """Readiness (if selected) first, then the rest concurrently, then exclusive checks alone.
 
@@ -191,7 +192,8 @@ def run_checks(
     run_deadline = Deadline(timeout_s)
     timeouts = {c.name: float((check_timeouts or {}).get(c.name, c.timeout_s)) for c in checks}
     contexts = {
-        c.name: CheckContext(c.name, outputs, run_deadline, images_dir, report_dir) for c in checks
+        c.name: CheckContext(c.name, outputs, run_deadline, images_dir, report_dir, aws_env)
+        for c in checks
     }
     results: dict[str, CheckResult] = {}
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import requests
 
-from verify.aws import endpoint_override
 from verify.checks import expect
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
@@ -119,8 +118,8 @@ def run(ctx: CheckContext) -> Outcome:
                 f"record {address}: expected a token attribute, got none — check {WHERE_APP}"
             )
 
-        if endpoint_override():
-            messages = sent_messages(endpoint_override(), address, ctx.deadline.clip(10))
+        if ctx.aws.endpoint_url:
+            messages = sent_messages(ctx.aws.endpoint_url, address, ctx.deadline.clip(10))
             details["messages_sent"] = len(messages)
             if problems.expect(
                 len(messages) == 1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verify.aws import endpoint_override, error_code, is_not_implemented
+from verify.aws import error_code
 from verify.context import Check, CheckContext
 from verify.model import Outcome, Problems
 
@@ -52,10 +52,10 @@ def run(ctx: CheckContext) -> Outcome:
             "the SES console (sending paused by AWS?) / `aws ses get-account-sending-enabled`",
         )
     except Exception as exc:
-        if not is_not_implemented(exc):
+        if not ctx.aws.is_not_implemented(exc):
             raise
         # moto has no GetAccountSendingEnabled; the email check proves sending end to end.
-        details["account_sending_enabled"] = f"not implemented by {endpoint_override()}"
+        details["account_sending_enabled"] = f"not implemented by {ctx.aws.endpoint_url}"
     quota = ctx.aws.call("ses", "get_send_quota")
     details["send_quota"] = {k: quota.get(k) for k in ("Max24HourSend", "SentLast24Hours")}
     problems.expect(

@@ -1,0 +1,96 @@
+"""The real path up to the edge: `--engine pulumi` against a recording stand-in `pulumi` on PATH.
+
+The stand-in (tests/automation/stand_in_pulumi.py) logs every call's argv and environment and
+answers like the real CLI for the calls that matter, so these tests assert what the real CLI
+would receive: the caller's credentials and no sandbox endpoint, no `stack init` for read-only
+commands, the policy pack, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automation.pipeline import ExitCode
+from tests.automation.stand_in_pulumi import calls, install_stand_in
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
+CALLER_AWS = {
+    "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",
+    "AWS_SECRET_ACCESS_KEY": "caller-secret-not-testing",  # pragma: allowlist secret
+    "AWS_REGION": "eu-west-1",
+}
+
+
+def caller_env(stand_in: dict[str, str]) -> dict[str, str]:
+    """This process's env without any AWS_* (the test session points boto3 at moto), + caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**env, **CALLER_AWS, **stand_in, "PULUMI_CONFIG_PASSPHRASE": "stand-in"}
+
+
+def automation(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "automation", *args, "--engine", "pulumi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def commands(recorded: list[dict]) -> list[str]:
+    return [" ".join(a for a in c["argv"] if not a.startswith("-"))[:40] for c in recorded]
+
+
+@pytest.mark.slow
+def test_run_hands_the_cli_the_callers_credentials_not_the_sandboxs(tmp_path: Path) -> None:
+    """The check stage deploys a throwaway sandbox; none of it may reach `pulumi preview/up`."""
+    env = caller_env(install_stand_in(tmp_path))
+    result = automation(env, "run", "--stack", "dev", "--json")
+    payload = json.loads(result.stdout)
+    checked = {f["name"]: f["ok"] for f in payload["findings"]}
+    assert checked.get("local_app") is True, result.stdout[-3000:] + result.stderr[-3000:]
+    recorded = calls(tmp_path)
+    ran = commands(recorded)
+    assert any(c.startswith("preview") for c in ran), ran
+    assert any(c.startswith("stack init dev") for c in ran), ran  # `run` may create the stack
+    for call in recorded:
+        seen = call["env"]
+        assert "AWS_ENDPOINT_URL" not in seen, (call["argv"], seen.get("AWS_ENDPOINT_URL"))
+        assert "AWS_SESSION_TOKEN" not in seen, call["argv"]
+        for key, value in CALLER_AWS.items():
+            assert seen.get(key) == value, (call["argv"], key, seen.get(key))
+
+
+@pytest.mark.parametrize("command", ["outputs", "history", "verify", "rollback"])
+def test_read_only_commands_never_create_a_stack(tmp_path: Path, command: str) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    result = automation(env, command, "--stack", "staging", timeout=120)
+    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    ran = commands(calls(tmp_path))
+    assert any(c.startswith("stack select") for c in ran), ran
+    assert not any(c.startswith("stack init") for c in ran), ran
+    assert (
+        "stack 'staging' does not exist in this backend; create it with "
+        "`pulumi stack init staging` or run `up`"
+    ) in result.stderr
+
+
+def test_read_only_commands_use_an_existing_stack(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "outputs", "--stack", "staging", timeout=120)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout) == {}
+    ran = commands(calls(tmp_path))
+    assert "stack output staging" in ran or any(c.startswith("stack output") for c in ran), ran
+    assert not any(c.startswith("stack init") for c in ran), ran
