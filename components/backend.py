@@ -81,7 +81,6 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             opts=child,
         )
         env_vars: dict[str, pulumi.Input[str]] = {
-            "APP_VERSION": args.version_label,
             "EMAIL_TABLE": self.datastore.email_table.name,
             "ANALYTICS_TABLE": self.datastore.analytics_table.name,
             "MEDIA_BUCKET": self.storage.media_bucket.bucket,

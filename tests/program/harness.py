@@ -27,12 +27,12 @@ class FakeBundle:
     version_label: str
 
 
-def make_fake_bundle(directory: Path) -> FakeBundle:
+def make_fake_bundle(directory: Path, extra: bytes = b"") -> FakeBundle:
     """A tiny but real zip; its label uses the contract's formula (v- + 12 hex of sha256)."""
     path = directory / "bundle.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("Procfile", "web: gunicorn application:application\n")
-        archive.writestr("application.py", "application = None\n")
+        archive.writestr("application.py", b"application = None\n" + extra)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return FakeBundle(str(path), f"v-{digest[:12]}")
 

@@ -14,7 +14,6 @@ from tests.program.mocks import SOLUTION_STACK, SOLUTION_STACK_TOKEN
 
 ENV = "aws:elasticbeanstalk/environment:Environment"
 CONTRACT_ENV_VARS = {
-    "APP_VERSION",
     "EMAIL_TABLE",
     "ANALYTICS_TABLE",
     "MEDIA_BUCKET",
@@ -96,8 +95,7 @@ def test_app_env_vars_match_the_contract_and_the_resources(stack_graph: Graph) -
     s = settings_map(stack_graph)
     env = {name: value for (ns, name), value in s.items() if ns == APP_ENV}
     out = stack_graph.outputs
-    assert set(env) == CONTRACT_ENV_VARS
-    assert env["APP_VERSION"] == out["app_version"]
+    assert set(env) == CONTRACT_ENV_VARS  # no APP_VERSION: the app reads it from the bundle
     assert env["EMAIL_TABLE"] == out["email_table"]
     assert env["ANALYTICS_TABLE"] == out["analytics_table"]
     assert env["MEDIA_BUCKET"] == out["media_bucket"]
@@ -207,3 +205,20 @@ def test_environment_waits_for_its_permissions(stack_graph: Graph) -> None:
     ):
         for resource in stack_graph.of_type(typ):
             assert any(urn.endswith(f"{typ}::{resource.name}") for urn in depends), resource.name
+
+
+def test_a_new_bundle_changes_only_the_version_label(tmp_path, fake_bundle: FakeBundle) -> None:
+    """One change per deploy: new code moves the version label, never the option settings.
+
+    AWS documents UpdateEnvironment as refusing a version and a configuration change at once.
+    """
+    from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
+
+    other = tmp_path / "other"
+    other.mkdir()
+    newer = make_fake_bundle(other, extra=b"# new code\n")
+    assert newer.version_label != fake_bundle.version_label
+    before = build_graph("staging", stack_file_config("staging"), fake_bundle).one(ENV)
+    after = build_graph("staging", stack_file_config("staging"), newer).one(ENV)
+    assert before.inputs["settings"] == after.inputs["settings"]
+    assert before.inputs["version"] != after.inputs["version"]
