@@ -7,8 +7,9 @@ The version label is ``v-`` + the first 12 hex digits of a sha256 over the bundl
 anyone can recompute it from the zip (rollback finds old versions by label). The bundle carries
 it in a ``VERSION`` file that the app reads: a deploy of new code then changes only the EB
 version label, never the environment's option settings (AWS documents `UpdateEnvironment` as
-refusing both at once, and a settings change can bypass the deployment policy). Determinism comes from: an allowlist of what goes in (sorted), fixed
-timestamps (1980-01-01), fixed permissions, and fixed compression settings.
+refusing both at once, and a settings change can bypass the deployment policy).
+Determinism comes from: an allowlist of what goes in (sorted), fixed timestamps (1980-01-01),
+fixed permissions, and fixed compression settings.
 
 What goes in: ``application.py``, ``Procfile``, ``gunicorn.conf.py``, ``requirements.txt``,
 ``passport_app/**`` (no caches), ``.platform/**`` (nginx upload limit) and only the configured
