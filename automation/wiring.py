@@ -16,14 +16,25 @@ from .preflight import Finding
 from .records import FileRecordStore, RecordStore, S3RecordStore
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "staging", "prod")
+STACKS = ("dev", "staging", "prod")  # the committed stacks (the CLI's choices until i1415's)
 ENGINES = ("sandbox", "pulumi")
+
+
+def known_stacks(root: Path | None = None) -> list[str]:
+    """Every stack with a Pulumi.<name>.yaml: stacks are files (`pr-123` review stacks too)."""
+    from sandbox.program import available_stacks
+
+    return available_stacks(root or ROOT)
 
 
 def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwargs: Any) -> Engine:
     """The engine called `name` for `stack` (sandbox by default: it needs no cloud)."""
-    if stack not in STACKS:
-        raise PipelineError(f"unknown stack {stack!r}; allowed: {', '.join(STACKS)}")
+    if stack not in known_stacks():
+        raise PipelineError(
+            f"unknown stack {stack!r}: there is no Pulumi.{stack}.yaml; "
+            f"stacks here: {', '.join(known_stacks())}",
+            f"copy Pulumi.dev.yaml to Pulumi.{stack}.yaml and set its `environment`",
+        )
     if name == "pulumi":
         from .pulumi_engine import PulumiEngine
 

@@ -21,6 +21,61 @@ PROJECT = "passport-photo-backend"
 """The Pulumi project name and the config namespace of every project key."""
 
 REGION_KEY = "aws:region"
+ENVIRONMENT_KEY = "environment"
+ENVIRONMENTS = ("dev", "staging", "prod")
+"""Rule sets (sizing, CORS, protection): chosen by the `environment` key, not by the stack name,
+so any `Pulumi.<name>.yaml` (a `pr-123` review stack, `prod-eu`) is a valid stack."""
+
+#: Namespaces a stack file may use; anything else is a typo (did-you-mean) or a foreign provider.
+KNOWN_NAMESPACES = (PROJECT, "aws", "pulumi")
+#: The aws provider's config keys (pulumi_aws 7.x, pulumi_aws/config/vars.py; a test keeps this
+#: list equal to the installed SDK's).
+AWS_PROVIDER_KEYS = (
+    "accessKey",
+    "allowedAccountIds",
+    "assumeRoleWithWebIdentity",
+    "assumeRoles",
+    "customCaBundle",
+    "defaultTags",
+    "ec2MetadataServiceEndpoint",
+    "ec2MetadataServiceEndpointMode",
+    "endpoints",
+    "forbiddenAccountIds",
+    "httpProxy",
+    "httpsProxy",
+    "ignoreTags",
+    "insecure",
+    "maxRetries",
+    "noProxy",
+    "profile",
+    "region",
+    "retryMode",
+    "s3UsEast1RegionalEndpoint",
+    "s3UsePathStyle",
+    "secretKey",
+    "sharedConfigFiles",
+    "sharedCredentialsFiles",
+    "skipCredentialsValidation",
+    "skipMetadataApiCheck",
+    "skipRegionValidation",
+    "skipRequestingAccountId",
+    "stsRegion",
+    "tagPolicyCompliance",
+    "token",
+    "tokenBucketRateLimiterCapacity",
+    "useDualstackEndpoint",
+    "useFipsEndpoint",
+    "userAgents",
+)
+
+
+def known_regions() -> tuple[str, ...]:
+    """Every region of every AWS partition botocore knows (its bundled endpoints data)."""
+    import botocore.loaders
+
+    data = botocore.loaders.create_loader().load_data("endpoints")
+    return tuple(sorted(r for p in data["partitions"] for r in p["regions"]))
+
 
 DEPLOYMENT_POLICIES = (
     "AllAtOnce",
@@ -100,9 +155,12 @@ class StackConfig:
     def project(self) -> str:
         return PROJECT
 
+    environment: str = "dev"
+    """dev, staging or prod: which rule set applies (the `environment` key)."""
+
     @property
     def tier(self) -> str:
-        return stack_tier(self.stack)
+        return self.environment
 
 
 @dataclass(frozen=True)
@@ -135,10 +193,11 @@ class StackConfigError(ValueError):
 
 
 def stack_tier(stack: str) -> str:
-    """Map a stack name to the rule set it gets: 'prod', 'staging' or 'dev'.
+    """The rule set a stack's *name* suggests: 'prod', 'staging' or 'dev'.
 
-    Names like `prod-eu` or `staging-2` get their tier's rules too, so a second production
-    stack cannot slip past the prod checks by being named differently.
+    Not what decides the rules (the `environment` key does); used only to refuse a stack whose
+    name says prod or staging but whose `environment` says otherwise, so a second production
+    stack cannot slip past the prod checks by a missing or wrong key.
     """
     lowered = stack.lower()
     for tier, names in (("prod", ("prod", "production")), ("staging", ("staging", "stage"))):
@@ -149,6 +208,7 @@ def stack_tier(stack: str) -> str:
 
 # The keys a stack file may set in the project namespace, in documentation order.
 PROJECT_KEYS = (
+    ENVIRONMENT_KEY,
     "instanceType",
     "minInstances",
     "maxInstances",
@@ -365,8 +425,30 @@ def _check_tags(c: _Collector) -> dict[str, str]:
     return dict(tags)
 
 
+def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def _foreign_key_ok(full_key: str, value: Any, c: _Collector) -> None:
+    """A key outside our namespace: the aws provider's keys and pulumi's are fine; typos not."""
+    namespace, _, key = full_key.partition(":")
+    if namespace == "aws":
+        if key not in AWS_PROVIDER_KEYS:
+            near = _did_you_mean(f"aws:{key}", [f"aws:{k}" for k in AWS_PROVIDER_KEYS])
+            c.add(full_key, _show(value), f"a key of the aws provider{near}")
+    elif namespace != "pulumi":
+        close = difflib.get_close_matches(namespace, list(KNOWN_NAMESPACES), n=1)
+        near = f" (did you mean {close[0]}:{key}?)" if close else ""
+        c.add(
+            full_key,
+            _show(value),
+            f"keys in the namespaces {', '.join(KNOWN_NAMESPACES)}{near}",
+        )
+
+
 def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
-    """Flatten `project:key` / bare `key` into one namespace and flag unknown project keys."""
+    """Flatten `project:key` / bare `key` into one namespace; flag unknown keys and namespaces."""
     flat: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, value in raw.items():
@@ -376,7 +458,8 @@ def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
         if full_key.startswith(prefix):
             key = full_key[len(prefix) :]
         elif ":" in full_key:
-            continue  # another namespace (aws:profile, pulumi:...): the provider's business
+            _foreign_key_ok(full_key, value, c)
+            continue
         else:
             key = full_key
         if key not in PROJECT_KEYS:
@@ -396,11 +479,18 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """
     c = _Collector()
     c.raw = _split_keys(raw, c)
-    tier = stack_tier(stack)
+    tier = _check_environment(stack, c)
 
     region = c.string(REGION_KEY, _REQUIRED, "an AWS region name such as us-east-1")
     if region is not None and not _REGION_RE.match(region):
         c.add(REGION_KEY, _show(region), "an AWS region name such as us-east-1")
+        region = None
+    if region is not None and region not in known_regions():
+        c.add(
+            REGION_KEY,
+            _show(region),
+            f"an existing AWS region{_did_you_mean(region, known_regions())}",
+        )
         region = None
 
     instance_type = c.string("instanceType", "t3.small", "an EC2 instance type such as t3.small")
@@ -468,7 +558,22 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         photo_retention_days=photo_retention,
         deletion_protection=deletion_protection,
         tags=tags,
+        environment=tier,
     )
+
+
+def _check_environment(stack: str, c: _Collector) -> str:
+    """The `environment` key (required): the rule set; a prod/staging-named stack must match it."""
+    env = c.choice(ENVIRONMENT_KEY, _REQUIRED, ENVIRONMENTS)
+    named = stack_tier(stack)
+    if env is not None and named != "dev" and env != named:
+        c.add(
+            ENVIRONMENT_KEY,
+            _show(env),
+            f"{named} for stack '{stack}' (its name says {named}; rename the stack to run "
+            f"{env} rules)",
+        )
+    return env or named
 
 
 def runtime_config() -> dict[str, Any]:

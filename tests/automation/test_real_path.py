@@ -94,3 +94,19 @@ def test_read_only_commands_use_an_existing_stack(tmp_path: Path) -> None:
     ran = commands(calls(tmp_path))
     assert "stack output staging" in ran or any(c.startswith("stack output") for c in ran), ran
     assert not any(c.startswith("stack init") for c in ran), ran
+
+
+def test_any_stack_with_a_stack_file_gets_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stacks are files: a `pr-123` review stack is as valid as dev, an unknown one is named."""
+    from automation import wiring
+    from automation.errors import PipelineError
+
+    assert {"dev", "staging", "prod"} <= set(wiring.known_stacks())
+    (tmp_path / "Pulumi.yaml").write_text("name: passport-photo-backend\nruntime: python\n")
+    (tmp_path / "Pulumi.pr-123.yaml").write_text("config: {}\n")
+    monkeypatch.setattr(wiring, "ROOT", tmp_path)
+    assert wiring.make_engine("pulumi", "pr-123").stack == "pr-123"
+    with pytest.raises(PipelineError, match=r"no Pulumi\.pr-9\.yaml; stacks here: pr-123"):
+        wiring.make_engine("pulumi", "pr-9")
