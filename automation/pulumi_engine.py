@@ -19,6 +19,7 @@ from .errors import PipelineError, translate_pulumi_error
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
+VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"  # components.bundle_source reads it
 
 
 class PulumiEngine:
@@ -37,6 +38,7 @@ class PulumiEngine:
         backup_dir: Path | None = None,
         on_output: Callable[[str], Any] = print,
         stack_factory: Callable[..., Any] | None = None,
+        version_lookup: Callable[[Path], bool] | None = None,
     ) -> None:
         self.stack = stack
         self.project_dir = project_dir
@@ -46,6 +48,7 @@ class PulumiEngine:
         self.backup_dir = backup_dir or project_dir / "build" / "state-backups" / stack
         self.on_output = on_output
         self._stack_factory = stack_factory
+        self._version_lookup = version_lookup or self._version_in_eb
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -59,6 +62,8 @@ class PulumiEngine:
         from pulumi import automation as auto
 
         env = {BUNDLE_ENV: str(bundle)} if bundle else {}
+        if bundle and self._version_lookup(Path(bundle)):
+            env[VERSION_EXISTS_ENV] = "true"  # a rollback/redeploy: reference, never re-create
         try:
             if self._stack_factory is not None:
                 stack = self._stack_factory(self.stack, str(self.project_dir), env)
@@ -81,6 +86,31 @@ class PulumiEngine:
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise translate_pulumi_error(exc, self.stack) from exc
         return stack
+
+    def _version_in_eb(self, bundle: Path) -> bool:
+        """Does EB already hold the bundle's label? (ambient credentials, the stack's region)
+
+        EB refuses to create a label twice per application, and Pulumi never deletes our
+        versions (EB's lifecycle does), so a rollback or redeploy must reference the existing
+        one. Unknown (no access, no application yet) counts as no: EB then names the problem.
+        """
+        from app.bundle import bundle_label
+        from components.config import parse_stack_config
+        from components.naming import application_name
+        from verify.aws import make_client
+
+        from .preflight import load_stack_file
+
+        try:
+            raw = {**load_stack_file(self.stack, self.project_dir), **self.config_overrides}
+            region = parse_stack_config(self.stack, raw).region
+            eb = make_client("elasticbeanstalk", {"AWS_REGION": region})
+            found = eb.describe_application_versions(
+                ApplicationName=application_name(self.stack), VersionLabels=[bundle_label(bundle)]
+            )
+        except Exception:  # noqa: BLE001 - see the docstring
+            return False
+        return bool(found.get("ApplicationVersions"))
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:

@@ -56,12 +56,18 @@ class AppEnvironmentArgs:
     tags: Mapping[str, str]
     solution_stack_name: pulumi.Input[str] | None = None
     """Defaults to the newest Amazon Linux 2023 Python 3.11 platform in the region."""
+    version_registered: bool = False
+    """EB already holds `version_label` (rollback, redeploy): reference it, never create it again
+    (EB refuses a label twice per application)."""
+    versions_kept: int = 50
+    """EB's application version lifecycle keeps this many versions (sources stay in S3)."""
 
 
 class AppEnvironment(pulumi.ComponentResource):
     application: aws.elasticbeanstalk.Application
     bundle: aws.s3.BucketObjectv2
-    version: aws.elasticbeanstalk.ApplicationVersion
+    version: aws.elasticbeanstalk.ApplicationVersion | None
+    version_name: pulumi.Output[str]
     environment: aws.elasticbeanstalk.Environment
     instance_role: aws.iam.Role
     instance_profile: aws.iam.InstanceProfile
@@ -80,6 +86,12 @@ class AppEnvironment(pulumi.ComponentResource):
             f"{name}-app",
             name=args.application_name,
             description="Passport Photo AI backend",
+            # EB, not Pulumi, retires old versions (rollback needs them); bundles stay in S3.
+            appversion_lifecycle=aws.elasticbeanstalk.ApplicationAppversionLifecycleArgs(
+                service_role=self.service_role.arn,
+                max_count=args.versions_kept,
+                delete_source_from_s3=False,
+            ),
             tags=tags,
             opts=child,
         )
@@ -94,16 +106,24 @@ class AppEnvironment(pulumi.ComponentResource):
             # so a replaced bundle object stays in the artifact bucket instead of being deleted.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.version = aws.elasticbeanstalk.ApplicationVersion(
-            f"{name}-version",
-            name=args.version_label,
-            application=self.application.name,
-            bucket=args.artifact_bucket,
-            key=self.bundle.key,
-            description=f"source bundle {args.version_label}",
-            tags=tags,
-            opts=child,
-        )
+        # Versions are never deleted by Pulumi (retain_on_delete): a replaced or no longer
+        # declared version stays in EB for rollback until the lifecycle above retires it, and
+        # an existing label is referenced rather than created twice.
+        self.version: aws.elasticbeanstalk.ApplicationVersion | None = None
+        version_name: pulumi.Input[str] = args.version_label
+        if not args.version_registered:
+            self.version = aws.elasticbeanstalk.ApplicationVersion(
+                f"{name}-version",
+                name=args.version_label,
+                application=self.application.name,
+                bucket=args.artifact_bucket,
+                key=self.bundle.key,
+                description=f"source bundle {args.version_label}",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            version_name = self.version.name
+        self.version_name = pulumi.Output.from_input(version_name)
 
         solution_stack = args.solution_stack_name
         if solution_stack is None:
@@ -125,7 +145,7 @@ class AppEnvironment(pulumi.ComponentResource):
             application=self.application.name,
             solution_stack_name=solution_stack,
             tier="WebServer",
-            version=self.version.name,
+            version=self.version_name,
             settings=[
                 aws.elasticbeanstalk.EnvironmentSettingArgs(namespace=ns, name=key, value=value)
                 for ns, key, value in settings
@@ -140,7 +160,7 @@ class AppEnvironment(pulumi.ComponentResource):
             {
                 "application_name": self.application.name,
                 "environment_name": self.environment.name,
-                "app_version": self.version.name,
+                "app_version": self.version_name,
                 "api_url": self.endpoint,
             }
         )

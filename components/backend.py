@@ -47,6 +47,7 @@ class BackendArgs:
     bundle_path: str
     version_label: str
     solution_stack_name: pulumi.Input[str] | None = None
+    version_registered: bool = False
 
 
 class PassportPhotoBackend(pulumi.ComponentResource):
@@ -107,6 +108,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                 ),
                 bundle_path=args.bundle_path,
                 version_label=args.version_label,
+                version_registered=args.version_registered,
                 artifact_bucket=self.storage.artifact_bucket.id,
                 data_access=DataAccess(
                     email_table_arn=self.datastore.email_table.arn,
@@ -147,7 +149,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "api_url": self.app.endpoint,
             "environment_name": self.app.environment.name,
             "application_name": self.app.application.name,
-            "app_version": self.app.version.name,
+            "app_version": self.app.version_name,
             "artifact_bucket": self.storage.artifact_bucket.bucket,
             "media_bucket": self.storage.media_bucket.bucket,
             "email_table": self.datastore.email_table.name,

@@ -222,3 +222,48 @@ def test_a_new_bundle_changes_only_the_version_label(tmp_path, fake_bundle: Fake
     after = build_graph("staging", stack_file_config("staging"), newer).one(ENV)
     assert before.inputs["settings"] == after.inputs["settings"]
     assert before.inputs["version"] != after.inputs["version"]
+
+
+def test_an_existing_version_is_referenced_and_eb_retires_old_ones(
+    fake_bundle: FakeBundle,
+) -> None:
+    """Rollback under EB's rules: no second CreateApplicationVersion for a label EB holds."""
+    from components.backend import BackendArgs, PassportPhotoBackend
+    from components.config import load_stack_config
+    from components.naming import resource_prefix
+    from tests.program.harness import run_mocked, stack_file_config
+
+    def program(registered: bool):
+        def run():
+            import pulumi
+
+            cfg = load_stack_config()
+            backend = PassportPhotoBackend(
+                resource_prefix(cfg.stack),
+                BackendArgs(
+                    cfg, fake_bundle.path, fake_bundle.version_label, version_registered=registered
+                ),
+            )
+            return pulumi.Output.all(**backend.stack_outputs())
+
+        return run
+
+    mocks, outputs = run_mocked("staging", stack_file_config("staging"), program(True))
+    types = [r.typ for r in mocks.registered()]
+    assert "aws:elasticbeanstalk/applicationVersion:ApplicationVersion" not in types
+    env = next(r for r in mocks.registered() if r.typ == ENV)
+    assert env.inputs["version"] == fake_bundle.version_label == outputs["app_version"]
+    app = next(
+        r for r in mocks.registered() if r.typ == "aws:elasticbeanstalk/application:Application"
+    )
+    lifecycle = app.inputs["appversionLifecycle"]
+    assert lifecycle["maxCount"] >= 10 and lifecycle["deleteSourceFromS3"] is False
+    service_role = next(r for r in mocks.registered() if r.name.endswith("-eb-service"))
+    assert lifecycle["serviceRole"] == service_role.state["arn"]
+    fresh, _ = run_mocked("staging", stack_file_config("staging"), program(False))
+    version = next(
+        r
+        for r in fresh.registered()
+        if r.typ == "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
+    )
+    assert version.options["retain_on_delete"] is True  # EB's lifecycle retires it, not Pulumi
