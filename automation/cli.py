@@ -46,6 +46,19 @@ def parser() -> argparse.ArgumentParser:
         help="pulumi engine: override a stack config value for this run (repeatable), "
         "e.g. passport-photo-backend:maxInstances=4",
     )
+    # -- real path (issue 10): policy pack and secrets provider for --engine pulumi --
+    p.add_argument(
+        "--no-policy-pack",
+        dest="policy_pack",
+        action="store_false",
+        help="pulumi engine: do not run the policy pack on preview/up (it runs by default)",
+    )
+    p.add_argument(
+        "--secrets-provider",
+        metavar="PROVIDER",
+        help="pulumi engine: secrets provider of a new stack (passphrase, awskms://..., "
+        "default: the backend's); passphrase needs PULUMI_CONFIG_PASSPHRASE",
+    )
     p.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)  # tests: sandbox state
     return p
 
@@ -85,6 +98,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         state_root=args.state_root,
         verify_only=args.only,
         verify_timeout=args.verify_timeout,
+        engine_options={"policy_pack": args.policy_pack, "secrets_provider": args.secrets_provider},
     )
     engine = pipeline.engine
     result: PipelineResult

@@ -39,6 +39,7 @@ class PulumiEngine:
         on_output: Callable[[str], Any] = print,
         stack_factory: Callable[..., Any] | None = None,
         version_lookup: Callable[[Path], bool] | None = None,
+        secrets_provider: str | None = None,
     ) -> None:
         self.stack = stack
         self.project_dir = project_dir
@@ -49,6 +50,7 @@ class PulumiEngine:
         self.on_output = on_output
         self._stack_factory = stack_factory
         self._version_lookup = version_lookup or self._version_in_eb
+        self.secrets_provider = secrets_provider
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -70,11 +72,17 @@ class PulumiEngine:
             else:
                 if shutil.which("pulumi") is None:
                     raise FileNotFoundError("pulumi")
+                self._check_passphrase()
                 opener = auto.create_or_select_stack if create else auto.select_stack
                 stack = opener(
                     stack_name=self.stack,
                     work_dir=str(self.project_dir),
-                    opts=auto.LocalWorkspaceOptions(work_dir=str(self.project_dir), env_vars=env),
+                    opts=auto.LocalWorkspaceOptions(
+                        work_dir=str(self.project_dir),
+                        env_vars=env,
+                        # Used by `stack init` (a new stack): passphrase, awskms://, ...
+                        secrets_provider=self.secrets_provider,
+                    ),
                 )
             if self.config_overrides:
                 stack.set_all_config(
@@ -87,6 +95,30 @@ class PulumiEngine:
             raise translate_pulumi_error(exc, self.stack) from exc
         return stack
 
+    def _check_passphrase(self) -> None:
+        """A passphrase-encrypted stack needs PULUMI_CONFIG_PASSPHRASE(_FILE); say so up front.
+
+        Without it the CLI stops at an interactive prompt (or a cryptic error in CI).
+        """
+        import os
+
+        stack_file = self.project_dir / f"Pulumi.{self.stack}.yaml"
+        uses_passphrase = self.secrets_provider == "passphrase" or (
+            self.secrets_provider is None
+            and stack_file.is_file()
+            and "encryptionsalt:" in stack_file.read_text(encoding="utf-8")
+        )
+        if uses_passphrase and not (
+            os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None
+            or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+        ):
+            raise PipelineError(
+                f"stack {self.stack!r} uses the passphrase secrets provider but neither "
+                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
+                "export PULUMI_CONFIG_PASSPHRASE (a CI secret in the workflows), or use "
+                "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
+            )
+
     def _version_in_eb(self, bundle: Path) -> bool:
         """Does EB already hold the bundle's label? (ambient credentials, the stack's region)
 
@@ -94,6 +126,8 @@ class PulumiEngine:
         versions (EB's lifecycle does), so a rollback or redeploy must reference the existing
         one. Unknown (no access, no application yet) counts as no: EB then names the problem.
         """
+        from botocore.config import Config
+
         from app.bundle import bundle_label
         from components.config import parse_stack_config
         from components.naming import application_name
@@ -104,7 +138,8 @@ class PulumiEngine:
         try:
             raw = {**load_stack_file(self.stack, self.project_dir), **self.config_overrides}
             region = parse_stack_config(self.stack, raw).region
-            eb = make_client("elasticbeanstalk", {"AWS_REGION": region})
+            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
+            eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
             found = eb.describe_application_versions(
                 ApplicationName=application_name(self.stack), VersionLabels=[bundle_label(bundle)]
             )

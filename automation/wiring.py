@@ -38,10 +38,15 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
     if name == "pulumi":
         from .pulumi_engine import PulumiEngine
 
+        # The policy pack runs on every real preview/up unless explicitly opted out.
+        if kwargs.pop("policy_pack", True):
+            kwargs.setdefault("policy_packs", [str(ROOT / "policy")])
         return PulumiEngine(stack, project_dir=ROOT, **kwargs)
     if name == "sandbox":
         from .sandbox_engine import SandboxAdapter
 
+        kwargs.pop("policy_pack", None)  # the check stage runs the same rules on the graph
+        kwargs.pop("secrets_provider", None)
         if kwargs.get("config_overrides"):
             raise PipelineError(
                 "config overrides are only applied by --engine pulumi",
@@ -237,10 +242,13 @@ def build_pipeline(
     verify_timeout: float | None = None,
     engine: Engine | None = None,
     config_overrides: Mapping[str, str] | None = None,
+    engine_options: Mapping[str, Any] | None = None,
     **pipeline_kwargs: Any,
 ) -> Pipeline:
     if engine is None:
-        extra = {"config_overrides": dict(config_overrides)} if config_overrides else {}
+        extra: dict[str, Any] = dict(engine_options or {})
+        if config_overrides:
+            extra["config_overrides"] = dict(config_overrides)
         engine = make_engine(engine_name, stack, state_root=state_root, **extra)
     return Pipeline(
         engine,

@@ -48,6 +48,11 @@ def automation(
     )
 
 
+def argv(call: dict) -> list[str]:
+    """A call's argv without the Automation API's global `--non-interactive`."""
+    return [a for a in call["argv"] if a != "--non-interactive"]
+
+
 def commands(recorded: list[dict]) -> list[str]:
     return [" ".join(a for a in c["argv"] if not a.startswith("-"))[:40] for c in recorded]
 
@@ -110,3 +115,36 @@ def test_any_stack_with_a_stack_file_gets_an_engine(
     assert wiring.make_engine("pulumi", "pr-123").stack == "pr-123"
     with pytest.raises(PipelineError, match=r"no Pulumi\.pr-9\.yaml; stacks here: pr-123"):
         wiring.make_engine("pulumi", "pr-9")
+
+
+def test_preview_runs_the_policy_pack_and_a_new_stack_gets_the_secrets_provider(
+    tmp_path: Path,
+) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    kms = "awskms://alias/passport-pulumi?region=eu-west-1"
+    result = automation(env, "preview", "--stack", "staging", "--secrets-provider", kms)
+    assert result.returncode == ExitCode.OK, result.stdout[-2000:] + result.stderr[-2000:]
+    recorded = calls(tmp_path)
+    init = next(argv(c) for c in recorded if argv(c)[:2] == ["stack", "init"])
+    assert init[init.index("--secrets-provider") + 1] == kms
+    preview = next(argv(c) for c in recorded if argv(c)[:1] == ["preview"])
+    assert preview[preview.index("--policy-pack") + 1] == str(ROOT / "policy")
+
+
+def test_the_policy_pack_can_be_opted_out(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--no-policy-pack")
+    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
+    preview = next(argv(c) for c in calls(tmp_path) if argv(c)[:1] == ["preview"])
+    assert "--policy-pack" not in preview
+
+
+def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    env.pop("PULUMI_CONFIG_PASSPHRASE")
+    result = automation(env, "preview", "--stack", "dev", "--secrets-provider", "passphrase")
+    assert result.returncode == ExitCode.FAILED
+    assert "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set" in (
+        result.stderr
+    )
+    assert calls(tmp_path) == []  # nothing ran: no stack was created without its secrets key
