@@ -17,6 +17,7 @@ import pytest
 from policy.rules import (
     DDB_TABLE,
     EB_ENV,
+    IAM_ATTACHMENT,
     IAM_ROLE_POLICY,
     RULES,
     S3_BUCKET,
@@ -149,6 +150,10 @@ VIOLATIONS = {
         (IAM_ROLE_POLICY, _wildcard_statement("arn:aws:s3:::x/*", "*")),
     ],
     "required-tags": [(S3_BUCKET, _drop_tag("stack")), (DDB_TABLE, _drop_tag("project"))],
+    "iam-managed-policy-allowlist": [
+        (IAM_ATTACHMENT, _set(["policyArn"], "arn:aws:iam::aws:policy/AdministratorAccess")),
+        (IAM_ATTACHMENT, _set(["policyArn"], "arn:aws-cn:iam::aws:policy/AmazonS3FullAccess")),
+    ],
 }
 
 
