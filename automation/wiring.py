@@ -174,8 +174,25 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
 
             return preflight.check_python_version(PLATFORM_PYTHON)
 
+        def platform() -> Finding:
+            from botocore.config import Config
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            from verify.aws import make_client
+
+            cfg = parse_stack_config(stack, preflight.load_stack_file(stack))
+            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
+            eb = make_client("elasticbeanstalk", {"AWS_REGION": cfg.region}, config=quick)
+            try:
+                return preflight.check_platform(cfg.solution_stack, eb)
+            except (BotoCoreError, ClientError) as exc:
+                # Unknown is not a failure here: `up` names a missing platform itself.
+                return Finding("platform", True, f"platforms not listed ({exc}); not checked")
+
+        real = [platform] if engine.name == "pulumi" else []  # the sandbox's list is moto's
         static = preflight.run_all(
             [
+                *real,
                 config_valid,
                 preflight.check_requirements_pinned,
                 preflight.check_requirements_installed,

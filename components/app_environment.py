@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import DEFAULT_SOLUTION_STACK
 from components.eb_settings import EnvironmentShape, option_settings
 from components.iam_policies import app_data_policy, assume_role_policy, to_json
 from components.naming import managed_policy_arn
@@ -55,10 +56,13 @@ class AppEnvironmentArgs:
     env_vars: Mapping[str, pulumi.Input[str]]
     tags: Mapping[str, str]
     solution_stack_name: pulumi.Input[str] | None = None
-    """Defaults to the newest Amazon Linux 2023 Python 3.11 platform in the region."""
+    """The pinned platform (stack config `solutionStack`); defaults to DEFAULT_SOLUTION_STACK."""
     version_registered: bool = False
     """EB already holds `version_label` (rollback, redeploy): reference it, never create it again
     (EB refuses a label twice per application)."""
+    deploy_timeout_minutes: int = 25
+    """`wait_for_ready_timeout` of the environment (Terraform's 20-minute default is too short
+    for an Immutable deploy that installs the ML stack on fresh instances)."""
     versions_kept: int = 50
     """EB's application version lifecycle keeps this many versions (sources stay in S3)."""
 
@@ -125,13 +129,9 @@ class AppEnvironment(pulumi.ComponentResource):
             version_name = self.version.name
         self.version_name = pulumi.Output.from_input(version_name)
 
-        solution_stack = args.solution_stack_name
-        if solution_stack is None:
-            solution_stack = aws.elasticbeanstalk.get_solution_stack_output(
-                most_recent=True,
-                name_regex=SOLUTION_STACK_REGEX,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            ).name
+        # Pinned by stack config (solutionStack), never "newest at every run": a new platform is
+        # a reviewed change, and `check` says when one exists (automation/preflight.py).
+        solution_stack = args.solution_stack_name or DEFAULT_SOLUTION_STACK
 
         settings = option_settings(
             args.shape,
@@ -144,6 +144,7 @@ class AppEnvironment(pulumi.ComponentResource):
             name=args.environment_name,
             application=self.application.name,
             solution_stack_name=solution_stack,
+            wait_for_ready_timeout=f"{args.deploy_timeout_minutes}m",
             tier="WebServer",
             version=self.version_name,
             settings=[

@@ -120,7 +120,8 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                 ),
                 env_vars=env_vars,
                 tags=tags,
-                solution_stack_name=args.solution_stack_name,
+                solution_stack_name=args.solution_stack_name or cfg.solution_stack,
+                deploy_timeout_minutes=cfg.deploy_timeout_minutes,
             ),
             opts=child,
         )

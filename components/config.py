@@ -110,6 +110,14 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+#: The EB platform, pinned (not "newest at every run"): a platform change is a reviewed config
+#: change, and `check` reports when a newer one of the same branch exists.
+DEFAULT_SOLUTION_STACK = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+SOLUTION_STACK_RE = re.compile(r"^64bit Amazon Linux 2023 v\d+\.\d+\.\d+ running Python 3\.11$")
+#: How long `pulumi up` waits for the environment to be Ready (Terraform's default is 20m): an
+#: Immutable prod deploy launches fresh instances and installs the ML stack on each.
+DEFAULT_DEPLOY_TIMEOUT_MINUTES = {"dev": 25, "staging": 40, "prod": 60}
+DEPLOY_TIMEOUT_RANGE = (10, 180)
 INSTANCES_RANGE = (1, 20)
 PROD_MIN_INSTANCES = 2
 MAX_UPLOAD_MB_RANGE = (1, 50)
@@ -157,6 +165,8 @@ class StackConfig:
 
     environment: str = "dev"
     """dev, staging or prod: which rule set applies (the `environment` key)."""
+    solution_stack: str = DEFAULT_SOLUTION_STACK
+    deploy_timeout_minutes: int = 25
 
     @property
     def tier(self) -> str:
@@ -223,6 +233,8 @@ PROJECT_KEYS = (
     "photoRetentionDays",
     "deletionProtection",
     "tags",
+    "solutionStack",
+    "deployTimeoutMinutes",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -538,6 +550,21 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     photo_retention = c.integer("photoRetentionDays", 7, PHOTO_RETENTION_DAYS_RANGE)
     deletion_protection = c.boolean("deletionProtection", tier == "prod")
     tags = _check_tags(c)
+    solution_stack = c.string(
+        "solutionStack", DEFAULT_SOLUTION_STACK, "an Amazon Linux 2023 Python 3.11 EB platform"
+    )
+    if solution_stack is not None and not SOLUTION_STACK_RE.match(solution_stack):
+        c.add(
+            "solutionStack",
+            _show(solution_stack),
+            f"an Amazon Linux 2023 Python 3.11 EB platform such as {DEFAULT_SOLUTION_STACK!r} "
+            "(the app is tested on Python 3.11)",
+        )
+    deploy_timeout = c.integer(
+        "deployTimeoutMinutes",
+        DEFAULT_DEPLOY_TIMEOUT_MINUTES.get(tier, 25),
+        DEPLOY_TIMEOUT_RANGE,
+    )
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -559,6 +586,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         deletion_protection=deletion_protection,
         tags=tags,
         environment=tier,
+        solution_stack=solution_stack,
+        deploy_timeout_minutes=deploy_timeout,
     )
 
 

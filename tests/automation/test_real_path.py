@@ -148,3 +148,24 @@ def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(tmp_path: 
         result.stderr
     )
     assert calls(tmp_path) == []  # nothing ran: no stack was created without its secrets key
+
+
+class FakeEb:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def list_available_solution_stacks(self) -> dict:
+        return {"SolutionStacks": self.names}
+
+
+def test_check_reports_a_newer_platform_of_the_pinned_branch() -> None:
+    from automation.preflight import check_platform
+
+    pinned = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+    newer = "64bit Amazon Linux 2023 v4.10.2 running Python 3.11"
+    other = "64bit Amazon Linux 2023 v4.11.0 running Python 3.12"
+    finding = check_platform(pinned, FakeEb([pinned, newer, other]))
+    assert finding.ok and newer in finding.message and other not in finding.message
+    assert check_platform(newer, FakeEb([pinned, newer])).message.endswith("of its branch")
+    gone = check_platform(pinned, FakeEb([newer]))
+    assert not gone.ok and "not available" in gone.message and newer in gone.message

@@ -10,7 +10,7 @@ from components.eb_settings import EnvironmentShape, deployment_settings, option
 from components.iam_policies import DYNAMODB_ACTIONS
 from tests.program.checks import settings_map
 from tests.program.harness import FakeBundle, Graph
-from tests.program.mocks import SOLUTION_STACK, SOLUTION_STACK_TOKEN
+from tests.program.mocks import SOLUTION_STACK_TOKEN
 
 ENV = "aws:elasticbeanstalk/environment:Environment"
 CONTRACT_ENV_VARS = {
@@ -47,12 +47,20 @@ def test_bundle_is_uploaded_and_becomes_the_deployed_version(
     assert env["version"] == label and env["tier"] == "WebServer"
 
 
-def test_platform_is_the_newest_al2023_python_311(stack_graph: Graph) -> None:
-    assert stack_graph.one(ENV).inputs["solutionStackName"] == SOLUTION_STACK
-    ((token, args),) = stack_graph.calls
-    assert token == SOLUTION_STACK_TOKEN and args["mostRecent"] is True
-    assert args["nameRegex"].startswith("^64bit Amazon Linux 2023 ")
-    assert args["nameRegex"].endswith("running Python 3\\.11$")
+def test_platform_is_pinned_by_config_not_looked_up(stack_graph: Graph) -> None:
+    """Issue 10 item 7: no `most_recent=True` lookup at every run; the stack config decides."""
+    from components.config import DEFAULT_SOLUTION_STACK
+
+    assert stack_graph.one(ENV).inputs["solutionStackName"] == DEFAULT_SOLUTION_STACK
+    assert SOLUTION_STACK_TOKEN not in [token for token, _ in stack_graph.calls]
+
+
+@pytest.mark.parametrize(("stack", "minutes"), [("dev", 25), ("staging", 40), ("prod", 60)])
+def test_deploys_wait_long_enough_for_the_ml_stack(
+    stack_graphs: dict[str, Graph], stack: str, minutes: int
+) -> None:
+    """Issue 10 item 13: Terraform's 20-minute default cuts off an Immutable prod deploy."""
+    assert stack_graphs[stack].one(ENV).inputs["waitForReadyTimeout"] == f"{minutes}m"
 
 
 def test_environment_settings_per_stack(stack_graphs: dict[str, Graph]) -> None:
