@@ -40,6 +40,7 @@ class DataAccess:
     media_bucket_arn: pulumi.Input[str]
     artifact_bucket_arn: pulumi.Input[str]
     ses_identity_arn: pulumi.Input[str]
+    sender_email: str
     ses_configuration_set_arn: pulumi.Input[str]
 
 
@@ -212,6 +213,7 @@ class AppEnvironment(pulumi.ComponentResource):
                 media_bucket_arn=access.media_bucket_arn,
                 artifact_bucket_arn=access.artifact_bucket_arn,
                 ses_identity_arn=access.ses_identity_arn,
+                sender_email=access.sender_email,
                 ses_configuration_set_arn=access.ses_configuration_set_arn,
             ).apply(lambda arns: to_json(app_data_policy(**arns))),
             opts=child,

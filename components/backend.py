@@ -37,6 +37,7 @@ STACK_OUTPUTS = (
     "cors_allowed_origins",
     "latency_budget_ms",
     "max_upload_mb",
+    "ses_dns_records",
 )
 """The stack outputs contract (docs/contracts.md); verify/ reads only these."""
 
@@ -78,6 +79,8 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             MailerArgs(
                 sender_email=cfg.sender_email,
                 configuration_set_name=naming.configuration_set_name(cfg.stack),
+                sender_domain=cfg.sender_domain,
+                route53_zone_id=cfg.route53_zone_id,
             ),
             opts=child,
         )
@@ -115,7 +118,8 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                     analytics_table_arn=self.datastore.analytics_table.arn,
                     media_bucket_arn=self.storage.media_bucket.arn,
                     artifact_bucket_arn=self.storage.artifact_bucket.arn,
-                    ses_identity_arn=self.mailer.identity.arn,
+                    ses_identity_arn=self.mailer.identity_arn,
+                    sender_email=cfg.sender_email,
                     ses_configuration_set_arn=self.mailer.configuration_set.arn,
                 ),
                 env_vars=env_vars,
@@ -155,11 +159,12 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "media_bucket": self.storage.media_bucket.bucket,
             "email_table": self.datastore.email_table.name,
             "analytics_table": self.datastore.analytics_table.name,
-            "sender_email": self.mailer.identity.email,
+            "sender_email": cfg.sender_email,
             "ses_configuration_set": self.mailer.configuration_set.name,
             "alarm_topic_arn": self.monitoring.topic.arn,
             "cors_allowed_origins": list(cfg.cors_allowed_origins),
             "latency_budget_ms": cfg.latency_budget_ms,
             "max_upload_mb": cfg.max_upload_mb,
+            "ses_dns_records": self.mailer.dns_records,
         }
         return outputs

@@ -167,6 +167,10 @@ class StackConfig:
     """dev, staging or prod: which rule set applies (the `environment` key)."""
     solution_stack: str = DEFAULT_SOLUTION_STACK
     deploy_timeout_minutes: int = 25
+    sender_domain: str | None = None
+    """SES domain identity with Easy DKIM (senderEmail must be in it)."""
+    route53_zone_id: str | None = None
+    """The sender domain's hosted zone: the DKIM records are created there."""
 
     @property
     def tier(self) -> str:
@@ -235,6 +239,8 @@ PROJECT_KEYS = (
     "tags",
     "solutionStack",
     "deployTimeoutMinutes",
+    "senderDomain",
+    "route53ZoneId",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -566,6 +572,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         DEPLOY_TIMEOUT_RANGE,
     )
 
+    sender_domain, zone_id = _check_sender_domain(c, sender_email)
+
     if c.issues:
         raise StackConfigError(stack, c.issues)
     return StackConfig(
@@ -588,7 +596,32 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         environment=tier,
         solution_stack=solution_stack,
         deploy_timeout_minutes=deploy_timeout,
+        sender_domain=sender_domain,
+        route53_zone_id=zone_id,
     )
+
+
+def _check_sender_domain(c: _Collector, sender_email: str | None) -> tuple[str | None, str | None]:
+    """senderDomain: a DNS name holding senderEmail; route53ZoneId: a hosted zone id."""
+    allowed = "a domain name such as passportphoto.example.com"
+    domain = c.string("senderDomain", None, allowed)
+    if domain is not None:
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(_HOST_LABEL_RE.match(label) for label in labels):
+            c.add("senderDomain", _show(domain), allowed)
+            domain = None
+        elif sender_email and not sender_email.lower().endswith("@" + domain.lower()):
+            c.add(
+                ("senderDomain", "senderEmail"),
+                f"senderDomain={domain}, senderEmail={sender_email}",
+                "senderEmail at the sender domain (SES sends as addresses of a domain identity)",
+            )
+    zone_allowed = "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (needs senderDomain)"
+    zone = c.string("route53ZoneId", None, zone_allowed)
+    if zone is not None and (not re.fullmatch(r"Z[A-Z0-9]{1,31}", zone) or not domain):
+        c.add("route53ZoneId", _show(zone), zone_allowed)
+        zone = None
+    return domain, zone
 
 
 def _check_environment(stack: str, c: _Collector) -> str:

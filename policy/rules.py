@@ -226,6 +226,16 @@ def _iam_no_wildcards(policy: Resource, _: Sequence[Resource]) -> list[str]:
                 problems.append(f"allows wildcard action {action!r}")
             elif service in DATA_SERVICES and "*" in resources:
                 problems.append(f"allows {action} on Resource '*'")
+            elif service == "ses" and any(r.endswith(":identity/*") for r in resources):
+                # Every identity of the account is acceptable only because SES's sandbox
+                # authorises against the recipient's identity too, and only when the sender
+                # is pinned: with ses:FromAddress the role still sends as us and nobody else.
+                pinned = (stmt.get("Condition") or {}).get("StringEquals", {})
+                if not pinned.get("ses:FromAddress"):
+                    problems.append(
+                        f"allows {action} on every SES identity without a ses:FromAddress "
+                        "condition (anyone's address could be spoofed)"
+                    )
     return problems
 
 

@@ -106,6 +106,16 @@ def _wildcard_statement(resource: str, action: str) -> Callable[[dict], dict]:
     return change
 
 
+def _unpinned_sender(props: dict) -> dict:
+    """The SendMail statement without its ses:FromAddress condition."""
+    doc = json.loads(props["policy"]) if isinstance(props["policy"], str) else props["policy"]
+    for stmt in doc["Statement"]:
+        if stmt.get("Sid") == "SendMail":
+            stmt.pop("Condition")
+    props["policy"] = json.dumps(doc)
+    return props
+
+
 def _drop_eb_setting(namespace: str, name: str) -> Callable[[dict], dict]:
     def change(props: dict) -> dict:
         props["settings"] = [
@@ -148,6 +158,7 @@ VIOLATIONS = {
         (IAM_ROLE_POLICY, _wildcard_statement("*", "dynamodb:GetItem")),
         (IAM_ROLE_POLICY, _wildcard_statement("arn:aws:s3:::x/*", "s3:*")),
         (IAM_ROLE_POLICY, _wildcard_statement("arn:aws:s3:::x/*", "*")),
+        (IAM_ROLE_POLICY, _unpinned_sender),
     ],
     "required-tags": [(S3_BUCKET, _drop_tag("stack")), (DDB_TABLE, _drop_tag("project"))],
     "iam-managed-policy-allowlist": [

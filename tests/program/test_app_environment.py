@@ -172,7 +172,11 @@ def test_instance_data_policy_is_scoped_to_this_stacks_arns(stack_graph: Graph) 
     assert statements["MediaList"]["Resource"] == [media]
     assert statements["ReadBundles"]["Resource"] == [f"{artifacts}/bundles/*"]
     assert statements["ReadBundles"]["Action"] == ["s3:GetObject"]
-    assert statements["SendMail"]["Resource"] == [identity, config_set]
+    # SES's sandbox authorises the recipient's identity too: every identity of this account and
+    # region, but only when sending as our sender (issue 10, item 4).
+    assert statements["SendMail"]["Resource"] == [identity.rsplit("/", 1)[0] + "/*", config_set]
+    sender = g.outputs["sender_email"]
+    assert statements["SendMail"]["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
     assert set(statements["SendMail"]["Action"]) == {"ses:SendEmail", "ses:SendRawEmail"}
     for statement in statements.values():
         assert statement["Effect"] == "Allow"
@@ -275,3 +279,34 @@ def test_an_existing_version_is_referenced_and_eb_retires_old_ones(
         if r.typ == "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
     )
     assert version.options["retain_on_delete"] is True  # EB's lifecycle retires it, not Pulumi
+
+
+def test_a_sender_domain_gets_easy_dkim_and_route53_records(fake_bundle: FakeBundle) -> None:
+    """Issue 10 item 4: a domain identity verifies itself once its DKIM CNAMEs are in DNS."""
+    from tests.program.harness import build_graph, stack_file_config
+
+    config = {
+        **stack_file_config("staging"),
+        "passport-photo-backend:senderDomain": "passportphoto.example.com",
+        "passport-photo-backend:senderEmail": "noreply@passportphoto.example.com",
+    }
+    exported = build_graph("staging", config, fake_bundle)
+    identity = exported.one("aws:sesv2/emailIdentity:EmailIdentity")
+    assert identity.inputs["emailIdentity"] == "passportphoto.example.com"
+    assert identity.inputs["dkimSigningAttributes"]["nextSigningKeyLength"] == "RSA_2048_BIT"
+    assert not exported.of_type("aws:ses/emailIdentity:EmailIdentity")
+    assert not exported.of_type("aws:route53/record:Record")
+    records = exported.outputs["ses_dns_records"]
+    assert len(records) == 3 and all(r["type"] == "CNAME" for r in records)
+    assert all(r["name"].endswith("._domainkey.passportphoto.example.com") for r in records)
+    assert all(r["value"].endswith(".dkim.amazonses.com") for r in records)
+
+    routed = build_graph(
+        "staging",
+        {**config, "passport-photo-backend:route53ZoneId": "Z0123456789ABCDEFGHIJ"},
+        fake_bundle,
+    )
+    cnames = routed.of_type("aws:route53/record:Record")
+    assert len(cnames) == 3 and routed.outputs["ses_dns_records"] == []
+    assert {r.inputs["zoneId"] for r in cnames} == {"Z0123456789ABCDEFGHIJ"}
+    assert {r.inputs["records"][0] for r in cnames} == {r["value"] for r in records}
