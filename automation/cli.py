@@ -1,7 +1,8 @@
 """`python -m automation <command> --stack S [--engine sandbox|pulumi]`.
 
 Exit codes (see pipeline.ExitCode): 0 ok, 1 failed (nothing changed), 2 usage or input error,
-3 failed and rolled back to the last verified version, 4 failed and not recovered.
+3 failed and rolled back to the last verified version, 4 failed and not recovered,
+5 deployed but verification is blocked on a named manual step (e.g. SES identity pending).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or input
     ROLLED_BACK = 3  # the new version failed; the previous verified version serves again
     NOT_RECOVERED = 4  # failed and the stack is not known to be good: page someone
+    BLOCKED = 5  # deployed; verification waits on a named manual step (SES identity pending)
 
 
 class Engine(Protocol):
@@ -57,6 +58,8 @@ class VerifyOutcome:
     passed: bool
     summary: dict[str, Any]
     report_dir: Path | None = None
+    blocked: bool = False
+    """Nothing failed; only manual steps (named in summary["blocked"]) are outstanding."""
 
 
 Verifier = Callable[[dict[str, Any], Path], VerifyOutcome]
@@ -335,6 +338,17 @@ class Pipeline:
                 )
                 return self.finish(result)
 
+            if outcome.blocked:  # a manual step, not a bad version: rolling back would not help
+                record.status = "blocked"
+                if store:
+                    store.save(record)
+                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
+                steps = "; ".join(outcome.summary.get("blocked", {}).values())
+                result.message = (
+                    f"{record.app_version} deployed; verification is blocked on a manual step "
+                    f"(not rolled back): {steps}"
+                )
+                return self.finish(result)
             record.status = "verify_failed"
             if store:
                 store.save(record)

@@ -145,8 +145,13 @@ def verifier(
         failed = {
             r.name: r.message for r in report.results if r.status.value in ("FAILED", "ERROR")
         }
+        blocked = {r.name: r.message for r in report.results if r.status.value == "BLOCKED"}
         summary = {"passed": report.passed, "totals": report.totals, "failed": failed}
-        return VerifyOutcome(passed=report.passed, summary=summary, report_dir=report_dir)
+        if blocked:
+            summary["blocked"] = blocked
+        return VerifyOutcome(
+            passed=report.passed, summary=summary, report_dir=report_dir, blocked=report.blocked
+        )
 
     return run_verify
 

@@ -78,6 +78,13 @@ def run(ctx: CheckContext) -> Outcome:
     table = ctx.outputs["email_table"]
     details: dict[str, Any] = {"address": address}
     problems = Problems()
+    sender = ctx.outputs.get("sender_email")
+    if sender:  # an identity still pending cannot send: that is a manual step, not a failure
+        from verify.checks.ses import identity_statuses, raise_if_pending
+
+        statuses = identity_statuses(ctx, sender)
+        if "Success" not in statuses.values():
+            raise_if_pending(ctx, sender, {**statuses}, {**details, "identity_status": statuses})
     try:
         resp = ctx.http.post(VALIDATE, json={"email": address})
         expect.status(resp, 202, f"POST {VALIDATE}", WHERE_SEND)
