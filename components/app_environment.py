@@ -156,7 +156,8 @@ class AppEnvironment(pulumi.ComponentResource):
             # Instances must boot with their permissions already in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
         )
-        self.endpoint = pulumi.Output.concat("http://", self.environment.cname)
+        scheme = "https://" if args.shape.certificate_arn else "http://"
+        self.endpoint = pulumi.Output.concat(scheme, self.environment.cname)
 
         self.register_outputs(
             {

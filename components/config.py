@@ -171,6 +171,11 @@ class StackConfig:
     """SES domain identity with Easy DKIM (senderEmail must be in it)."""
     route53_zone_id: str | None = None
     """The sender domain's hosted zone: the DKIM records are created there."""
+    certificate_arn: str | None = None
+    """ACM certificate of the HTTPS listener (api_url is then https://)."""
+    allow_insecure_http: bool = False
+    vpc_id: str | None = None
+    subnets: tuple[str, ...] = ()
 
     @property
     def tier(self) -> str:
@@ -241,6 +246,10 @@ PROJECT_KEYS = (
     "deployTimeoutMinutes",
     "senderDomain",
     "route53ZoneId",
+    "certificateArn",
+    "allowInsecureHttp",
+    "vpcId",
+    "subnets",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -573,6 +582,8 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     )
 
     sender_domain, zone_id = _check_sender_domain(c, sender_email)
+    certificate, insecure = _check_https(c, tier, region)
+    vpc_id, subnets = _check_vpc(c)
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -598,7 +609,52 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         deploy_timeout_minutes=deploy_timeout,
         sender_domain=sender_domain,
         route53_zone_id=zone_id,
+        certificate_arn=certificate,
+        allow_insecure_http=bool(insecure),
+        vpc_id=vpc_id,
+        subnets=subnets,
     )
+
+
+def _check_https(c: _Collector, tier: str, region: str | None) -> tuple[str | None, bool | None]:
+    """certificateArn (ACM, the stack's region); staging/prod need it or allowInsecureHttp."""
+    allowed = "an ACM certificate ARN in the stack's region (arn:aws:acm:<region>:<account>:...)"
+    arn = c.string("certificateArn", None, allowed)
+    match = arn and re.fullmatch(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[\w-]+", arn)
+    if arn is not None and (not match or (region and match.group(1) != region)):
+        c.add("certificateArn", _show(arn), allowed)
+        arn = None
+    insecure = c.boolean("allowInsecureHttp", False)
+    if tier != "dev" and arn is None and insecure is False and "certificateArn" not in c.raw:
+        c.add(
+            ("certificateArn", "allowInsecureHttp"),
+            "neither",
+            f"a certificateArn in {tier} (HTTPS), or allowInsecureHttp: true to serve plain "
+            "HTTP knowingly",
+        )
+    return arn, insecure
+
+
+def _check_vpc(c: _Collector) -> tuple[str | None, tuple[str, ...]]:
+    """Optional vpcId + subnets (at least two, for the load balancer's AZs); else default VPC."""
+    vpc = c.string("vpcId", None, "a VPC id such as vpc-0123456789abcdef0")
+    if vpc is not None and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc):
+        c.add("vpcId", _show(vpc), "a VPC id such as vpc-0123456789abcdef0")
+        vpc = None
+    allowed = "a list of at least 2 subnet ids (subnet-...) in different AZs of vpcId"
+    subnets = c.get("subnets", [], allowed, _to_str_list)
+    if subnets and (
+        len(subnets) < 2 or not all(re.fullmatch(r"subnet-[0-9a-f]{8,17}", s) for s in subnets)
+    ):
+        c.add("subnets", _show(subnets), allowed)
+        subnets = []
+    if ("vpcId" in c.raw) != ("subnets" in c.raw):
+        c.add(
+            ("vpcId", "subnets"),
+            f"vpcId={vpc}, subnets={subnets}",
+            "both, or neither (the environment then goes into the region's default VPC)",
+        )
+    return vpc, tuple(subnets or ())
 
 
 def _check_sender_domain(c: _Collector, sender_email: str | None) -> tuple[str | None, str | None]:

@@ -86,6 +86,8 @@ def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[
         NS + "senderEmail": draw(emails),
         NS + "environment": tier,
     }
+    if tier != "dev":
+        raw[NS + "allowInsecureHttp"] = True  # no certificate in generated configs
     optional = {
         "instanceType": st.sampled_from(INSTANCE_TYPES),
         "deploymentPolicy": st.sampled_from(

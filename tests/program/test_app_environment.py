@@ -310,3 +310,30 @@ def test_a_sender_domain_gets_easy_dkim_and_route53_records(fake_bundle: FakeBun
     assert len(cnames) == 3 and routed.outputs["ses_dns_records"] == []
     assert {r.inputs["zoneId"] for r in cnames} == {"Z0123456789ABCDEFGHIJ"}
     assert {r.inputs["records"][0] for r in cnames} == {r["value"] for r in records}
+
+
+def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
+    fake_bundle: FakeBundle,
+) -> None:
+    """Issue 10 item 9: certificateArn → HTTPS listener on the ALB, api_url https://."""
+    from tests.program.harness import build_graph, stack_file_config
+
+    ns = "passport-photo-backend:"
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    config = {
+        **{k: v for k, v in stack_file_config("staging").items() if "allowInsecure" not in k},
+        ns + "certificateArn": cert,
+        ns + "vpcId": "vpc-0123456789abcdef0",
+        ns + "subnets": subnets,
+    }
+    graph = build_graph("staging", config, fake_bundle)
+    s = settings_map(graph)
+    assert s[("aws:elbv2:listener:443", "Protocol")] == "HTTPS"
+    assert s[("aws:elbv2:listener:443", "SSLCertificateArns")] == cert
+    assert s[("aws:elbv2:listener:443", "ListenerEnabled")] == "true"
+    assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
+    assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
+    assert graph.outputs["api_url"].startswith("https://")
+    plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
+    assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]

@@ -48,6 +48,8 @@ def parse_stack_config(stack: str, raw: dict[str, Any]) -> StackConfig:
     """
     if NS + "environment" not in raw and "environment" not in raw:
         raw = {**raw, NS + "environment": stack_tier(stack)}
+        if stack_tier(stack) != "dev" and not any("certificateArn" in k for k in raw):
+            raw[NS + "allowInsecureHttp"] = True  # these tests are not about HTTPS (see below)
     return parse_config(stack, raw)
 
 
@@ -317,7 +319,7 @@ def test_the_environment_key_not_the_stack_name_decides_the_rules() -> None:
     issues = issues_for("pr-123", base(environment="prod", minInstances=1, alarmEmail=None))
     assert "at least 2 in prod" in issues["minInstances"]
     assert "required in prod" in issues["alarmEmail"]
-    eu = parse_config("eu-live", base(environment="prod"))
+    eu = parse_config("eu-live", base(environment="prod", allowInsecureHttp=True))
     assert eu.tier == "prod" and eu.deletion_protection and eu.deployment_policy == "Immutable"
 
 
@@ -376,3 +378,36 @@ def test_aws_provider_keys_match_the_installed_sdk() -> None:
     source = (Path(pulumi_aws.__file__).parent / "config" / "vars.py").read_text()
     installed = set(re.findall(r"__config__\.get[a-z_]*\('([A-Za-z0-9]+)'", source))
     assert set(AWS_PROVIDER_KEYS) == installed
+
+
+# -- issue 10, item 9: HTTPS and VPC ----------------------------------------------------------
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+
+
+def test_staging_and_prod_need_a_certificate_or_an_explicit_opt_out() -> None:
+    for env in ("staging", "prod"):
+        issues = issues_for(f"{env}-x", base(environment=env))
+        assert "a certificateArn in " + env in issues["certificateArn, allowInsecureHttp"]
+        assert parse_config(f"{env}-x", base(environment=env, certificateArn=CERT)).certificate_arn
+        assert parse_config(f"{env}-x", base(environment=env, allowInsecureHttp=True))
+    wrong_region = CERT.replace("eu-west-1", "us-east-1")
+    assert (
+        "stack's region" in issues_for("dev", base(certificateArn=wrong_region))["certificateArn"]
+    )
+
+
+def test_vpc_and_subnets_come_together() -> None:
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    cfg = parse_config(
+        "pr-1", base(environment="dev", vpcId="vpc-0123456789abcdef0", subnets=subnets)
+    )
+    assert cfg.vpc_id == "vpc-0123456789abcdef0" and cfg.subnets == tuple(subnets)
+    assert (
+        "both, or neither"
+        in issues_for("dev", base(vpcId="vpc-0123456789abcdef0"))["vpcId, subnets"]
+    )
+    assert (
+        "at least 2 subnet"
+        in issues_for("dev", base(vpcId="vpc-0123456789abcdef0", subnets=subnets[:1]))["subnets"]
+    )
