@@ -308,7 +308,7 @@ class Pipeline:
                 **git_context(self.project_dir),
             )
             result.app_version = record.app_version
-            store = self.record_store(before) if before else None
+            store = self.record_store(before)
             if store:
                 store.save(record)
 

@@ -97,8 +97,13 @@ def fetch_bundle(
     return cache
 
 
-def record_store_for(engine: Engine) -> Any:
-    """Where deployment records live: the sandbox state folder, or the artifact bucket."""
+def record_store_for(engine: Engine, fallback: Path | None = None) -> Any:
+    """Where deployment records live: the sandbox state folder, or the artifact bucket.
+
+    Before the stack has an artifact bucket (a first deploy whose `up` failed has no outputs)
+    records go to `fallback` (reports/<stack>/records.json, uploaded by the workflows), so even
+    that failure leaves a record.
+    """
 
     def factory(outputs: Mapping[str, Any]) -> RecordStore | None:
         state_dir = getattr(engine, "state_dir", None)
@@ -106,7 +111,7 @@ def record_store_for(engine: Engine) -> Any:
             return FileRecordStore(Path(state_dir) / "records.json")
         bucket = outputs.get("artifact_bucket") if outputs else None
         if not bucket:
-            return None
+            return FileRecordStore(fallback) if fallback is not None else None
         from verify.aws import make_client
 
         return S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
@@ -278,7 +283,9 @@ def build_pipeline(
         checks=preflight_checks(stack, engine),
         bundle_builder=lambda: build_bundle_for(stack),
         bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
-        record_store=record_store_for(engine),
+        record_store=record_store_for(
+            engine, (report_root or ROOT / "reports" / stack) / "records.json"
+        ),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
         **pipeline_kwargs,

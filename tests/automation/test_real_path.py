@@ -169,3 +169,38 @@ def test_check_reports_a_newer_platform_of_the_pinned_branch() -> None:
     assert check_platform(newer, FakeEb([pinned, newer])).message.endswith("of its branch")
     gone = check_platform(pinned, FakeEb([newer]))
     assert not gone.ok and "not available" in gone.message and newer in gone.message
+
+
+@pytest.mark.parametrize("quote", ['"', ""])
+def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None:
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import CommandResult
+
+    from automation.errors import translate_pulumi_error
+
+    urn = "urn:pulumi:prod::passport-photo-backend::aws:dynamodb/table:Table::pp-prod-emails"
+    stderr = (
+        f"error: resource {quote}{urn}{quote} cannot be deleted\n"
+        "because it is protected. To unprotect the resource, either remove the `protect` flag "
+        "from the resource in your Pulumi program and run `pulumi up`, or use the command:\n"
+        f"`pulumi state unprotect '{urn}'`"
+    )
+    error = translate_pulumi_error(auto.CommandError(CommandResult("", stderr, 255)), "prod")
+    text = str(error)
+    assert urn in text and "protected resources" in text
+    assert "deletionProtection: false in Pulumi.prod.yaml" in text
+    assert "python -m automation up --stack prod" in text
+
+
+def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
+    """No stack outputs yet (no artifact bucket): the record goes next to the reports."""
+    from automation.wiring import record_store_for
+
+    class Engine:
+        name, stack = "pulumi", "staging"
+
+    store = record_store_for(Engine(), tmp_path / "records.json")({})
+    from automation.records import DeploymentRecord
+
+    store.save(DeploymentRecord(stack="staging", app_version="v-1", engine="pulumi"))
+    assert [r.app_version for r in store.list()] == ["v-1"]
