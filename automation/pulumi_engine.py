@@ -8,6 +8,7 @@ failures into `automation.errors` types.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ class PulumiEngine:
         self._stack_factory = stack_factory
         self._version_lookup = version_lookup or self._version_in_eb
         self.secrets_provider = secrets_provider
+        self._said_persisted = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -85,12 +87,22 @@ class PulumiEngine:
                     ),
                 )
             if self.config_overrides:
+                # `pulumi config set-all` writes the stack file, exactly as `pulumi up -c` does:
+                # the override stays for later runs, and we say so.
                 stack.set_all_config(
                     {
                         key: auto.ConfigValue(value=str(value), secret=key in self.secret_keys)
                         for key, value in self.config_overrides.items()
                     }
                 )
+                if not self._said_persisted:
+                    self._said_persisted = True
+                    logging.getLogger("automation").warning(
+                        "config overrides %s are persisted in Pulumi.%s.yaml (as `pulumi up -c` "
+                        "does); commit or revert that change",
+                        ", ".join(sorted(self.config_overrides)),
+                        self.stack,
+                    )
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise translate_pulumi_error(exc, self.stack) from exc
         return stack

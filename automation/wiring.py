@@ -56,20 +56,28 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
     raise PipelineError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
 
 
-def stack_model(stack: str) -> str:
+def effective_config(stack: str, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The stack file's config with this run's --config overrides on top (what `up` deploys).
+
+    The check stage and the bundle read this, so they judge and build what will be deployed.
+    """
+    from .preflight import load_stack_file
+
+    return {**load_stack_file(stack), **dict(overrides or {})}
+
+
+def stack_model(stack: str, overrides: Mapping[str, str] | None = None) -> str:
     """The background-removal model the stack's config selects (the bundle must carry it)."""
     from components.config import parse_stack_config
 
-    from .preflight import load_stack_file
-
-    return parse_stack_config(stack, load_stack_file(stack)).background_removal_model
+    return parse_stack_config(stack, effective_config(stack, overrides)).background_removal_model
 
 
-def build_bundle_for(stack: str) -> Path:
+def build_bundle_for(stack: str, overrides: Mapping[str, str] | None = None) -> Path:
     """Build app/ into a reproducible bundle for this stack's model."""
     from app.bundle import build_bundle
 
-    return build_bundle(model=stack_model(stack)).path
+    return build_bundle(model=stack_model(stack, overrides)).path
 
 
 def fetch_bundle(
@@ -165,18 +173,20 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
     """The check stage's list: static checks, then the app booted locally and verified."""
     from . import preflight
 
+    overrides = dict(getattr(engine, "config_overrides", None) or {})
+
     def checks() -> list[Finding]:
         from components.config import parse_stack_config
 
         def config_valid() -> Finding:
-            cfg = parse_stack_config(stack, preflight.load_stack_file(stack))
+            cfg = parse_stack_config(stack, effective_config(stack, overrides))
             return Finding("stack_config", True, f"Pulumi.{stack}.yaml is valid ({cfg.region})")
 
         def model() -> Finding:
-            return preflight.check_model(stack_model(stack))
+            return preflight.check_model(stack_model(stack, overrides))
 
         def bundle() -> Finding:
-            path = build_bundle_for(stack)
+            path = build_bundle_for(stack, overrides)
             return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
 
         def python_version() -> Finding:
@@ -190,7 +200,7 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
 
             from verify.aws import make_client
 
-            cfg = parse_stack_config(stack, preflight.load_stack_file(stack))
+            cfg = parse_stack_config(stack, effective_config(stack, overrides))
             quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
             eb = make_client("elasticbeanstalk", {"AWS_REGION": cfg.region}, config=quick)
             try:
@@ -259,6 +269,18 @@ def sandbox_checks(stack: str) -> list[Finding]:
     return findings
 
 
+def _validate_overrides(stack: str, overrides: Mapping[str, str]) -> None:
+    """Bad --config values fail before any engine or CLI call, naming the key."""
+    from components.config import StackConfigError, parse_stack_config
+
+    if not (ROOT / f"Pulumi.{stack}.yaml").is_file():
+        return  # make_engine names the missing stack file
+    try:
+        parse_stack_config(stack, effective_config(stack, overrides))
+    except StackConfigError as exc:
+        raise PipelineError(str(exc).replace("\n", " "), "fix the --config values") from exc
+
+
 def build_pipeline(
     stack: str,
     engine_name: str,
@@ -276,12 +298,14 @@ def build_pipeline(
         extra: dict[str, Any] = dict(engine_options or {})
         if config_overrides:
             extra["config_overrides"] = dict(config_overrides)
+        if config_overrides:
+            _validate_overrides(stack, config_overrides)
         engine = make_engine(engine_name, stack, state_root=state_root, **extra)
     return Pipeline(
         engine,
         verifier=verifier(only=verify_only, timeout=verify_timeout, engine=engine),
         checks=preflight_checks(stack, engine),
-        bundle_builder=lambda: build_bundle_for(stack),
+        bundle_builder=lambda: build_bundle_for(stack, getattr(engine, "config_overrides", None)),
         bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
         record_store=record_store_for(
             engine, (report_root or ROOT / "reports" / stack) / "records.json"

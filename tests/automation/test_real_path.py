@@ -204,3 +204,31 @@ def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
 
     store.save(DeploymentRecord(stack="staging", app_version="v-1", engine="pulumi"))
     assert [r.app_version for r in store.list()] == ["v-1"]
+
+
+def test_a_bad_config_override_fails_before_the_cli(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=0")
+    assert result.returncode == ExitCode.FAILED
+    assert "maxInstances: got 0" in result.stderr
+    assert calls(tmp_path) == []
+
+
+def test_config_overrides_are_persisted_like_pulumi_c_and_said_so(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=5")
+    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
+    assert "are persisted in Pulumi.staging.yaml (as `pulumi up -c` does)" in result.stderr
+    set_all = next(argv(c) for c in calls(tmp_path) if argv(c)[:2] == ["config", "set-all"])
+    assert "passport-photo-backend:maxInstances=5" in set_all
+
+
+def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:
+    from automation.wiring import effective_config, stack_model
+
+    merged = effective_config("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"})
+    assert merged["passport-photo-backend:backgroundRemovalModel"] == "u2net"
+    assert stack_model("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"}) == (
+        "u2net"
+    )
+    assert stack_model("staging") == "u2netp"
