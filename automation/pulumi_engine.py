@@ -115,7 +115,7 @@ class PulumiEngine:
         import os
 
         stack_file = self.project_dir / f"Pulumi.{self.stack}.yaml"
-        uses_passphrase = self.secrets_provider == "passphrase" or (
+        uses_passphrase = self.secrets_provider == "passphrase" or (  # pragma: allowlist secret
             self.secrets_provider is None
             and stack_file.is_file()
             and "encryptionsalt:" in stack_file.read_text(encoding="utf-8")

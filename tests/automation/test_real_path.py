@@ -22,7 +22,7 @@ from tests.automation.stand_in_pulumi import calls, install_stand_in
 ROOT = Path(__file__).resolve().parents[2]
 #: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
 CALLER_AWS = {
-    "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",
+    "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",  # pragma: allowlist secret
     "AWS_SECRET_ACCESS_KEY": "caller-secret-not-testing",  # pragma: allowlist secret
     "AWS_REGION": "eu-west-1",
 }
