@@ -207,3 +207,32 @@ def test_a_second_bucket_without_protections_is_caught(graphs: dict[str, list[Re
     )
     fired = {v.rule for v in evaluate([*graphs["dev"], bare]) if "rogue" in v.resource}
     assert fired == {"s3-public-access-block", "s3-versioning", "s3-encryption", "s3-tls-only"}
+
+
+@pytest.mark.parametrize(
+    ("rtype", "known"),
+    [
+        (
+            IAM_ROLE_POLICY,
+            {
+                "policy": json.dumps(
+                    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+                )
+            },
+        ),
+        (IAM_ATTACHMENT, {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    ],
+)
+def test_values_unknown_at_preview_are_judged_at_up(rtype: str, known: dict) -> None:
+    """In a preview an Output-built policy / ARN is absent (unknown): no verdict yet. The pack
+    runs again at `up`, when the value is known, and must fire then (issue 10, item 8)."""
+    from policy.rules import Resource
+
+    tags = {"project": "p", "stack": "s", "managed-by": "pulumi"}
+    at_preview = Resource(rtype, "x", {"tags": tags})
+    at_up = Resource(rtype, "x", {"tags": tags, **known})
+    assert evaluate([at_preview]) == []
+    assert {v.rule for v in evaluate([at_up])} & {
+        "iam-no-wildcards",
+        "iam-managed-policy-allowlist",
+    }
