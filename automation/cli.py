@@ -126,6 +126,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         result.report_dir = str(outcome.report_dir)
         if not outcome.passed:
             result.status, result.exit_code = "failed", ExitCode.FAILED
+            if outcome.blocked:  # only a named manual step is outstanding (exit 5)
+                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
         result.message = f"report: {outcome.report_dir}"
         result = pipeline.finish(result)
     elif args.command == "rollback":
