@@ -17,7 +17,8 @@ from components.naming import resource_prefix  # noqa: E402
 config = load_stack_config()  # raises StackConfigError before any resource exists
 bundle = resolve_bundle(config.background_removal_model)
 backend = PassportPhotoBackend(
-    resource_prefix(config.stack), BackendArgs(config, bundle.path, bundle.version_label)
+    resource_prefix(config.stack),
+    BackendArgs(config, bundle.path, bundle.version_label, version_registered=bundle.registered),
 )
 for key, value in backend.stack_outputs().items():
     pulumi.export(key, value)

@@ -2,10 +2,14 @@
 
     python -m app.bundle [--out DIR] [--model u2netp] [--source DIR] [--json]
 
-The version label is ``v-`` + the first 12 hex digits of the zip's sha256, so it changes exactly
-when the deployed bytes change and anyone can recompute it from the zip (rollback finds old
-versions by label). Determinism comes from: an allowlist of what goes in (sorted), fixed
-timestamps (1980-01-01), fixed permissions, and fixed compression settings.
+The version label is ``v-`` + the first 12 hex digits of a sha256 over the bundle's members
+(names and bytes, in archive order), so it changes exactly when the deployed files change and
+anyone can recompute it from the zip (rollback finds old versions by label). The bundle carries
+it in a ``VERSION`` file that the app reads: a deploy of new code then changes only the EB
+version label, never the environment's option settings (AWS documents `UpdateEnvironment` as
+refusing both at once, and a settings change can bypass the deployment policy).
+Determinism comes from: an allowlist of what goes in (sorted), fixed timestamps (1980-01-01),
+fixed permissions, and fixed compression settings.
 
 What goes in: ``application.py``, ``Procfile``, ``gunicorn.conf.py``, ``requirements.txt``,
 ``passport_app/**`` (no caches), ``.platform/**`` (nginx upload limit) and only the configured
@@ -25,6 +29,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.models import MODELS, ModelError, check
 
@@ -33,6 +38,8 @@ ROOT = APP_DIR.parent
 DEFAULT_OUT = ROOT / "build" / "bundles"
 
 TOP_LEVEL_FILES = ("application.py", "Procfile", "gunicorn.conf.py", "requirements.txt")
+#: The member holding the version label (read by passport_app.config at start-up).
+VERSION_FILE = "VERSION"
 TREES = ("passport_app", ".platform")
 EXCLUDED_PATTERNS = (
     "__pycache__",
@@ -65,8 +72,30 @@ class Bundle:
 
 
 def bundle_label(path: str | os.PathLike[str]) -> str:
-    """``v-`` + first 12 hex of the zip's sha256 (recomputable from any bundle's bytes)."""
-    return "v-" + _sha256(Path(path))[:12]
+    """The label recomputed from a bundle's members (everything but VERSION itself)."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.filename == VERSION_FILE:
+                continue
+            with zf.open(info) as member:
+                _digest_member(digest, info.filename, member)
+    return "v-" + digest.hexdigest()[:12]
+
+
+def _digest_member(digest: Any, name: str, stream: Any) -> None:
+    member = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        member.update(chunk)
+    digest.update(f"{name}\0{member.hexdigest()}\n".encode())
+
+
+def _members_label(members: list[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for arcname, path in members:
+        with open(path, "rb") as stream:
+            _digest_member(digest, arcname, stream)
+    return "v-" + digest.hexdigest()[:12]
 
 
 def _sha256(path: Path) -> str:
@@ -109,6 +138,14 @@ def bundle_members(source_dir: Path, model: str) -> list[tuple[str, Path]]:
     return sorted(members, key=lambda item: item[0])
 
 
+def _write_version(zf: zipfile.ZipFile, label: str) -> None:
+    info = zipfile.ZipInfo(VERSION_FILE, date_time=FIXED_TIME)
+    info.external_attr = FILE_MODE << 16
+    info.create_system = 3
+    info.compress_type = zipfile.ZIP_STORED
+    zf.writestr(info, label + "\n")
+
+
 def build_bundle(
     source_dir: str | os.PathLike[str] = APP_DIR,
     out_dir: str | os.PathLike[str] = DEFAULT_OUT,
@@ -121,12 +158,17 @@ def build_bundle(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     members = bundle_members(source, model)
+    label = _members_label(members)
     fd, tmp_name = tempfile.mkstemp(prefix=".bundle-", suffix=".zip", dir=out)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         with zipfile.ZipFile(tmp, "w") as zf:
-            for arcname, path in members:
+            entries: list[tuple[str, Path | None]] = [*members, (VERSION_FILE, None)]
+            for arcname, path in sorted(entries, key=lambda item: item[0]):
+                if path is None:
+                    _write_version(zf, label)
+                    continue
                 info = zipfile.ZipInfo(arcname, date_time=FIXED_TIME)
                 info.external_attr = FILE_MODE << 16
                 info.create_system = 3  # unix, so the mode bits mean the same everywhere
@@ -140,7 +182,6 @@ def build_bundle(
                     info.compress_type = zipfile.ZIP_DEFLATED
                     zf.writestr(info, path.read_bytes(), compresslevel=9)
         sha = _sha256(tmp)
-        label = "v-" + sha[:12]
         final = out / f"{label}.zip"
         os.replace(tmp, final)
     finally:

@@ -1,7 +1,8 @@
 """`python -m automation <command> --stack S [--engine sandbox|pulumi]`.
 
 Exit codes (see pipeline.ExitCode): 0 ok, 1 failed (nothing changed), 2 usage or input error,
-3 failed and rolled back to the last verified version, 4 failed and not recovered.
+3 failed and rolled back to the last verified version, 4 failed and not recovered,
+5 deployed but verification is blocked on a named manual step (e.g. SES identity pending).
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def parser() -> argparse.ArgumentParser:
         help="pulumi engine: override a stack config value for this run (repeatable), "
         "e.g. passport-photo-backend:maxInstances=4",
     )
+    # -- real path (issue 10): policy pack and secrets provider for --engine pulumi --
+    p.add_argument(
+        "--no-policy-pack",
+        dest="policy_pack",
+        action="store_false",
+        help="pulumi engine: do not run the policy pack on preview/up (it runs by default)",
+    )
+    p.add_argument(
+        "--secrets-provider",
+        metavar="PROVIDER",
+        help="pulumi engine: secrets provider of a new stack (passphrase, awskms://..., "
+        "default: the backend's); passphrase needs PULUMI_CONFIG_PASSPHRASE",
+    )
     p.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)  # tests: sandbox state
     return p
 
@@ -85,6 +99,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         state_root=args.state_root,
         verify_only=args.only,
         verify_timeout=args.verify_timeout,
+        engine_options={"policy_pack": args.policy_pack, "secrets_provider": args.secrets_provider},
     )
     engine = pipeline.engine
     result: PipelineResult
@@ -111,6 +126,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         result.report_dir = str(outcome.report_dir)
         if not outcome.passed:
             result.status, result.exit_code = "failed", ExitCode.FAILED
+            if outcome.blocked:  # only a named manual step is outstanding (exit 5)
+                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
         result.message = f"report: {outcome.report_dir}"
         result = pipeline.finish(result)
     elif args.command == "rollback":

@@ -39,6 +39,8 @@ _CREDENTIALS = re.compile(
     r"could not find any credentials",
     re.IGNORECASE,
 )
+#: The engine's refusal: `resource "urn:pulumi:…" cannot be deleted because it is protected`.
+_PROTECTED = re.compile(r"(urn:pulumi:\S+?)\"?,? cannot be deleted\s+because it is protected")
 _THROTTLING = re.compile(
     r"Throttling|ThrottlingException|Rate exceeded|TooManyRequests|RequestLimitExceeded|"
     r"SlowDown",
@@ -69,8 +71,20 @@ def translate_pulumi_error(exc: BaseException, stack: str) -> PipelineError:
         )
     if isinstance(exc, auto.StackNotFoundError):
         return PipelineError(
-            f"stack {stack!r} does not exist in the configured backend",
-            f"create it with `pulumi stack init {stack}` or check PULUMI_BACKEND_URL / login",
+            f"stack {stack!r} does not exist in this backend; create it with "
+            f"`pulumi stack init {stack}` or run `up`",
+            "check `pulumi whoami` / PULUMI_BACKEND_URL if the stack should exist",
+        )
+    protected = sorted(set(_PROTECTED.findall(text)))
+    if protected:
+        return PipelineError(
+            f"stack {stack!r} holds protected resources that destroy will not delete: "
+            + ", ".join(protected),
+            "they hold customer data. To remove them on purpose: set deletionProtection: false "
+            f"in Pulumi.{stack}.yaml and run `python -m automation up --stack {stack}` (this "
+            "lifts Pulumi's protect and AWS deletion protection), then destroy again; tables "
+            "and buckets are retained in AWS after that destroy (retain_on_delete), delete "
+            "them in the console once their data is exported",
         )
     if _CREDENTIALS.search(text):
         return CredentialsError(

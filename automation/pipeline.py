@@ -36,6 +36,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or input
     ROLLED_BACK = 3  # the new version failed; the previous verified version serves again
     NOT_RECOVERED = 4  # failed and the stack is not known to be good: page someone
+    BLOCKED = 5  # deployed; verification waits on a named manual step (SES identity pending)
 
 
 class Engine(Protocol):
@@ -57,6 +58,8 @@ class VerifyOutcome:
     passed: bool
     summary: dict[str, Any]
     report_dir: Path | None = None
+    blocked: bool = False
+    """Nothing failed; only manual steps (named in summary["blocked"]) are outstanding."""
 
 
 Verifier = Callable[[dict[str, Any], Path], VerifyOutcome]
@@ -305,7 +308,7 @@ class Pipeline:
                 **git_context(self.project_dir),
             )
             result.app_version = record.app_version
-            store = self.record_store(before) if before else None
+            store = self.record_store(before)
             if store:
                 store.save(record)
 
@@ -335,6 +338,17 @@ class Pipeline:
                 )
                 return self.finish(result)
 
+            if outcome.blocked:  # a manual step, not a bad version: rolling back would not help
+                record.status = "blocked"
+                if store:
+                    store.save(record)
+                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
+                steps = "; ".join(outcome.summary.get("blocked", {}).values())
+                result.message = (
+                    f"{record.app_version} deployed; verification is blocked on a manual step "
+                    f"(not rolled back): {steps}"
+                )
+                return self.finish(result)
             record.status = "verify_failed"
             if store:
                 store.save(record)
@@ -377,17 +391,20 @@ class Pipeline:
         outputs = outputs or self._safe_outputs()
         self.log.event("run", result.status, duration_s=round(duration, 3), exit=result.exit_code)
         if outputs:
+            aws_env = getattr(self.engine, "aws_env", None)  # the sandbox's moto, never os.environ
             notify.put_deployment_metrics(
                 self.engine.stack,
                 duration_s=duration,
                 succeeded=result.exit_code == ExitCode.OK,
                 rolled_back=result.exit_code == ExitCode.ROLLED_BACK,
+                aws_env=aws_env,
             )
             if result.exit_code not in (ExitCode.OK,):
                 notify.notify(
                     outputs.get("alarm_topic_arn"),
                     f"[{self.engine.stack}] deployment {result.status}",
                     {k: v for k, v in result.to_dict().items() if k not in ("findings", "changes")},
+                    aws_env=aws_env,
                 )
 
 

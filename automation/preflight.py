@@ -7,6 +7,7 @@ about five.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -131,6 +132,49 @@ def check_model(model: str) -> Finding:
             f"delete it and run `make models MODEL={model}`",
         )
     return Finding("model", True, f"{model} present, md5 {digest}")
+
+
+def _platform_version(name: str) -> tuple[int, ...] | None:
+    match = re.search(r" v(\d+)\.(\d+)\.(\d+) running ", name)
+    return tuple(int(x) for x in match.groups()) if match else None
+
+
+def check_platform(pinned: str, eb_client: Any) -> Finding:
+    """The pinned EB platform still exists, and whether a newer one of its branch does.
+
+    A newer platform is reported, not enforced: moving to it is a reviewed config change
+    (`solutionStack` in the stack file), not something a deploy does on its own.
+    """
+    names = eb_client.list_available_solution_stacks().get("SolutionStacks", [])
+    branch = re.sub(r" v\d+\.\d+\.\d+ running ", " v* running ", pinned)
+    same_branch = [
+        n for n in names if re.sub(r" v\d+\.\d+\.\d+ running ", " v* running ", n) == branch
+    ]
+    newer = sorted(
+        (
+            n
+            for n in same_branch
+            if (_platform_version(n) or ()) > (_platform_version(pinned) or ())
+        ),
+        key=lambda n: _platform_version(n) or (),
+    )
+    if pinned not in names:
+        return Finding(
+            "platform",
+            False,
+            f"the pinned EB platform {pinned!r} is not available in this region"
+            + (f"; newest of its branch: {newer[-1]!r}" if newer else ""),
+            {"newer": newer[-1:]},
+        )
+    if newer:
+        return Finding(
+            "platform",
+            True,
+            f"{pinned!r} is pinned; a newer platform of the branch exists: {newer[-1]!r} "
+            "(set solutionStack in the stack file to move to it)",
+            {"newer": newer[-1:]},
+        )
+    return Finding("platform", True, f"{pinned!r} is the newest platform of its branch")
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:

@@ -8,6 +8,7 @@ failures into `automation.errors` types.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from .errors import PipelineError, translate_pulumi_error
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
+VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"  # components.bundle_source reads it
 
 
 class PulumiEngine:
@@ -37,6 +39,8 @@ class PulumiEngine:
         backup_dir: Path | None = None,
         on_output: Callable[[str], Any] = print,
         stack_factory: Callable[..., Any] | None = None,
+        version_lookup: Callable[[Path], bool] | None = None,
+        secrets_provider: str | None = None,
     ) -> None:
         self.stack = stack
         self.project_dir = project_dir
@@ -46,35 +50,114 @@ class PulumiEngine:
         self.backup_dir = backup_dir or project_dir / "build" / "state-backups" / stack
         self.on_output = on_output
         self._stack_factory = stack_factory
+        self._version_lookup = version_lookup or self._version_in_eb
+        self.secrets_provider = secrets_provider
+        self._said_persisted = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _select(self, bundle: Path | None = None) -> Any:
-        """create_or_select the stack in the project dir, with our env and config applied."""
+    def _select(self, bundle: Path | None = None, *, create: bool = False) -> Any:
+        """The stack in the project dir, with our env and config applied.
+
+        Only `preview` and `up` may create it (`create_or_select_stack` runs `stack init` when
+        `stack select` finds nothing); read-only verbs select, so a typo in a stack name or a
+        wrong backend login fails clearly instead of making an empty stack.
+        """
         from pulumi import automation as auto
 
         env = {BUNDLE_ENV: str(bundle)} if bundle else {}
+        if bundle and self._version_lookup(Path(bundle)):
+            env[VERSION_EXISTS_ENV] = "true"  # a rollback/redeploy: reference, never re-create
         try:
             if self._stack_factory is not None:
                 stack = self._stack_factory(self.stack, str(self.project_dir), env)
             else:
                 if shutil.which("pulumi") is None:
                     raise FileNotFoundError("pulumi")
-                stack = auto.create_or_select_stack(
+                self._check_passphrase()
+                opener = auto.create_or_select_stack if create else auto.select_stack
+                stack = opener(
                     stack_name=self.stack,
                     work_dir=str(self.project_dir),
-                    opts=auto.LocalWorkspaceOptions(work_dir=str(self.project_dir), env_vars=env),
+                    opts=auto.LocalWorkspaceOptions(
+                        work_dir=str(self.project_dir),
+                        env_vars=env,
+                        # Used by `stack init` (a new stack): passphrase, awskms://, ...
+                        secrets_provider=self.secrets_provider,
+                    ),
                 )
             if self.config_overrides:
+                # `pulumi config set-all` writes the stack file, exactly as `pulumi up -c` does:
+                # the override stays for later runs, and we say so.
                 stack.set_all_config(
                     {
                         key: auto.ConfigValue(value=str(value), secret=key in self.secret_keys)
                         for key, value in self.config_overrides.items()
                     }
                 )
+                if not self._said_persisted:
+                    self._said_persisted = True
+                    logging.getLogger("automation").warning(
+                        "config overrides %s are persisted in Pulumi.%s.yaml (as `pulumi up -c` "
+                        "does); commit or revert that change",
+                        ", ".join(sorted(self.config_overrides)),
+                        self.stack,
+                    )
         except Exception as exc:  # noqa: BLE001 - translated for the user
             raise translate_pulumi_error(exc, self.stack) from exc
         return stack
+
+    def _check_passphrase(self) -> None:
+        """A passphrase-encrypted stack needs PULUMI_CONFIG_PASSPHRASE(_FILE); say so up front.
+
+        Without it the CLI stops at an interactive prompt (or a cryptic error in CI).
+        """
+        import os
+
+        stack_file = self.project_dir / f"Pulumi.{self.stack}.yaml"
+        uses_passphrase = self.secrets_provider == "passphrase" or (  # pragma: allowlist secret
+            self.secrets_provider is None
+            and stack_file.is_file()
+            and "encryptionsalt:" in stack_file.read_text(encoding="utf-8")
+        )
+        if uses_passphrase and not (
+            os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None
+            or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+        ):
+            raise PipelineError(
+                f"stack {self.stack!r} uses the passphrase secrets provider but neither "
+                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
+                "export PULUMI_CONFIG_PASSPHRASE (a CI secret in the workflows), or use "
+                "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
+            )
+
+    def _version_in_eb(self, bundle: Path) -> bool:
+        """Does EB already hold the bundle's label? (ambient credentials, the stack's region)
+
+        EB refuses to create a label twice per application, and Pulumi never deletes our
+        versions (EB's lifecycle does), so a rollback or redeploy must reference the existing
+        one. Unknown (no access, no application yet) counts as no: EB then names the problem.
+        """
+        from botocore.config import Config
+
+        from app.bundle import bundle_label
+        from components.config import parse_stack_config
+        from components.naming import application_name
+        from verify.aws import make_client
+
+        from .preflight import load_stack_file
+
+        try:
+            raw = {**load_stack_file(self.stack, self.project_dir), **self.config_overrides}
+            region = parse_stack_config(self.stack, raw).region
+            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
+            eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
+            found = eb.describe_application_versions(
+                ApplicationName=application_name(self.stack), VersionLabels=[bundle_label(bundle)]
+            )
+        except Exception:  # noqa: BLE001 - see the docstring
+            return False
+        return bool(found.get("ApplicationVersions"))
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -87,7 +170,7 @@ class PulumiEngine:
     # -- the engine interface ---------------------------------------------------------------
 
     def preview(self, bundle: Path | None = None) -> ChangeSummary:
-        stack = self._select(bundle)
+        stack = self._select(bundle, create=True)
         summary = ChangeSummary(self.stack)
 
         def on_event(event: Any) -> None:
@@ -107,7 +190,7 @@ class PulumiEngine:
         return summary
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
-        stack = self._select(bundle)
+        stack = self._select(bundle, create=True)
         self.backup(stack)
         result = self._call(
             "up", lambda: stack.up(on_output=self.on_output, policy_packs=self.policy_packs)

@@ -1,15 +1,15 @@
 """The sandbox as a pipeline engine: SandboxEngine plus what the pipeline expects of an engine.
 
 Two things are added on top of `sandbox.engine.SandboxEngine`: its user-facing errors become
-PipelineErrors (so the CLI prints one line, not a traceback), and after every call that knows the
-stack's moto endpoint this process's boto3 is pointed at it, so the pipeline's own AWS calls
-(deployment records, metrics, notifications, bundle fetches, verify) reach the sandbox's "AWS"
-exactly as they would reach the real one.
+PipelineErrors (so the CLI prints one line, not a traceback), and `aws_env` names the stack's
+moto endpoint and fake credentials, which the pipeline hands explicitly to its own AWS calls
+(metrics, notifications, bundle fetches, verify). Nothing here writes `os.environ`: the check
+stage runs a sandbox inside a `--engine pulumi` run, and the Automation API copies the process
+environment into every `pulumi` CLI call.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,31 +44,28 @@ class SandboxAdapter:
         except SandboxError as exc:
             raise PipelineError(str(exc)) from exc
 
-    def _point_boto3_at_moto(self) -> None:
+    @property
+    def aws_env(self) -> dict[str, str] | None:
+        """Endpoint + fake credentials of this stack's moto (None before the first `up`)."""
         from verify.outputs import OutputsError, load_sandbox
 
         try:
             _, env = load_sandbox(self.stack, self.state_root)
         except OutputsError:
-            return
-        os.environ.update(env)
+            return None
+        return env
 
     def preview(self, bundle: Path | None = None) -> ChangeSummary:
         return self._call(lambda: self.engine.preview(bundle))
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
-        try:
-            return self._call(lambda: self.engine.up(bundle))
-        finally:
-            self._point_boto3_at_moto()
+        return self._call(lambda: self.engine.up(bundle))
 
     def refresh(self) -> None:
         self._call(self.engine.refresh)
 
     def outputs(self) -> dict[str, Any]:
-        outputs = self._call(self.engine.outputs)
-        self._point_boto3_at_moto()
-        return outputs
+        return self._call(self.engine.outputs)
 
     def history(self) -> list[dict[str, Any]]:
         return self._call(self.engine.history)

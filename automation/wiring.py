@@ -16,21 +16,37 @@ from .preflight import Finding
 from .records import FileRecordStore, RecordStore, S3RecordStore
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "staging", "prod")
+STACKS = ("dev", "staging", "prod")  # the committed stacks (the CLI's choices until i1415's)
 ENGINES = ("sandbox", "pulumi")
+
+
+def known_stacks(root: Path | None = None) -> list[str]:
+    """Every stack with a Pulumi.<name>.yaml: stacks are files (`pr-123` review stacks too)."""
+    from sandbox.program import available_stacks
+
+    return available_stacks(root or ROOT)
 
 
 def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwargs: Any) -> Engine:
     """The engine called `name` for `stack` (sandbox by default: it needs no cloud)."""
-    if stack not in STACKS:
-        raise PipelineError(f"unknown stack {stack!r}; allowed: {', '.join(STACKS)}")
+    if stack not in known_stacks():
+        raise PipelineError(
+            f"unknown stack {stack!r}: there is no Pulumi.{stack}.yaml; "
+            f"stacks here: {', '.join(known_stacks())}",
+            f"copy Pulumi.dev.yaml to Pulumi.{stack}.yaml and set its `environment`",
+        )
     if name == "pulumi":
         from .pulumi_engine import PulumiEngine
 
+        # The policy pack runs on every real preview/up unless explicitly opted out.
+        if kwargs.pop("policy_pack", True):
+            kwargs.setdefault("policy_packs", [str(ROOT / "policy")])
         return PulumiEngine(stack, project_dir=ROOT, **kwargs)
     if name == "sandbox":
         from .sandbox_engine import SandboxAdapter
 
+        kwargs.pop("policy_pack", None)  # the check stage runs the same rules on the graph
+        kwargs.pop("secrets_provider", None)
         if kwargs.get("config_overrides"):
             raise PipelineError(
                 "config overrides are only applied by --engine pulumi",
@@ -40,26 +56,37 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
     raise PipelineError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
 
 
-def stack_model(stack: str) -> str:
+def effective_config(stack: str, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The stack file's config with this run's --config overrides on top (what `up` deploys).
+
+    The check stage and the bundle read this, so they judge and build what will be deployed.
+    """
+    from .preflight import load_stack_file
+
+    return {**load_stack_file(stack), **dict(overrides or {})}
+
+
+def stack_model(stack: str, overrides: Mapping[str, str] | None = None) -> str:
     """The background-removal model the stack's config selects (the bundle must carry it)."""
     from components.config import parse_stack_config
 
-    from .preflight import load_stack_file
-
-    return parse_stack_config(stack, load_stack_file(stack)).background_removal_model
+    return parse_stack_config(stack, effective_config(stack, overrides)).background_removal_model
 
 
-def build_bundle_for(stack: str) -> Path:
+def build_bundle_for(stack: str, overrides: Mapping[str, str] | None = None) -> Path:
     """Build app/ into a reproducible bundle for this stack's model."""
     from app.bundle import build_bundle
 
-    return build_bundle(model=stack_model(stack)).path
+    return build_bundle(model=stack_model(stack, overrides)).path
 
 
-def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
+def fetch_bundle(
+    outputs: Mapping[str, Any], label: str, aws_env: Mapping[str, str] | None = None
+) -> Path:
     """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
-    import boto3
     from botocore.exceptions import ClientError
+
+    from verify.aws import make_client
 
     cache = ROOT / "build" / "bundles" / f"{label}.zip"
     if cache.exists():
@@ -69,7 +96,7 @@ def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
         raise PipelineError(f"cannot fetch bundle {label}: the stack has no artifact_bucket output")
     cache.parent.mkdir(parents=True, exist_ok=True)
     try:
-        boto3.client("s3").download_file(bucket, f"bundles/{label}.zip", str(cache))
+        make_client("s3", aws_env).download_file(bucket, f"bundles/{label}.zip", str(cache))
     except ClientError as exc:
         raise PipelineError(
             f"bundle {label} is not in s3://{bucket}/bundles/ ({exc})",
@@ -78,28 +105,46 @@ def fetch_bundle(outputs: Mapping[str, Any], label: str) -> Path:
     return cache
 
 
-def record_store_for(engine: Engine) -> Any:
-    """Where deployment records live: the sandbox state folder, or the artifact bucket."""
+def record_store_for(engine: Engine, fallback: Path | None = None) -> Any:
+    """Where deployment records live: the sandbox state folder, or the artifact bucket.
+
+    Before the stack has an artifact bucket (a first deploy whose `up` failed has no outputs)
+    records go to `fallback` (reports/<stack>/records.json, uploaded by the workflows), so even
+    that failure leaves a record.
+    """
 
     def factory(outputs: Mapping[str, Any]) -> RecordStore | None:
         state_dir = getattr(engine, "state_dir", None)
         if state_dir is not None:
             return FileRecordStore(Path(state_dir) / "records.json")
         bucket = outputs.get("artifact_bucket") if outputs else None
-        return S3RecordStore(bucket, engine.stack) if bucket else None
+        if not bucket:
+            return FileRecordStore(fallback) if fallback is not None else None
+        from verify.aws import make_client
+
+        return S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
 
     return factory
 
 
+def _aws_env(engine: Any) -> dict[str, str] | None:
+    """The engine's explicit AWS target (the sandbox's moto); None means the ambient chain."""
+    return getattr(engine, "aws_env", None)
+
+
 def verifier(
-    *, only: list[str] | None = None, timeout: float | None = None, concurrency: int | None = None
+    *,
+    only: list[str] | None = None,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+    engine: Any = None,
 ) -> Any:
-    """Adapts verify.run to the pipeline's Verifier signature."""
+    """Adapts verify.run to the pipeline's Verifier signature (AWS target: the engine's)."""
 
     def run_verify(outputs: dict[str, Any], report_dir: Path) -> VerifyOutcome:
         import verify
 
-        kwargs: dict[str, Any] = {"report_dir": report_dir}
+        kwargs: dict[str, Any] = {"report_dir": report_dir, "aws_env": _aws_env(engine)}
         if only:
             kwargs["only"] = only
         if timeout:
@@ -113,8 +158,13 @@ def verifier(
         failed = {
             r.name: r.message for r in report.results if r.status.value in ("FAILED", "ERROR")
         }
+        blocked = {r.name: r.message for r in report.results if r.status.value == "BLOCKED"}
         summary = {"passed": report.passed, "totals": report.totals, "failed": failed}
-        return VerifyOutcome(passed=report.passed, summary=summary, report_dir=report_dir)
+        if blocked:
+            summary["blocked"] = blocked
+        return VerifyOutcome(
+            passed=report.passed, summary=summary, report_dir=report_dir, blocked=report.blocked
+        )
 
     return run_verify
 
@@ -123,18 +173,20 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
     """The check stage's list: static checks, then the app booted locally and verified."""
     from . import preflight
 
+    overrides = dict(getattr(engine, "config_overrides", None) or {})
+
     def checks() -> list[Finding]:
         from components.config import parse_stack_config
 
         def config_valid() -> Finding:
-            cfg = parse_stack_config(stack, preflight.load_stack_file(stack))
+            cfg = parse_stack_config(stack, effective_config(stack, overrides))
             return Finding("stack_config", True, f"Pulumi.{stack}.yaml is valid ({cfg.region})")
 
         def model() -> Finding:
-            return preflight.check_model(stack_model(stack))
+            return preflight.check_model(stack_model(stack, overrides))
 
         def bundle() -> Finding:
-            path = build_bundle_for(stack)
+            path = build_bundle_for(stack, overrides)
             return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
 
         def python_version() -> Finding:
@@ -142,8 +194,25 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
 
             return preflight.check_python_version(PLATFORM_PYTHON)
 
+        def platform() -> Finding:
+            from botocore.config import Config
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            from verify.aws import make_client
+
+            cfg = parse_stack_config(stack, effective_config(stack, overrides))
+            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
+            eb = make_client("elasticbeanstalk", {"AWS_REGION": cfg.region}, config=quick)
+            try:
+                return preflight.check_platform(cfg.solution_stack, eb)
+            except (BotoCoreError, ClientError) as exc:
+                # Unknown is not a failure here: `up` names a missing platform itself.
+                return Finding("platform", True, f"platforms not listed ({exc}); not checked")
+
+        real = [platform] if engine.name == "pulumi" else []  # the sandbox's list is moto's
         static = preflight.run_all(
             [
+                *real,
                 config_valid,
                 preflight.check_requirements_pinned,
                 preflight.check_requirements_installed,
@@ -179,7 +248,7 @@ def sandbox_checks(stack: str) -> list[Finding]:
             outputs = engine.up(build_bundle_for(stack))
             state = json.loads((engine.state_dir / "sandbox.json").read_text(encoding="utf-8"))
             violations = evaluate(resources_from_sandbox(state.get("resources", {})))
-            outcome = verifier(only=["readiness", "health", "cors", "ml"])(
+            outcome = verifier(only=["readiness", "health", "cors", "ml"], engine=engine)(
                 outputs, Path(tmp) / "report"
             )
         finally:
@@ -200,6 +269,18 @@ def sandbox_checks(stack: str) -> list[Finding]:
     return findings
 
 
+def _validate_overrides(stack: str, overrides: Mapping[str, str]) -> None:
+    """Bad --config values fail before any engine or CLI call, naming the key."""
+    from components.config import StackConfigError, parse_stack_config
+
+    if not (ROOT / f"Pulumi.{stack}.yaml").is_file():
+        return  # make_engine names the missing stack file
+    try:
+        parse_stack_config(stack, effective_config(stack, overrides))
+    except StackConfigError as exc:
+        raise PipelineError(str(exc).replace("\n", " "), "fix the --config values") from exc
+
+
 def build_pipeline(
     stack: str,
     engine_name: str,
@@ -210,18 +291,25 @@ def build_pipeline(
     verify_timeout: float | None = None,
     engine: Engine | None = None,
     config_overrides: Mapping[str, str] | None = None,
+    engine_options: Mapping[str, Any] | None = None,
     **pipeline_kwargs: Any,
 ) -> Pipeline:
     if engine is None:
-        extra = {"config_overrides": dict(config_overrides)} if config_overrides else {}
+        extra: dict[str, Any] = dict(engine_options or {})
+        if config_overrides:
+            extra["config_overrides"] = dict(config_overrides)
+        if config_overrides:
+            _validate_overrides(stack, config_overrides)
         engine = make_engine(engine_name, stack, state_root=state_root, **extra)
     return Pipeline(
         engine,
-        verifier=verifier(only=verify_only, timeout=verify_timeout),
+        verifier=verifier(only=verify_only, timeout=verify_timeout, engine=engine),
         checks=preflight_checks(stack, engine),
-        bundle_builder=lambda: build_bundle_for(stack),
-        bundle_fetcher=fetch_bundle,
-        record_store=record_store_for(engine),
+        bundle_builder=lambda: build_bundle_for(stack, getattr(engine, "config_overrides", None)),
+        bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
+        record_store=record_store_for(
+            engine, (report_root or ROOT / "reports" / stack) / "records.json"
+        ),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
         **pipeline_kwargs,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.config import DEFAULT_SOLUTION_STACK
 from components.eb_settings import EnvironmentShape, option_settings
 from components.iam_policies import app_data_policy, assume_role_policy, to_json
 from components.naming import managed_policy_arn
@@ -39,6 +40,7 @@ class DataAccess:
     media_bucket_arn: pulumi.Input[str]
     artifact_bucket_arn: pulumi.Input[str]
     ses_identity_arn: pulumi.Input[str]
+    sender_email: str
     ses_configuration_set_arn: pulumi.Input[str]
 
 
@@ -55,13 +57,22 @@ class AppEnvironmentArgs:
     env_vars: Mapping[str, pulumi.Input[str]]
     tags: Mapping[str, str]
     solution_stack_name: pulumi.Input[str] | None = None
-    """Defaults to the newest Amazon Linux 2023 Python 3.11 platform in the region."""
+    """The pinned platform (stack config `solutionStack`); defaults to DEFAULT_SOLUTION_STACK."""
+    version_registered: bool = False
+    """EB already holds `version_label` (rollback, redeploy): reference it, never create it again
+    (EB refuses a label twice per application)."""
+    deploy_timeout_minutes: int = 25
+    """`wait_for_ready_timeout` of the environment (Terraform's 20-minute default is too short
+    for an Immutable deploy that installs the ML stack on fresh instances)."""
+    versions_kept: int = 50
+    """EB's application version lifecycle keeps this many versions (sources stay in S3)."""
 
 
 class AppEnvironment(pulumi.ComponentResource):
     application: aws.elasticbeanstalk.Application
     bundle: aws.s3.BucketObjectv2
-    version: aws.elasticbeanstalk.ApplicationVersion
+    version: aws.elasticbeanstalk.ApplicationVersion | None
+    version_name: pulumi.Output[str]
     environment: aws.elasticbeanstalk.Environment
     instance_role: aws.iam.Role
     instance_profile: aws.iam.InstanceProfile
@@ -80,6 +91,12 @@ class AppEnvironment(pulumi.ComponentResource):
             f"{name}-app",
             name=args.application_name,
             description="Passport Photo AI backend",
+            # EB, not Pulumi, retires old versions (rollback needs them); bundles stay in S3.
+            appversion_lifecycle=aws.elasticbeanstalk.ApplicationAppversionLifecycleArgs(
+                service_role=self.service_role.arn,
+                max_count=args.versions_kept,
+                delete_source_from_s3=False,
+            ),
             tags=tags,
             opts=child,
         )
@@ -94,24 +111,28 @@ class AppEnvironment(pulumi.ComponentResource):
             # so a replaced bundle object stays in the artifact bucket instead of being deleted.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.version = aws.elasticbeanstalk.ApplicationVersion(
-            f"{name}-version",
-            name=args.version_label,
-            application=self.application.name,
-            bucket=args.artifact_bucket,
-            key=self.bundle.key,
-            description=f"source bundle {args.version_label}",
-            tags=tags,
-            opts=child,
-        )
+        # Versions are never deleted by Pulumi (retain_on_delete): a replaced or no longer
+        # declared version stays in EB for rollback until the lifecycle above retires it, and
+        # an existing label is referenced rather than created twice.
+        self.version: aws.elasticbeanstalk.ApplicationVersion | None = None
+        version_name: pulumi.Input[str] = args.version_label
+        if not args.version_registered:
+            self.version = aws.elasticbeanstalk.ApplicationVersion(
+                f"{name}-version",
+                name=args.version_label,
+                application=self.application.name,
+                bucket=args.artifact_bucket,
+                key=self.bundle.key,
+                description=f"source bundle {args.version_label}",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            version_name = self.version.name
+        self.version_name = pulumi.Output.from_input(version_name)
 
-        solution_stack = args.solution_stack_name
-        if solution_stack is None:
-            solution_stack = aws.elasticbeanstalk.get_solution_stack_output(
-                most_recent=True,
-                name_regex=SOLUTION_STACK_REGEX,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            ).name
+        # Pinned by stack config (solutionStack), never "newest at every run": a new platform is
+        # a reviewed change, and `check` says when one exists (automation/preflight.py).
+        solution_stack = args.solution_stack_name or DEFAULT_SOLUTION_STACK
 
         settings = option_settings(
             args.shape,
@@ -124,8 +145,9 @@ class AppEnvironment(pulumi.ComponentResource):
             name=args.environment_name,
             application=self.application.name,
             solution_stack_name=solution_stack,
+            wait_for_ready_timeout=f"{args.deploy_timeout_minutes}m",
             tier="WebServer",
-            version=self.version.name,
+            version=self.version_name,
             settings=[
                 aws.elasticbeanstalk.EnvironmentSettingArgs(namespace=ns, name=key, value=value)
                 for ns, key, value in settings
@@ -134,13 +156,14 @@ class AppEnvironment(pulumi.ComponentResource):
             # Instances must boot with their permissions already in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
         )
-        self.endpoint = pulumi.Output.concat("http://", self.environment.cname)
+        scheme = "https://" if args.shape.certificate_arn else "http://"
+        self.endpoint = pulumi.Output.concat(scheme, self.environment.cname)
 
         self.register_outputs(
             {
                 "application_name": self.application.name,
                 "environment_name": self.environment.name,
-                "app_version": self.version.name,
+                "app_version": self.version_name,
                 "api_url": self.endpoint,
             }
         )
@@ -191,6 +214,7 @@ class AppEnvironment(pulumi.ComponentResource):
                 media_bucket_arn=access.media_bucket_arn,
                 artifact_bucket_arn=access.artifact_bucket_arn,
                 ses_identity_arn=access.ses_identity_arn,
+                sender_email=access.sender_email,
                 ses_configuration_set_arn=access.ses_configuration_set_arn,
             ).apply(lambda arns: to_json(app_data_policy(**arns))),
             opts=child,

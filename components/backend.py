@@ -37,6 +37,7 @@ STACK_OUTPUTS = (
     "cors_allowed_origins",
     "latency_budget_ms",
     "max_upload_mb",
+    "ses_dns_records",
 )
 """The stack outputs contract (docs/contracts.md); verify/ reads only these."""
 
@@ -47,6 +48,7 @@ class BackendArgs:
     bundle_path: str
     version_label: str
     solution_stack_name: pulumi.Input[str] | None = None
+    version_registered: bool = False
 
 
 class PassportPhotoBackend(pulumi.ComponentResource):
@@ -77,11 +79,12 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             MailerArgs(
                 sender_email=cfg.sender_email,
                 configuration_set_name=naming.configuration_set_name(cfg.stack),
+                sender_domain=cfg.sender_domain,
+                route53_zone_id=cfg.route53_zone_id,
             ),
             opts=child,
         )
         env_vars: dict[str, pulumi.Input[str]] = {
-            "APP_VERSION": args.version_label,
             "EMAIL_TABLE": self.datastore.email_table.name,
             "ANALYTICS_TABLE": self.datastore.analytics_table.name,
             "MEDIA_BUCKET": self.storage.media_bucket.bucket,
@@ -105,21 +108,27 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                     max_instances=cfg.max_instances,
                     deployment_policy=cfg.deployment_policy,
                     log_retention_days=cfg.log_retention_days,
+                    certificate_arn=cfg.certificate_arn,
+                    vpc_id=cfg.vpc_id,
+                    subnets=cfg.subnets,
                 ),
                 bundle_path=args.bundle_path,
                 version_label=args.version_label,
+                version_registered=args.version_registered,
                 artifact_bucket=self.storage.artifact_bucket.id,
                 data_access=DataAccess(
                     email_table_arn=self.datastore.email_table.arn,
                     analytics_table_arn=self.datastore.analytics_table.arn,
                     media_bucket_arn=self.storage.media_bucket.arn,
                     artifact_bucket_arn=self.storage.artifact_bucket.arn,
-                    ses_identity_arn=self.mailer.identity.arn,
+                    ses_identity_arn=self.mailer.identity_arn,
+                    sender_email=cfg.sender_email,
                     ses_configuration_set_arn=self.mailer.configuration_set.arn,
                 ),
                 env_vars=env_vars,
                 tags=tags,
-                solution_stack_name=args.solution_stack_name,
+                solution_stack_name=args.solution_stack_name or cfg.solution_stack,
+                deploy_timeout_minutes=cfg.deploy_timeout_minutes,
             ),
             opts=child,
         )
@@ -148,16 +157,17 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "api_url": self.app.endpoint,
             "environment_name": self.app.environment.name,
             "application_name": self.app.application.name,
-            "app_version": self.app.version.name,
+            "app_version": self.app.version_name,
             "artifact_bucket": self.storage.artifact_bucket.bucket,
             "media_bucket": self.storage.media_bucket.bucket,
             "email_table": self.datastore.email_table.name,
             "analytics_table": self.datastore.analytics_table.name,
-            "sender_email": self.mailer.identity.email,
+            "sender_email": cfg.sender_email,
             "ses_configuration_set": self.mailer.configuration_set.name,
             "alarm_topic_arn": self.monitoring.topic.arn,
             "cors_allowed_origins": list(cfg.cors_allowed_origins),
             "latency_budget_ms": cfg.latency_budget_ms,
             "max_upload_mb": cfg.max_upload_mb,
+            "ses_dns_records": self.mailer.dns_records,
         }
         return outputs

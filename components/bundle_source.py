@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
+#: Set to "true" by the engines when EB already holds an application version with the bundle's
+#: label (a rollback, a redeploy): EB refuses to create a label twice per application.
+VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"
 
 
 class BundleSourceError(RuntimeError):
@@ -22,6 +25,8 @@ class BundleSourceError(RuntimeError):
 class BundleRef:
     path: str
     version_label: str
+    registered: bool = False
+    """EB already has this label: reference it, do not create the version again."""
 
 
 def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRef:
@@ -38,6 +43,7 @@ def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRe
         path = Path(prebuilt).expanduser().resolve()
         if not path.is_file():
             raise BundleSourceError(f"{BUNDLE_ENV}={prebuilt}: no such file")
-        return BundleRef(str(path), bundle_label(path))
+        registered = env.get(VERSION_EXISTS_ENV, "").lower() == "true"
+        return BundleRef(str(path), bundle_label(path), registered)
     bundle = build_bundle(model=model)
     return BundleRef(str(bundle.path), bundle.version_label)

@@ -21,6 +21,61 @@ PROJECT = "passport-photo-backend"
 """The Pulumi project name and the config namespace of every project key."""
 
 REGION_KEY = "aws:region"
+ENVIRONMENT_KEY = "environment"
+ENVIRONMENTS = ("dev", "staging", "prod")
+"""Rule sets (sizing, CORS, protection): chosen by the `environment` key, not by the stack name,
+so any `Pulumi.<name>.yaml` (a `pr-123` review stack, `prod-eu`) is a valid stack."""
+
+#: Namespaces a stack file may use; anything else is a typo (did-you-mean) or a foreign provider.
+KNOWN_NAMESPACES = (PROJECT, "aws", "pulumi")
+#: The aws provider's config keys (pulumi_aws 7.x, pulumi_aws/config/vars.py; a test keeps this
+#: list equal to the installed SDK's).
+AWS_PROVIDER_KEYS = (
+    "accessKey",
+    "allowedAccountIds",
+    "assumeRoleWithWebIdentity",
+    "assumeRoles",
+    "customCaBundle",
+    "defaultTags",
+    "ec2MetadataServiceEndpoint",
+    "ec2MetadataServiceEndpointMode",
+    "endpoints",
+    "forbiddenAccountIds",
+    "httpProxy",
+    "httpsProxy",
+    "ignoreTags",
+    "insecure",
+    "maxRetries",
+    "noProxy",
+    "profile",
+    "region",
+    "retryMode",
+    "s3UsEast1RegionalEndpoint",
+    "s3UsePathStyle",
+    "secretKey",
+    "sharedConfigFiles",
+    "sharedCredentialsFiles",
+    "skipCredentialsValidation",
+    "skipMetadataApiCheck",
+    "skipRegionValidation",
+    "skipRequestingAccountId",
+    "stsRegion",
+    "tagPolicyCompliance",
+    "token",
+    "tokenBucketRateLimiterCapacity",
+    "useDualstackEndpoint",
+    "useFipsEndpoint",
+    "userAgents",
+)
+
+
+def known_regions() -> tuple[str, ...]:
+    """Every region of every AWS partition botocore knows (its bundled endpoints data)."""
+    import botocore.loaders
+
+    data = botocore.loaders.create_loader().load_data("endpoints")
+    return tuple(sorted(r for p in data["partitions"] for r in p["regions"]))
+
 
 DEPLOYMENT_POLICIES = (
     "AllAtOnce",
@@ -55,6 +110,14 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+#: The EB platform, pinned (not "newest at every run"): a platform change is a reviewed config
+#: change, and `check` reports when a newer one of the same branch exists.
+DEFAULT_SOLUTION_STACK = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+SOLUTION_STACK_RE = re.compile(r"^64bit Amazon Linux 2023 v\d+\.\d+\.\d+ running Python 3\.11$")
+#: How long `pulumi up` waits for the environment to be Ready (Terraform's default is 20m): an
+#: Immutable prod deploy launches fresh instances and installs the ML stack on each.
+DEFAULT_DEPLOY_TIMEOUT_MINUTES = {"dev": 25, "staging": 40, "prod": 60}
+DEPLOY_TIMEOUT_RANGE = (10, 180)
 INSTANCES_RANGE = (1, 20)
 PROD_MIN_INSTANCES = 2
 MAX_UPLOAD_MB_RANGE = (1, 50)
@@ -100,9 +163,23 @@ class StackConfig:
     def project(self) -> str:
         return PROJECT
 
+    environment: str = "dev"
+    """dev, staging or prod: which rule set applies (the `environment` key)."""
+    solution_stack: str = DEFAULT_SOLUTION_STACK
+    deploy_timeout_minutes: int = 25
+    sender_domain: str | None = None
+    """SES domain identity with Easy DKIM (senderEmail must be in it)."""
+    route53_zone_id: str | None = None
+    """The sender domain's hosted zone: the DKIM records are created there."""
+    certificate_arn: str | None = None
+    """ACM certificate of the HTTPS listener (api_url is then https://)."""
+    allow_insecure_http: bool = False
+    vpc_id: str | None = None
+    subnets: tuple[str, ...] = ()
+
     @property
     def tier(self) -> str:
-        return stack_tier(self.stack)
+        return self.environment
 
 
 @dataclass(frozen=True)
@@ -135,10 +212,11 @@ class StackConfigError(ValueError):
 
 
 def stack_tier(stack: str) -> str:
-    """Map a stack name to the rule set it gets: 'prod', 'staging' or 'dev'.
+    """The rule set a stack's *name* suggests: 'prod', 'staging' or 'dev'.
 
-    Names like `prod-eu` or `staging-2` get their tier's rules too, so a second production
-    stack cannot slip past the prod checks by being named differently.
+    Not what decides the rules (the `environment` key does); used only to refuse a stack whose
+    name says prod or staging but whose `environment` says otherwise, so a second production
+    stack cannot slip past the prod checks by a missing or wrong key.
     """
     lowered = stack.lower()
     for tier, names in (("prod", ("prod", "production")), ("staging", ("staging", "stage"))):
@@ -149,6 +227,7 @@ def stack_tier(stack: str) -> str:
 
 # The keys a stack file may set in the project namespace, in documentation order.
 PROJECT_KEYS = (
+    ENVIRONMENT_KEY,
     "instanceType",
     "minInstances",
     "maxInstances",
@@ -163,6 +242,14 @@ PROJECT_KEYS = (
     "photoRetentionDays",
     "deletionProtection",
     "tags",
+    "solutionStack",
+    "deployTimeoutMinutes",
+    "senderDomain",
+    "route53ZoneId",
+    "certificateArn",
+    "allowInsecureHttp",
+    "vpcId",
+    "subnets",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -365,8 +452,30 @@ def _check_tags(c: _Collector) -> dict[str, str]:
     return dict(tags)
 
 
+def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def _foreign_key_ok(full_key: str, value: Any, c: _Collector) -> None:
+    """A key outside our namespace: the aws provider's keys and pulumi's are fine; typos not."""
+    namespace, _, key = full_key.partition(":")
+    if namespace == "aws":
+        if key not in AWS_PROVIDER_KEYS:
+            near = _did_you_mean(f"aws:{key}", [f"aws:{k}" for k in AWS_PROVIDER_KEYS])
+            c.add(full_key, _show(value), f"a key of the aws provider{near}")
+    elif namespace != "pulumi":
+        close = difflib.get_close_matches(namespace, list(KNOWN_NAMESPACES), n=1)
+        near = f" (did you mean {close[0]}:{key}?)" if close else ""
+        c.add(
+            full_key,
+            _show(value),
+            f"keys in the namespaces {', '.join(KNOWN_NAMESPACES)}{near}",
+        )
+
+
 def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
-    """Flatten `project:key` / bare `key` into one namespace and flag unknown project keys."""
+    """Flatten `project:key` / bare `key` into one namespace; flag unknown keys and namespaces."""
     flat: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
     for full_key, value in raw.items():
@@ -376,7 +485,8 @@ def _split_keys(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
         if full_key.startswith(prefix):
             key = full_key[len(prefix) :]
         elif ":" in full_key:
-            continue  # another namespace (aws:profile, pulumi:...): the provider's business
+            _foreign_key_ok(full_key, value, c)
+            continue
         else:
             key = full_key
         if key not in PROJECT_KEYS:
@@ -396,11 +506,18 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     """
     c = _Collector()
     c.raw = _split_keys(raw, c)
-    tier = stack_tier(stack)
+    tier = _check_environment(stack, c)
 
     region = c.string(REGION_KEY, _REQUIRED, "an AWS region name such as us-east-1")
     if region is not None and not _REGION_RE.match(region):
         c.add(REGION_KEY, _show(region), "an AWS region name such as us-east-1")
+        region = None
+    if region is not None and region not in known_regions():
+        c.add(
+            REGION_KEY,
+            _show(region),
+            f"an existing AWS region{_did_you_mean(region, known_regions())}",
+        )
         region = None
 
     instance_type = c.string("instanceType", "t3.small", "an EC2 instance type such as t3.small")
@@ -448,6 +565,25 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     photo_retention = c.integer("photoRetentionDays", 7, PHOTO_RETENTION_DAYS_RANGE)
     deletion_protection = c.boolean("deletionProtection", tier == "prod")
     tags = _check_tags(c)
+    solution_stack = c.string(
+        "solutionStack", DEFAULT_SOLUTION_STACK, "an Amazon Linux 2023 Python 3.11 EB platform"
+    )
+    if solution_stack is not None and not SOLUTION_STACK_RE.match(solution_stack):
+        c.add(
+            "solutionStack",
+            _show(solution_stack),
+            f"an Amazon Linux 2023 Python 3.11 EB platform such as {DEFAULT_SOLUTION_STACK!r} "
+            "(the app is tested on Python 3.11)",
+        )
+    deploy_timeout = c.integer(
+        "deployTimeoutMinutes",
+        DEFAULT_DEPLOY_TIMEOUT_MINUTES.get(tier, 25),
+        DEPLOY_TIMEOUT_RANGE,
+    )
+
+    sender_domain, zone_id = _check_sender_domain(c, sender_email)
+    certificate, insecure = _check_https(c, tier, region)
+    vpc_id, subnets = _check_vpc(c)
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -468,7 +604,94 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         photo_retention_days=photo_retention,
         deletion_protection=deletion_protection,
         tags=tags,
+        environment=tier,
+        solution_stack=solution_stack,
+        deploy_timeout_minutes=deploy_timeout,
+        sender_domain=sender_domain,
+        route53_zone_id=zone_id,
+        certificate_arn=certificate,
+        allow_insecure_http=bool(insecure),
+        vpc_id=vpc_id,
+        subnets=subnets,
     )
+
+
+def _check_https(c: _Collector, tier: str, region: str | None) -> tuple[str | None, bool | None]:
+    """certificateArn (ACM, the stack's region); staging/prod need it or allowInsecureHttp."""
+    allowed = "an ACM certificate ARN in the stack's region (arn:aws:acm:<region>:<account>:...)"
+    arn = c.string("certificateArn", None, allowed)
+    match = arn and re.fullmatch(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[\w-]+", arn)
+    if arn is not None and (not match or (region and match.group(1) != region)):
+        c.add("certificateArn", _show(arn), allowed)
+        arn = None
+    insecure = c.boolean("allowInsecureHttp", False)
+    if tier != "dev" and arn is None and insecure is False and "certificateArn" not in c.raw:
+        c.add(
+            ("certificateArn", "allowInsecureHttp"),
+            "neither",
+            f"a certificateArn in {tier} (HTTPS), or allowInsecureHttp: true to serve plain "
+            "HTTP knowingly",
+        )
+    return arn, insecure
+
+
+def _check_vpc(c: _Collector) -> tuple[str | None, tuple[str, ...]]:
+    """Optional vpcId + subnets (at least two, for the load balancer's AZs); else default VPC."""
+    vpc = c.string("vpcId", None, "a VPC id such as vpc-0123456789abcdef0")
+    if vpc is not None and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc):
+        c.add("vpcId", _show(vpc), "a VPC id such as vpc-0123456789abcdef0")
+        vpc = None
+    allowed = "a list of at least 2 subnet ids (subnet-...) in different AZs of vpcId"
+    subnets = c.get("subnets", [], allowed, _to_str_list)
+    if subnets and (
+        len(subnets) < 2 or not all(re.fullmatch(r"subnet-[0-9a-f]{8,17}", s) for s in subnets)
+    ):
+        c.add("subnets", _show(subnets), allowed)
+        subnets = []
+    if ("vpcId" in c.raw) != ("subnets" in c.raw):
+        c.add(
+            ("vpcId", "subnets"),
+            f"vpcId={vpc}, subnets={subnets}",
+            "both, or neither (the environment then goes into the region's default VPC)",
+        )
+    return vpc, tuple(subnets or ())
+
+
+def _check_sender_domain(c: _Collector, sender_email: str | None) -> tuple[str | None, str | None]:
+    """senderDomain: a DNS name holding senderEmail; route53ZoneId: a hosted zone id."""
+    allowed = "a domain name such as passportphoto.example.com"
+    domain = c.string("senderDomain", None, allowed)
+    if domain is not None:
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(_HOST_LABEL_RE.match(label) for label in labels):
+            c.add("senderDomain", _show(domain), allowed)
+            domain = None
+        elif sender_email and not sender_email.lower().endswith("@" + domain.lower()):
+            c.add(
+                ("senderDomain", "senderEmail"),
+                f"senderDomain={domain}, senderEmail={sender_email}",
+                "senderEmail at the sender domain (SES sends as addresses of a domain identity)",
+            )
+    zone_allowed = "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (needs senderDomain)"
+    zone = c.string("route53ZoneId", None, zone_allowed)
+    if zone is not None and (not re.fullmatch(r"Z[A-Z0-9]{1,31}", zone) or not domain):
+        c.add("route53ZoneId", _show(zone), zone_allowed)
+        zone = None
+    return domain, zone
+
+
+def _check_environment(stack: str, c: _Collector) -> str:
+    """The `environment` key (required): the rule set; a prod/staging-named stack must match it."""
+    env = c.choice(ENVIRONMENT_KEY, _REQUIRED, ENVIRONMENTS)
+    named = stack_tier(stack)
+    if env is not None and named != "dev" and env != named:
+        c.add(
+            ENVIRONMENT_KEY,
+            _show(env),
+            f"{named} for stack '{stack}' (its name says {named}; rename the stack to run "
+            f"{env} rules)",
+        )
+    return env or named
 
 
 def runtime_config() -> dict[str, Any]:

@@ -36,6 +36,10 @@ class EnvironmentShape:
     max_instances: int
     deployment_policy: str
     log_retention_days: int
+    certificate_arn: str | None = None
+    """HTTPS listener on the load balancer (ACM certificate)."""
+    vpc_id: str | None = None
+    subnets: tuple[str, ...] = ()
 
 
 def health_config_document() -> str:
@@ -91,6 +95,31 @@ def deployment_settings(policy: str) -> list[tuple[str, str, str]]:
     return settings
 
 
+#: TLS 1.3 with 1.2 fallback (AWS's recommended ALB policy).
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+def network_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
+    """HTTPS listener (when a certificate is configured) and VPC placement (when given)."""
+    settings: list[tuple[str, str, str]] = []
+    if shape.certificate_arn:
+        https = "aws:elbv2:listener:443"
+        settings += [
+            (https, "ListenerEnabled", "true"),
+            (https, "Protocol", "HTTPS"),
+            (https, "SSLCertificateArns", shape.certificate_arn),
+            (https, "SSLPolicy", SSL_POLICY),
+        ]
+    if shape.vpc_id:
+        subnets = ",".join(shape.subnets)
+        settings += [
+            ("aws:ec2:vpc", "VPCId", shape.vpc_id),
+            ("aws:ec2:vpc", "Subnets", subnets),
+            ("aws:ec2:vpc", "ELBSubnets", subnets),
+        ]
+    return settings
+
+
 def option_settings(
     shape: EnvironmentShape,
     *,
@@ -132,5 +161,6 @@ def option_settings(
         (health_logs, "RetentionInDays", retention),
     ]
     settings += deployment_settings(shape.deployment_policy)
+    settings += network_settings(shape)
     settings += [(NS_APP_ENV, key, value) for key, value in sorted(env_vars.items())]
     return settings

@@ -55,6 +55,14 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
     }
 
 
+def identities_of(identity_arn: str) -> str:
+    """arn:aws:ses:<region>:<account>:identity/x → the same account's `identity/*`."""
+    prefix, sep, _ = identity_arn.partition(":identity/")
+    if not sep:
+        raise ValueError(f"not an SES identity ARN: {identity_arn!r}")
+    return f"{prefix}:identity/*"
+
+
 def app_data_policy(
     *,
     email_table_arn: str,
@@ -63,12 +71,17 @@ def app_data_policy(
     artifact_bucket_arn: str,
     ses_identity_arn: str,
     ses_configuration_set_arn: str,
+    sender_email: str,
 ) -> dict[str, Any]:
     """Least-privilege data access for the app's instances: this stack's ARNs only.
 
-    SES v1/v2 SendEmail authorises against both the identity and the configuration set used,
-    so both ARNs are listed. An email-address identity can only send as that address, so no
-    extra `ses:FromAddress` condition is needed.
+    SES SendEmail authorises against every identity the message involves and the
+    configuration set. While the account is in the SES sandbox that includes the *recipient's*
+    identity, so a policy naming only our identity ARN fails there. Sending is therefore
+    allowed on the account's identities in this region (`identity/*`) but only with
+    `ses:FromAddress` equal to our sender: the app can send as us and nobody else, which is
+    the least privilege SES's authorisation model can express (policy rule iam-no-wildcards
+    accepts an identity wildcard only with that condition).
     """
     tables = [email_table_arn, analytics_table_arn]
     return {
@@ -102,7 +115,8 @@ def app_data_policy(
                 "Sid": "SendMail",
                 "Effect": "Allow",
                 "Action": list(SES_ACTIONS),
-                "Resource": [ses_identity_arn, ses_configuration_set_arn],
+                "Resource": [identities_of(ses_identity_arn), ses_configuration_set_arn],
+                "Condition": {"StringEquals": {"ses:FromAddress": sender_email}},
             },
         ],
     }

@@ -22,6 +22,18 @@ DDB_TABLE = "aws:dynamodb/table:Table"
 EB_ENV = "aws:elasticbeanstalk/environment:Environment"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_POLICY = "aws:iam/policy:Policy"
+IAM_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+#: AWS-managed policies our roles may carry: EB's web tier (instances), enhanced health and
+#: managed updates (service role). Anything else (AdministratorAccess, AmazonS3FullAccess, ...)
+#: would bypass the least-privilege inline policy, so it is a violation.
+ALLOWED_AWS_MANAGED_POLICIES = frozenset(
+    {
+        "AWSElasticBeanstalkWebTier",
+        "service-role/AWSElasticBeanstalkEnhancedHealth",
+        "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy",
+    }
+)
 
 #: Resource types we declare that accept tags; every one must carry these keys.
 TAGGABLE = frozenset(
@@ -214,7 +226,27 @@ def _iam_no_wildcards(policy: Resource, _: Sequence[Resource]) -> list[str]:
                 problems.append(f"allows wildcard action {action!r}")
             elif service in DATA_SERVICES and "*" in resources:
                 problems.append(f"allows {action} on Resource '*'")
+            elif service == "ses" and any(r.endswith(":identity/*") for r in resources):
+                # Every identity of the account is acceptable only because SES's sandbox
+                # authorises against the recipient's identity too, and only when the sender
+                # is pinned: with ses:FromAddress the role still sends as us and nobody else.
+                pinned = (stmt.get("Condition") or {}).get("StringEquals", {})
+                if not pinned.get("ses:FromAddress"):
+                    problems.append(
+                        f"allows {action} on every SES identity without a ses:FromAddress "
+                        "condition (anyone's address could be spoofed)"
+                    )
     return problems
+
+
+def _iam_managed_allowlist(attachment: Resource, _: Sequence[Resource]) -> list[str]:
+    arn = attachment.props.get("policyArn")
+    if not isinstance(arn, str):
+        return []  # unknown at preview time; the pack runs again at `up`, when it is known
+    prefix, sep, name = arn.partition(":iam::aws:policy/")
+    if sep and name not in ALLOWED_AWS_MANAGED_POLICIES:
+        return [f"attaches the AWS-managed policy {name!r}, which is not on the allowlist"]
+    return []
 
 
 def _required_tags(resource: Resource, _: Sequence[Resource]) -> list[str]:
@@ -292,6 +324,14 @@ RULES: tuple[Rule, ...] = (
         "scope the statement to this stack's table/bucket/identity ARNs and name the actions",
         _iam_no_wildcards,
         frozenset({IAM_ROLE_POLICY, IAM_POLICY}),
+    ),
+    Rule(
+        "iam-managed-policy-allowlist",
+        "roles carry only the AWS-managed policies EB needs "
+        f"({', '.join(sorted(ALLOWED_AWS_MANAGED_POLICIES))})",
+        "grant extra access in the scoped inline policy (components/iam_policies.py) instead",
+        _iam_managed_allowlist,
+        frozenset({IAM_ATTACHMENT}),
     ),
     Rule(
         "required-tags",

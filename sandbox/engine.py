@@ -32,6 +32,8 @@ from sandbox.state import (
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_KEY = "backgroundRemovalModel"
+#: Same name as components.bundle_source.VERSION_EXISTS_ENV (the sandbox does not import it).
+VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"
 DEFAULT_MODEL = "u2netp"
 #: Errors raised by the program's own modules are user-facing (bad config, missing bundle).
 USER_ERROR_MODULES = ("components", "app")
@@ -162,6 +164,7 @@ class SandboxEngine:
                     region=region,
                     endpoint_url=endpoint,
                     credentials=FAKE_AWS_ENV,
+                    deployed=state.get("resources", default={}) or {},
                 )
                 runner = EnvironmentRunner(
                     state,
@@ -332,8 +335,26 @@ class SandboxEngine:
     ) -> dict[str, Any]:
         with _PROGRAM_LOCK:
             return run_program(
-                self.project_dir, self.stack, mocks, config=config, bundle=bundle, preview=preview
+                self.project_dir,
+                self.stack,
+                mocks,
+                config=config,
+                bundle=bundle,
+                preview=preview,
+                extra_env=self._version_env(bundle),
             )
+
+    def _version_env(self, bundle: Path | None) -> dict[str, str]:
+        """Tell the program when EB already holds the bundle's label (see bundle_source)."""
+        if bundle is None:
+            return {}
+        from app.bundle import bundle_label
+
+        label = bundle_label(bundle)
+        versions = (read_json(self.paths.sandbox, default={}) or {}).get("eb", {}).get("versions")
+        if any(label in labels for labels in (versions or {}).values()):
+            return {VERSION_EXISTS_ENV: "true"}
+        return {}
 
     def _port_for(self, state: SandboxState, role: str, pinned: int | None) -> int:
         """A pinned port must be free; else reuse the recorded one if free, else a new one."""

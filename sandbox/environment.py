@@ -137,13 +137,34 @@ class EnvironmentRunner:
 
     # -- records --------------------------------------------------------------------------
 
-    def record_application(self, name: str, description: str) -> None:
+    def record_application(
+        self,
+        name: str,
+        description: str,
+        *,
+        max_versions: int | None = None,
+        delete_source: bool = False,
+    ) -> None:
         with self.state.update() as data:
-            data["eb"]["applications"].setdefault(name, {"created": utc_timestamp()})
-            data["eb"]["applications"][name]["description"] = description
+            app = data["eb"]["applications"].setdefault(name, {"created": utc_timestamp()})
+            app["description"] = description
+            app["version_lifecycle"] = {"max_count": max_versions, "delete_source": delete_source}
 
-    def record_version(self, application: str, label: str, bucket: str, key: str) -> None:
-        """EB checks the bundle exists when a version is created; so do we."""
+    def record_version(
+        self, application: str, label: str, bucket: str, key: str, *, create: bool = True
+    ) -> None:
+        """CreateApplicationVersion as EB does it: the bundle must exist, the label must not.
+
+        Then EB's version lifecycle (max count) retires the oldest versions no environment
+        runs; their bundles stay in S3 unless the lifecycle says to delete the source.
+        """
+        existing = self.state.get("eb", "versions", application, label)
+        if create and existing:
+            raise SandboxError(
+                f"InvalidParameterValue: Application Version {label} already exists in "
+                f"application {application} (EB labels are unique per application; "
+                "reference the existing version instead of creating it again)"
+            )
         s3 = self._s3()
         try:
             s3.head_object(Bucket=bucket, Key=key)
@@ -155,6 +176,11 @@ class EnvironmentRunner:
             versions = data["eb"]["versions"].setdefault(application, {})
             versions.setdefault(label, {"created": utc_timestamp()})
             versions[label].update(bucket=bucket, key=key)
+            lifecycle = data["eb"]["applications"].get(application, {}).get("version_lifecycle")
+            retired = _retire_versions(versions, lifecycle, data.get("app"), keep=label)
+        for old in retired:
+            if (lifecycle or {}).get("delete_source"):
+                s3.delete_object(Bucket=old["bucket"], Key=old["key"])
 
     # -- the environment --------------------------------------------------------------------
 
@@ -324,3 +350,23 @@ class EnvironmentRunner:
 
     def _switch(self, port: int) -> None:
         write_json_atomic(self.state.paths.proxy_target, port)
+
+
+def _retire_versions(
+    versions: dict[str, Any],
+    lifecycle: Mapping[str, Any] | None,
+    running: Mapping[str, Any] | None,
+    keep: str,
+) -> list[dict[str, Any]]:
+    """EB's MaxCountRule: drop the oldest versions beyond max_count, never a running one."""
+    max_count = (lifecycle or {}).get("max_count")
+    if not max_count:
+        return []
+    in_use = {(running or {}).get("version"), keep}
+    retired = []
+    for label in sorted(versions, key=lambda v: versions[v].get("created", "")):
+        if len(versions) <= int(max_count):
+            break
+        if label not in in_use:
+            retired.append(versions.pop(label))
+    return retired

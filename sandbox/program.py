@@ -123,8 +123,12 @@ def run_program(
     config: Mapping[str, str],
     bundle: Path | None = None,
     preview: bool = False,
+    extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Execute `__main__.py` for `stack` under `mocks`; returns the resolved stack outputs."""
+    """Execute `__main__.py` for `stack` under `mocks`; returns the resolved stack outputs.
+
+    `extra_env` is what the engine tells the program for this run (set only while it runs).
+    """
     import pulumi
     from pulumi.runtime import settings as runtime_settings
     from pulumi.runtime.stack import run_pulumi_func
@@ -134,6 +138,7 @@ def run_program(
     if not program.is_file():
         raise SandboxError(f"no Pulumi program at {program}")
     env = {BUNDLE_ENV: str(Path(bundle).resolve())} if bundle is not None else {}
+    env.update(extra_env or {})
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -54,6 +54,7 @@ def run(
     report_dir: Path | str | None = None,
     images_dir: Path | str = DEFAULT_IMAGES,
     check_timeouts: Mapping[str, float] | None = None,
+    aws_env: Mapping[str, str] | None = None,
 ) -> Report:
     """Run the checks against the deployment the outputs describe; write reports if asked.
 
@@ -86,6 +87,7 @@ def run(
         report_dir=report_path,
         images_dir=Path(images_dir),
         check_timeouts=dict(check_timeouts or {}),
+        aws_env=dict(aws_env) if aws_env else None,
     )
     report = Report(
         results, time.monotonic() - started, public_view(outputs), stack=outputs.get("stack")

@@ -20,6 +20,8 @@ class CheckContext:
     deadline: Deadline
     images_dir: Path
     report_dir: Path | None = None
+    aws_env: dict[str, str] | None = None
+    """The AWS target when it is not the ambient one (the sandbox's moto); see verify.aws."""
     _http: HttpClient | None = field(default=None, repr=False)
     _aws: AwsClients | None = field(default=None, repr=False)
 
@@ -33,7 +35,7 @@ class CheckContext:
     @property
     def aws(self) -> AwsClients:
         if self._aws is None:
-            self._aws = AwsClients(self.outputs["region"], self.deadline)
+            self._aws = AwsClients(self.outputs["region"], self.deadline, aws_env=self.aws_env)
         return self._aws
 
     def log(self, message: str) -> None:

@@ -18,6 +18,7 @@ class Status(enum.StrEnum):
     FAILED = "FAILED"  # the deployment does not do what it should
     SKIPPED = "SKIPPED"  # not run, e.g. because readiness failed first
     ERROR = "ERROR"  # verify could not reach a verdict (timeout, crash in a check)
+    BLOCKED = "BLOCKED"  # waiting on a named manual step (an SES identity still pending)
 
 
 def utc_now() -> str:
@@ -29,6 +30,18 @@ class CheckFailed(Exception):
 
     A check that finds several problems raises once with all of them (see `Problems`), so a
     single run shows everything to fix instead of one thing per run.
+    """
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class CheckBlocked(Exception):
+    """Raised when the deployment cannot be judged until a person does something named.
+
+    Not a failure of the deployment (rolling back would not help): e.g. an SES identity is
+    pending until its DKIM records are in DNS or its verification link is clicked.
     """
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
@@ -120,8 +133,17 @@ class Report:
         return Status.PASSED in statuses and not statuses & {Status.FAILED, Status.ERROR}
 
     @property
+    def blocked(self) -> bool:
+        """Only manual steps stand between this deployment and a pass (nothing failed)."""
+        statuses = {r.status for r in self.results}
+        return Status.BLOCKED in statuses and not statuses & {Status.FAILED, Status.ERROR}
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        """0 passed, 1 failed, 5 blocked on a manual step (same code as the pipeline's)."""
+        if self.passed:
+            return 0
+        return 5 if self.blocked else 1
 
     @property
     def totals(self) -> dict[str, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from verify.context import Check, CheckContext
-from verify.model import CheckFailed, CheckResult, Deadline, Status
+from verify.model import CheckBlocked, CheckFailed, CheckResult, Deadline, Status
 from verify.progress import log
 
 #: Extra time past a check's own deadline before the runner gives up on it; lets a check that
@@ -51,6 +51,8 @@ def execute(
         status, message, details = Status.PASSED, outcome.message, outcome.details
     except CheckFailed as exc:
         status, message, details = Status.FAILED, str(exc), exc.details
+    except CheckBlocked as exc:
+        status, message, details = Status.BLOCKED, str(exc), exc.details
     except Exception as exc:  # a bug or an unexpected answer: no verdict, but say what
         status, message = Status.ERROR, f"{type(exc).__name__}: {exc}"
         details = {"traceback": traceback.format_exc(limit=6)}
@@ -181,6 +183,7 @@ def run_checks(
     report_dir: Path | None = None,
     images_dir: Path,
     check_timeouts: dict[str, float] | None = None,
+    aws_env: dict[str, str] | None = None,
 ) -> list[CheckResult]:
     """Readiness (if selected) first, then the rest concurrently, then exclusive checks alone.
 
@@ -191,7 +194,8 @@ def run_checks(
     run_deadline = Deadline(timeout_s)
     timeouts = {c.name: float((check_timeouts or {}).get(c.name, c.timeout_s)) for c in checks}
     contexts = {
-        c.name: CheckContext(c.name, outputs, run_deadline, images_dir, report_dir) for c in checks
+        c.name: CheckContext(c.name, outputs, run_deadline, images_dir, report_dir, aws_env)
+        for c in checks
     }
     results: dict[str, CheckResult] = {}
 

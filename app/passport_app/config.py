@@ -46,6 +46,19 @@ class Settings:
         return self.model_home / f"{self.rembg_model}.onnx"
 
 
+def bundle_version(root: Path = APP_ROOT) -> str:
+    """The label app.bundle wrote into the bundle's VERSION file ("dev" outside a bundle).
+
+    Read from the bundle rather than an EB option setting, so that a deploy of new code changes
+    only the environment's version label (issue 10, item 6). APP_VERSION still overrides it for
+    local runs and tests.
+    """
+    try:
+        return (root / "VERSION").read_text(encoding="utf-8").strip() or "dev"
+    except OSError:
+        return "dev"
+
+
 REQUIRED = ("EMAIL_TABLE", "ANALYTICS_TABLE", "MEDIA_BUCKET", "SENDER_EMAIL")
 
 
@@ -90,7 +103,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("invalid app environment:\n  " + "\n  ".join(problems))
 
     return Settings(
-        app_version=env.get("APP_VERSION", "").strip() or "dev",
+        app_version=env.get("APP_VERSION", "").strip() or bundle_version(),
         email_table=env["EMAIL_TABLE"].strip(),
         analytics_table=env["ANALYTICS_TABLE"].strip(),
         media_bucket=env["MEDIA_BUCKET"].strip(),

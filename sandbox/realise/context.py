@@ -30,6 +30,9 @@ class RealiseContext:
     credentials: Mapping[str, str]
     services: Any = None
     """Extra collaborators a handler needs (the EB environment realiser); set by the engine."""
+    deployed: Mapping[str, Any] = field(default_factory=dict)
+    """The graph of the last `up` (resource key → id, state): what already exists, like
+    Pulumi's state, so a handler can tell a create from an update."""
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _session: Any = None

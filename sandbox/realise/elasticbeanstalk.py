@@ -14,6 +14,7 @@ from typing import Any
 from sandbox.realise.context import RealiseContext, error_code
 
 ENV_TYPE = "aws:elasticbeanstalk/environment:Environment"
+VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
 
 
 def application(
@@ -25,7 +26,13 @@ def application(
     eb = ctx.client("elasticbeanstalk")
     if not eb.describe_applications(ApplicationNames=[app_name])["Applications"]:
         eb.create_application(ApplicationName=app_name, Description=inputs.get("description", ""))
-    ctx.services.record_application(app_name, inputs.get("description", ""))
+    lifecycle = (inputs.get("appversionLifecycle") or {}) if isinstance(inputs, dict) else {}
+    ctx.services.record_application(
+        app_name,
+        inputs.get("description", ""),
+        max_versions=lifecycle.get("maxCount"),
+        delete_source=bool(lifecycle.get("deleteSourceFromS3")),
+    )
     return app_name, {
         **inputs,
         "name": app_name,
@@ -37,11 +44,15 @@ def application(
 def application_version(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    label = ctx.physical_name(
-        "aws:elasticbeanstalk/applicationVersion:ApplicationVersion", name, inputs, max_len=100
-    )
+    label = ctx.physical_name(VERSION_TYPE, name, inputs, max_len=100)
     app_name = str(inputs["application"])
-    ctx.services.record_version(app_name, label, str(inputs["bucket"]), str(inputs["key"]))
+    # Pulumi calls CreateApplicationVersion only for a new resource or a replacement (a new
+    # label); EB refuses a label that already exists in the application, and so do we.
+    before = ctx.deployed.get(f"{VERSION_TYPE}::{name}") or {}
+    creating = before.get("id") != label
+    ctx.services.record_version(
+        app_name, label, str(inputs["bucket"]), str(inputs["key"]), create=creating
+    )
     return label, {
         **inputs,
         "name": label,
@@ -95,6 +106,6 @@ def environment(
 
 HANDLERS = {
     "aws:elasticbeanstalk/application:Application": application,
-    "aws:elasticbeanstalk/applicationVersion:ApplicationVersion": application_version,
+    VERSION_TYPE: application_version,
     ENV_TYPE: environment,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ EXPECTED_TOP = {
     "gunicorn.conf.py",
     "requirements.txt",
     "models/u2netp.onnx",
+    "VERSION",
     ".platform/nginx/conf.d/upload_size.conf",
 }
 
@@ -40,13 +42,26 @@ def test_same_sources_give_a_byte_identical_zip(bundle_pair) -> None:
     assert first.version_label == second.version_label
 
 
-def test_label_is_derived_from_the_zip_hash(bundle_pair) -> None:
+def test_label_is_derived_from_the_contents_and_carried_in_the_bundle(bundle_pair) -> None:
     bundle = bundle_pair[0]
     sha = hashlib.sha256(bundle.path.read_bytes()).hexdigest()
     assert bundle.sha256 == sha
-    assert bundle.version_label == "v-" + sha[:12] == bundle_label(bundle.path)
+    assert bundle.version_label == bundle_label(bundle.path)
+    assert re.fullmatch(r"v-[0-9a-f]{12}", bundle.version_label)
     assert bundle.path.name == f"{bundle.version_label}.zip"
     assert bundle.model == "u2netp"
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert zf.read("VERSION").decode() == bundle.version_label + "\n"
+
+
+def test_the_app_reports_the_version_file_of_its_bundle(bundle_pair, tmp_path) -> None:
+    """Not an EB option setting: a code deploy must change only the version label (issue 10)."""
+    from app.passport_app.config import bundle_version
+
+    with zipfile.ZipFile(bundle_pair[0].path) as zf:
+        zf.extractall(tmp_path)
+    assert bundle_version(tmp_path) == bundle_pair[0].version_label
+    assert bundle_version(tmp_path / "nowhere") == "dev"
 
 
 def test_bundle_contents(bundle_pair) -> None:

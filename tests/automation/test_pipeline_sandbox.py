@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -29,6 +28,7 @@ from automation.records import FileRecordStore
 from automation.sandbox_engine import SandboxAdapter
 from automation.wiring import build_pipeline
 from sandbox.app_variants import build_variant, new_version
+from verify.aws import make_client
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +61,8 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     saved = dict(os.environ)
     yield root
     SandboxAdapter(STACK, state_root=root).destroy()
-    os.environ.clear()
-    os.environ.update(saved)  # the adapter points boto3 at the sandbox's moto
+    changed = {k for k in os.environ.keys() | saved.keys() if os.environ.get(k) != saved.get(k)}
+    assert not {k for k in changed if k.startswith(("AWS_", "PULUMI_"))}, changed
 
 
 def cli(
@@ -178,8 +178,9 @@ def test_a_regression_is_rolled_back_automatically(
         report_root=tmp_path / "reports",
         verify_only=QUICK_VERIFY,
     )
-    outputs = pipeline.engine.outputs()  # also points boto3 at the sandbox's moto
-    dynamodb = boto3.client("dynamodb")
+    outputs = pipeline.engine.outputs()
+    aws_env = pipeline.engine.aws_env  # the sandbox's moto, named explicitly
+    dynamodb = make_client("dynamodb", aws_env)
     customer = {
         "email": {"S": "customer@example.com"},
         "status": {"S": "verified"},
@@ -187,12 +188,12 @@ def test_a_regression_is_rolled_back_automatically(
         "created_at": {"N": str(int(time.time()))},
     }
     dynamodb.put_item(TableName=outputs["email_table"], Item=customer)
-    sqs = boto3.client("sqs")
+    sqs = make_client("sqs", aws_env)
     queue = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    boto3.client("sns").subscribe(
+    make_client("sns", aws_env).subscribe(
         TopicArn=outputs["alarm_topic_arn"], Protocol="sqs", Endpoint=queue_arn
     )
 
@@ -219,7 +220,7 @@ def test_a_regression_is_rolled_back_automatically(
     assert any("rolled_back" in n.get("Subject", "") for n in notices), notices
     body = json.loads(next(n for n in notices if "rolled_back" in n["Subject"])["Message"])
     assert body["rollback_version"] == previous and body["stack"] == STACK
-    stats = boto3.client("cloudwatch").get_metric_statistics(
+    stats = make_client("cloudwatch", aws_env).get_metric_statistics(
         Namespace="PassportPhoto/Deployments",
         MetricName="DeploymentRollbacks",
         Dimensions=[{"Name": "Stack", "Value": STACK}],

@@ -113,6 +113,7 @@ def _engine(tmp_path: Path, stack: FakeStack, **kwargs: Any) -> tuple[PulumiEngi
         selected.append((name, work_dir, env))
         return stack
 
+    kwargs.setdefault("version_lookup", lambda bundle: False)
     engine = PulumiEngine(
         "staging",
         backup_dir=tmp_path / "backups",
@@ -260,3 +261,21 @@ def test_preview_on_a_local_file_backend(
     )
     summary = engine.preview()
     assert summary.totals()["create"] > 10
+
+
+def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) -> None:
+    """EB refuses a label twice per application: a rollback tells the program it exists."""
+    from automation.pulumi_engine import VERSION_EXISTS_ENV
+
+    bundle = tmp_path / "v-old.zip"
+    bundle.write_bytes(b"zip")
+    looked_up: list[Path] = []
+    engine, selected = _engine(
+        tmp_path, FakeStack(), version_lookup=lambda b: looked_up.append(b) or True
+    )
+    engine.up(bundle)
+    assert looked_up == [bundle]
+    assert selected[-1][2] == {BUNDLE_ENV: str(bundle), VERSION_EXISTS_ENV: "true"}
+    fresh, selected = _engine(tmp_path, FakeStack(), version_lookup=lambda b: False)
+    fresh.up(bundle)
+    assert selected[-1][2] == {BUNDLE_ENV: str(bundle)}

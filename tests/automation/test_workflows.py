@@ -107,3 +107,61 @@ def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None
 def test_workflows_call_the_automation_cli_not_pulumi_directly(path: Path) -> None:
     for script in run_steps(load(path.name)):
         assert "pulumi up" not in script and "pulumi preview" not in script, script
+
+
+def effective_permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[str, str]:
+    """A job's permissions block replaces the workflow's (GitHub's rule), it does not add."""
+    return dict(job.get("permissions", workflow.get("permissions", {})))
+
+
+#: Actions that publish JUnit results as a check run (needs `checks: write`).
+CHECK_RUN_PUBLISHERS = ("mikepenz/action-junit-report", "dorny/test-reporter")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_jobs_that_publish_check_runs_may_write_checks(path: Path) -> None:
+    workflow = load(path.name)
+    publishing = [
+        name
+        for name, job in workflow["jobs"].items()
+        if any(s.get("uses", "").startswith(CHECK_RUN_PUBLISHERS) for s in job["steps"])
+    ]
+    assert publishing, "expected a JUnit publisher in every workflow"
+    for name in publishing:
+        perms = effective_permissions(workflow, workflow["jobs"][name])
+        assert perms.get("checks") == "write", f"{path.name}:{name} publishes check runs: {perms}"
+
+
+def test_staging_preview_shares_the_staging_deploy_concurrency_group() -> None:
+    deploy_group = load("deploy.yml")["jobs"]["deploy"]["concurrency"]["group"]
+    preview = load("ci.yml")["jobs"]["preview"]
+    assert preview["concurrency"]["group"] == "deploy-staging"
+    assert "deploy-${{ github.event_name == 'push' && 'staging'" in deploy_group
+    assert preview["concurrency"]["cancel-in-progress"] is False  # never cancel a deploy
+
+
+def test_fork_pull_requests_skip_the_aws_steps_with_a_notice() -> None:
+    preview = load("ci.yml")["jobs"]["preview"]
+    fork = preview["env"]["FORK_PR"]
+    assert "github.event.pull_request.head.repo.full_name != github.repository" in fork
+    needs_secrets = [
+        s
+        for s in preview["steps"]
+        if s.get("uses", "").startswith(
+            ("pulumi/actions", "aws-actions/configure-aws-credentials", "actions/github-script")
+        )
+        or "--engine pulumi" in s.get("run", "")
+    ]
+    assert len(needs_secrets) == 4
+    for step in needs_secrets:
+        assert step.get("if") == "env.FORK_PR != 'true'", step
+    notice = [s for s in preview["steps"] if s.get("if") == "env.FORK_PR == 'true'"]
+    assert len(notice) == 1 and "::notice" in notice[0]["run"]
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_workflows_hand_pulumi_a_self_managed_backend_and_passphrase(name: str) -> None:
+    workflow = load(name)
+    job = workflow["jobs"]["preview" if name == "ci.yml" else "deploy"]
+    assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert job["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"

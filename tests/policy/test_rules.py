@@ -17,6 +17,7 @@ import pytest
 from policy.rules import (
     DDB_TABLE,
     EB_ENV,
+    IAM_ATTACHMENT,
     IAM_ROLE_POLICY,
     RULES,
     S3_BUCKET,
@@ -105,6 +106,16 @@ def _wildcard_statement(resource: str, action: str) -> Callable[[dict], dict]:
     return change
 
 
+def _unpinned_sender(props: dict) -> dict:
+    """The SendMail statement without its ses:FromAddress condition."""
+    doc = json.loads(props["policy"]) if isinstance(props["policy"], str) else props["policy"]
+    for stmt in doc["Statement"]:
+        if stmt.get("Sid") == "SendMail":
+            stmt.pop("Condition")
+    props["policy"] = json.dumps(doc)
+    return props
+
+
 def _drop_eb_setting(namespace: str, name: str) -> Callable[[dict], dict]:
     def change(props: dict) -> dict:
         props["settings"] = [
@@ -147,8 +158,13 @@ VIOLATIONS = {
         (IAM_ROLE_POLICY, _wildcard_statement("*", "dynamodb:GetItem")),
         (IAM_ROLE_POLICY, _wildcard_statement("arn:aws:s3:::x/*", "s3:*")),
         (IAM_ROLE_POLICY, _wildcard_statement("arn:aws:s3:::x/*", "*")),
+        (IAM_ROLE_POLICY, _unpinned_sender),
     ],
     "required-tags": [(S3_BUCKET, _drop_tag("stack")), (DDB_TABLE, _drop_tag("project"))],
+    "iam-managed-policy-allowlist": [
+        (IAM_ATTACHMENT, _set(["policyArn"], "arn:aws:iam::aws:policy/AdministratorAccess")),
+        (IAM_ATTACHMENT, _set(["policyArn"], "arn:aws-cn:iam::aws:policy/AmazonS3FullAccess")),
+    ],
 }
 
 
@@ -191,3 +207,32 @@ def test_a_second_bucket_without_protections_is_caught(graphs: dict[str, list[Re
     )
     fired = {v.rule for v in evaluate([*graphs["dev"], bare]) if "rogue" in v.resource}
     assert fired == {"s3-public-access-block", "s3-versioning", "s3-encryption", "s3-tls-only"}
+
+
+@pytest.mark.parametrize(
+    ("rtype", "known"),
+    [
+        (
+            IAM_ROLE_POLICY,
+            {
+                "policy": json.dumps(
+                    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+                )
+            },
+        ),
+        (IAM_ATTACHMENT, {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    ],
+)
+def test_values_unknown_at_preview_are_judged_at_up(rtype: str, known: dict) -> None:
+    """In a preview an Output-built policy / ARN is absent (unknown): no verdict yet. The pack
+    runs again at `up`, when the value is known, and must fire then (issue 10, item 8)."""
+    from policy.rules import Resource
+
+    tags = {"project": "p", "stack": "s", "managed-by": "pulumi"}
+    at_preview = Resource(rtype, "x", {"tags": tags})
+    at_up = Resource(rtype, "x", {"tags": tags, **known})
+    assert evaluate([at_preview]) == []
+    assert {v.rule for v in evaluate([at_up])} & {
+        "iam-no-wildcards",
+        "iam-managed-policy-allowlist",
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from collections.abc import Callable, Mapping
@@ -27,14 +26,15 @@ class FakeBundle:
     version_label: str
 
 
-def make_fake_bundle(directory: Path) -> FakeBundle:
-    """A tiny but real zip; its label uses the contract's formula (v- + 12 hex of sha256)."""
+def make_fake_bundle(directory: Path, extra: bytes = b"") -> FakeBundle:
+    """A tiny but real zip; its label uses the contract's formula (app.bundle.bundle_label)."""
     path = directory / "bundle.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("Procfile", "web: gunicorn application:application\n")
-        archive.writestr("application.py", "application = None\n")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return FakeBundle(str(path), f"v-{digest[:12]}")
+        archive.writestr("application.py", b"application = None\n" + extra)
+    from app.bundle import bundle_label
+
+    return FakeBundle(str(path), bundle_label(path))
 
 
 def stack_file_config(stack: str) -> dict[str, Any]:

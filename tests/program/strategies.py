@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from components.config import (
     DEPLOYMENT_POLICIES,
+    ENVIRONMENTS,
     LOG_RETENTION_DAYS,
     MODELS,
     PROJECT,
@@ -72,7 +73,9 @@ tag_maps = st.dictionaries(
 def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[str, Any]]:
     """(stack, raw config) pairs that must validate; optional keys are sometimes left out."""
     stack = stack if stack is not None else draw(stack_names)
-    tier = stack_tier(stack)
+    # Any stack may run any rule set, except that a prod/staging-named one must say so.
+    named = stack_tier(stack)
+    tier = named if named != "dev" else draw(st.sampled_from(ENVIRONMENTS))
     prod = tier == "prod"
     low = draw(st.integers(2 if prod else 1, 20))
     high = draw(st.integers(low, 20))
@@ -81,7 +84,10 @@ def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[
         NS + "minInstances": low,
         NS + "maxInstances": high,
         NS + "senderEmail": draw(emails),
+        NS + "environment": tier,
     }
+    if tier != "dev":
+        raw[NS + "allowInsecureHttp"] = True  # no certificate in generated configs
     optional = {
         "instanceType": st.sampled_from(INSTANCE_TYPES),
         "deploymentPolicy": st.sampled_from(

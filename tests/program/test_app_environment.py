@@ -10,11 +10,10 @@ from components.eb_settings import EnvironmentShape, deployment_settings, option
 from components.iam_policies import DYNAMODB_ACTIONS
 from tests.program.checks import settings_map
 from tests.program.harness import FakeBundle, Graph
-from tests.program.mocks import SOLUTION_STACK, SOLUTION_STACK_TOKEN
+from tests.program.mocks import SOLUTION_STACK_TOKEN
 
 ENV = "aws:elasticbeanstalk/environment:Environment"
 CONTRACT_ENV_VARS = {
-    "APP_VERSION",
     "EMAIL_TABLE",
     "ANALYTICS_TABLE",
     "MEDIA_BUCKET",
@@ -48,12 +47,20 @@ def test_bundle_is_uploaded_and_becomes_the_deployed_version(
     assert env["version"] == label and env["tier"] == "WebServer"
 
 
-def test_platform_is_the_newest_al2023_python_311(stack_graph: Graph) -> None:
-    assert stack_graph.one(ENV).inputs["solutionStackName"] == SOLUTION_STACK
-    ((token, args),) = stack_graph.calls
-    assert token == SOLUTION_STACK_TOKEN and args["mostRecent"] is True
-    assert args["nameRegex"].startswith("^64bit Amazon Linux 2023 ")
-    assert args["nameRegex"].endswith("running Python 3\\.11$")
+def test_platform_is_pinned_by_config_not_looked_up(stack_graph: Graph) -> None:
+    """Issue 10 item 7: no `most_recent=True` lookup at every run; the stack config decides."""
+    from components.config import DEFAULT_SOLUTION_STACK
+
+    assert stack_graph.one(ENV).inputs["solutionStackName"] == DEFAULT_SOLUTION_STACK
+    assert SOLUTION_STACK_TOKEN not in [token for token, _ in stack_graph.calls]
+
+
+@pytest.mark.parametrize(("stack", "minutes"), [("dev", 25), ("staging", 40), ("prod", 60)])
+def test_deploys_wait_long_enough_for_the_ml_stack(
+    stack_graphs: dict[str, Graph], stack: str, minutes: int
+) -> None:
+    """Issue 10 item 13: Terraform's 20-minute default cuts off an Immutable prod deploy."""
+    assert stack_graphs[stack].one(ENV).inputs["waitForReadyTimeout"] == f"{minutes}m"
 
 
 def test_environment_settings_per_stack(stack_graphs: dict[str, Graph]) -> None:
@@ -96,8 +103,7 @@ def test_app_env_vars_match_the_contract_and_the_resources(stack_graph: Graph) -
     s = settings_map(stack_graph)
     env = {name: value for (ns, name), value in s.items() if ns == APP_ENV}
     out = stack_graph.outputs
-    assert set(env) == CONTRACT_ENV_VARS
-    assert env["APP_VERSION"] == out["app_version"]
+    assert set(env) == CONTRACT_ENV_VARS  # no APP_VERSION: the app reads it from the bundle
     assert env["EMAIL_TABLE"] == out["email_table"]
     assert env["ANALYTICS_TABLE"] == out["analytics_table"]
     assert env["MEDIA_BUCKET"] == out["media_bucket"]
@@ -166,7 +172,11 @@ def test_instance_data_policy_is_scoped_to_this_stacks_arns(stack_graph: Graph) 
     assert statements["MediaList"]["Resource"] == [media]
     assert statements["ReadBundles"]["Resource"] == [f"{artifacts}/bundles/*"]
     assert statements["ReadBundles"]["Action"] == ["s3:GetObject"]
-    assert statements["SendMail"]["Resource"] == [identity, config_set]
+    # SES's sandbox authorises the recipient's identity too: every identity of this account and
+    # region, but only when sending as our sender (issue 10, item 4).
+    assert statements["SendMail"]["Resource"] == [identity.rsplit("/", 1)[0] + "/*", config_set]
+    sender = g.outputs["sender_email"]
+    assert statements["SendMail"]["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
     assert set(statements["SendMail"]["Action"]) == {"ses:SendEmail", "ses:SendRawEmail"}
     for statement in statements.values():
         assert statement["Effect"] == "Allow"
@@ -207,3 +217,123 @@ def test_environment_waits_for_its_permissions(stack_graph: Graph) -> None:
     ):
         for resource in stack_graph.of_type(typ):
             assert any(urn.endswith(f"{typ}::{resource.name}") for urn in depends), resource.name
+
+
+def test_a_new_bundle_changes_only_the_version_label(tmp_path, fake_bundle: FakeBundle) -> None:
+    """One change per deploy: new code moves the version label, never the option settings.
+
+    AWS documents UpdateEnvironment as refusing a version and a configuration change at once.
+    """
+    from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
+
+    other = tmp_path / "other"
+    other.mkdir()
+    newer = make_fake_bundle(other, extra=b"# new code\n")
+    assert newer.version_label != fake_bundle.version_label
+    before = build_graph("staging", stack_file_config("staging"), fake_bundle).one(ENV)
+    after = build_graph("staging", stack_file_config("staging"), newer).one(ENV)
+    assert before.inputs["settings"] == after.inputs["settings"]
+    assert before.inputs["version"] != after.inputs["version"]
+
+
+def test_an_existing_version_is_referenced_and_eb_retires_old_ones(
+    fake_bundle: FakeBundle,
+) -> None:
+    """Rollback under EB's rules: no second CreateApplicationVersion for a label EB holds."""
+    from components.backend import BackendArgs, PassportPhotoBackend
+    from components.config import load_stack_config
+    from components.naming import resource_prefix
+    from tests.program.harness import run_mocked, stack_file_config
+
+    def program(registered: bool):
+        def run():
+            import pulumi
+
+            cfg = load_stack_config()
+            backend = PassportPhotoBackend(
+                resource_prefix(cfg.stack),
+                BackendArgs(
+                    cfg, fake_bundle.path, fake_bundle.version_label, version_registered=registered
+                ),
+            )
+            return pulumi.Output.all(**backend.stack_outputs())
+
+        return run
+
+    mocks, outputs = run_mocked("staging", stack_file_config("staging"), program(True))
+    types = [r.typ for r in mocks.registered()]
+    assert "aws:elasticbeanstalk/applicationVersion:ApplicationVersion" not in types
+    env = next(r for r in mocks.registered() if r.typ == ENV)
+    assert env.inputs["version"] == fake_bundle.version_label == outputs["app_version"]
+    app = next(
+        r for r in mocks.registered() if r.typ == "aws:elasticbeanstalk/application:Application"
+    )
+    lifecycle = app.inputs["appversionLifecycle"]
+    assert lifecycle["maxCount"] >= 10 and lifecycle["deleteSourceFromS3"] is False
+    service_role = next(r for r in mocks.registered() if r.name.endswith("-eb-service"))
+    assert lifecycle["serviceRole"] == service_role.state["arn"]
+    fresh, _ = run_mocked("staging", stack_file_config("staging"), program(False))
+    version = next(
+        r
+        for r in fresh.registered()
+        if r.typ == "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
+    )
+    assert version.options["retain_on_delete"] is True  # EB's lifecycle retires it, not Pulumi
+
+
+def test_a_sender_domain_gets_easy_dkim_and_route53_records(fake_bundle: FakeBundle) -> None:
+    """Issue 10 item 4: a domain identity verifies itself once its DKIM CNAMEs are in DNS."""
+    from tests.program.harness import build_graph, stack_file_config
+
+    config = {
+        **stack_file_config("staging"),
+        "passport-photo-backend:senderDomain": "passportphoto.example.com",
+        "passport-photo-backend:senderEmail": "noreply@passportphoto.example.com",
+    }
+    exported = build_graph("staging", config, fake_bundle)
+    identity = exported.one("aws:sesv2/emailIdentity:EmailIdentity")
+    assert identity.inputs["emailIdentity"] == "passportphoto.example.com"
+    assert identity.inputs["dkimSigningAttributes"]["nextSigningKeyLength"] == "RSA_2048_BIT"
+    assert not exported.of_type("aws:ses/emailIdentity:EmailIdentity")
+    assert not exported.of_type("aws:route53/record:Record")
+    records = exported.outputs["ses_dns_records"]
+    assert len(records) == 3 and all(r["type"] == "CNAME" for r in records)
+    assert all(r["name"].endswith("._domainkey.passportphoto.example.com") for r in records)
+    assert all(r["value"].endswith(".dkim.amazonses.com") for r in records)
+
+    routed = build_graph(
+        "staging",
+        {**config, "passport-photo-backend:route53ZoneId": "Z0123456789ABCDEFGHIJ"},
+        fake_bundle,
+    )
+    cnames = routed.of_type("aws:route53/record:Record")
+    assert len(cnames) == 3 and routed.outputs["ses_dns_records"] == []
+    assert {r.inputs["zoneId"] for r in cnames} == {"Z0123456789ABCDEFGHIJ"}
+    assert {r.inputs["records"][0] for r in cnames} == {r["value"] for r in records}
+
+
+def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
+    fake_bundle: FakeBundle,
+) -> None:
+    """Issue 10 item 9: certificateArn → HTTPS listener on the ALB, api_url https://."""
+    from tests.program.harness import build_graph, stack_file_config
+
+    ns = "passport-photo-backend:"
+    cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    config = {
+        **{k: v for k, v in stack_file_config("staging").items() if "allowInsecure" not in k},
+        ns + "certificateArn": cert,
+        ns + "vpcId": "vpc-0123456789abcdef0",
+        ns + "subnets": subnets,
+    }
+    graph = build_graph("staging", config, fake_bundle)
+    s = settings_map(graph)
+    assert s[("aws:elbv2:listener:443", "Protocol")] == "HTTPS"
+    assert s[("aws:elbv2:listener:443", "SSLCertificateArns")] == cert
+    assert s[("aws:elbv2:listener:443", "ListenerEnabled")] == "true"
+    assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
+    assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
+    assert graph.outputs["api_url"].startswith("https://")
+    plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
+    assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]

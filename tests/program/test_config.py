@@ -17,9 +17,9 @@ from components.config import (
     StackConfigError,
     load_stack_config,
     origin_problem,
-    parse_stack_config,
     stack_tier,
 )
+from components.config import parse_stack_config as parse_config
 from tests.program.harness import as_pulumi_config, run_mocked, stack_file_config
 
 NS = f"{PROJECT}:"
@@ -40,6 +40,17 @@ def base(**overrides: Any) -> dict[str, Any]:
         else:
             raw[full] = value
     return raw
+
+
+def parse_stack_config(stack: str, raw: dict[str, Any]) -> StackConfig:
+    """The real parser, with the `environment` key the stack's name suggests when a test's raw
+    config leaves it out (every committed stack file sets it; tests below check that it rules).
+    """
+    if NS + "environment" not in raw and "environment" not in raw:
+        raw = {**raw, NS + "environment": stack_tier(stack)}
+        if stack_tier(stack) != "dev" and not any("certificateArn" in k for k in raw):
+            raw[NS + "allowInsecureHttp"] = True  # these tests are not about HTTPS (see below)
+    return parse_config(stack, raw)
 
 
 def issues_for(stack: str, raw: dict[str, Any]) -> dict[str, str]:
@@ -297,3 +308,106 @@ def test_secret_config_values_never_appear_in_errors() -> None:
     assert secret_value not in message and "4f1c9e" not in message
     assert "senderEmail: got [secret]; allowed a valid email address" in message
     assert "minInstances, maxInstances: got minInstances=3" in message  # others unchanged
+
+
+# -- issue 10, item 12: stacks are files, environments are config ------------------------------
+
+
+def test_the_environment_key_not_the_stack_name_decides_the_rules() -> None:
+    review = parse_config("pr-123", base(environment="dev", minInstances=1, maxInstances=1))
+    assert review.tier == review.environment == "dev" and review.deletion_protection is False
+    issues = issues_for("pr-123", base(environment="prod", minInstances=1, alarmEmail=None))
+    assert "at least 2 in prod" in issues["minInstances"]
+    assert "required in prod" in issues["alarmEmail"]
+    eu = parse_config("eu-live", base(environment="prod", allowInsecureHttp=True))
+    assert eu.tier == "prod" and eu.deletion_protection and eu.deployment_policy == "Immutable"
+
+
+def test_environment_is_required_and_must_match_a_prod_or_staging_name() -> None:
+    missing = {k: v for k, v in base().items() if not k.endswith(":environment")}
+    with pytest.raises(StackConfigError) as info:
+        parse_config("pr-7", missing)
+    assert "environment: got nothing (the key is required); allowed one of dev, staging, prod" in (
+        str(info.value)
+    )
+    issues = issues_for("prod-eu", base(environment="dev"))
+    assert "prod for stack 'prod-eu'" in issues["environment"]
+    assert "one of dev, staging, prod" in issues_for("x", base(environment="qa"))["environment"]
+
+
+def test_committed_stack_files_name_their_environment() -> None:
+    for stack in ("dev", "staging", "prod"):
+        assert stack_file_config(stack)[NS + "environment"] == stack
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("passport-photo-backnd:instanceType", "did you mean passport-photo-backend:instanceType?"),
+        ("aws:regoin", "did you mean aws:region?"),
+        ("aws:profil", "did you mean aws:profile?"),
+        ("pasport:maxUploadMb", "keys in the namespaces passport-photo-backend, aws, pulumi"),
+    ],
+)
+def test_misspelt_namespaces_and_provider_keys_fail_with_a_suggestion(key: str, hint: str) -> None:
+    issues = issues_for("dev", {**base(), key: "x"})
+    assert hint in issues[key]
+
+
+def test_real_provider_keys_are_accepted() -> None:
+    raw = {**base(), "aws:profile": "deploy", "aws:defaultTags": '{"tags": {"a": "b"}}'}
+    assert parse_config("dev", {**raw, NS + "environment": "dev"}).region == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("region", "hint"),
+    [("eu-wset-1", "did you mean eu-west-1?"), ("us-east-7", "an existing AWS region")],
+)
+def test_unknown_regions_are_refused(region: str, hint: str) -> None:
+    assert hint in issues_for("dev", base(**{"aws:region": region}))["aws:region"]
+
+
+def test_aws_provider_keys_match_the_installed_sdk() -> None:
+    import re
+    from pathlib import Path
+
+    import pulumi_aws
+
+    from components.config import AWS_PROVIDER_KEYS
+
+    source = (Path(pulumi_aws.__file__).parent / "config" / "vars.py").read_text()
+    installed = set(re.findall(r"__config__\.get[a-z_]*\('([A-Za-z0-9]+)'", source))
+    assert set(AWS_PROVIDER_KEYS) == installed
+
+
+# -- issue 10, item 9: HTTPS and VPC ----------------------------------------------------------
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+
+
+def test_staging_and_prod_need_a_certificate_or_an_explicit_opt_out() -> None:
+    for env in ("staging", "prod"):
+        issues = issues_for(f"{env}-x", base(environment=env))
+        assert "a certificateArn in " + env in issues["certificateArn, allowInsecureHttp"]
+        assert parse_config(f"{env}-x", base(environment=env, certificateArn=CERT)).certificate_arn
+        assert parse_config(f"{env}-x", base(environment=env, allowInsecureHttp=True))
+    wrong_region = CERT.replace("eu-west-1", "us-east-1")
+    assert (
+        "stack's region" in issues_for("dev", base(certificateArn=wrong_region))["certificateArn"]
+    )
+
+
+def test_vpc_and_subnets_come_together() -> None:
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    cfg = parse_config(
+        "pr-1", base(environment="dev", vpcId="vpc-0123456789abcdef0", subnets=subnets)
+    )
+    assert cfg.vpc_id == "vpc-0123456789abcdef0" and cfg.subnets == tuple(subnets)
+    assert (
+        "both, or neither"
+        in issues_for("dev", base(vpcId="vpc-0123456789abcdef0"))["vpcId, subnets"]
+    )
+    assert (
+        "at least 2 subnet"
+        in issues_for("dev", base(vpcId="vpc-0123456789abcdef0", subnets=subnets[:1]))["subnets"]
+    )

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components import naming
-from components.config import REGION_KEY, StackConfigError, parse_stack_config, stack_tier
+from components.config import REGION_KEY, StackConfigError, parse_stack_config
 from tests.program.checks import (
     invalid_names,
     missing_outputs,
@@ -46,7 +46,8 @@ def test_valid_configs_parse(case: tuple[str, dict[str, Any]]) -> None:
     assert cfg.stack == stack and cfg.region == raw[REGION_KEY]
     assert str(cfg.min_instances) == str(raw[NS + "minInstances"])
     assert cfg.min_instances <= cfg.max_instances
-    if stack_tier(stack) == "prod":
+    assert cfg.tier == cfg.environment == _plain(raw, "environment")
+    if cfg.tier == "prod":
         assert cfg.min_instances >= 2 and cfg.deployment_policy != "AllAtOnce"
         assert cfg.alarm_email and "*" not in cfg.cors_allowed_origins
     if NS + "corsAllowedOrigins" in raw:
@@ -59,7 +60,7 @@ def test_valid_configs_parse(case: tuple[str, dict[str, Any]]) -> None:
 def broken_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any], set[str]]:
     stack, raw = draw(valid_configs())
     raw = dict(raw)
-    bad = invalid_values(stack_tier(stack))
+    bad = invalid_values(_plain(raw, "environment"))
     keys = draw(st.lists(st.sampled_from(sorted(bad)), min_size=1, max_size=3, unique=True))
     for key in keys:
         raw[key if ":" in key else NS + key] = draw(bad[key])

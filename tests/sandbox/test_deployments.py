@@ -148,6 +148,33 @@ def test_history_lists_every_deployment_newest_first(dev: Deployed) -> None:
     assert [h["version"] for h in history] == [4, 3, 2, 1]
 
 
+def test_eb_refuses_an_application_version_label_twice(
+    dev: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EB's rule, modelled: redeploying an existing label as a *new* version resource fails."""
+    from app.bundle import bundle_label
+
+    first = dev.engine.history()[-1]["app_version"]
+    bundle = Path(__file__).resolve().parents[2] / "build" / "bundles" / f"{first}.zip"
+    assert bundle_label(bundle) == first
+    monkeypatch.setattr(type(dev.engine), "_version_env", lambda self, bundle: {})
+    with pytest.raises(SandboxError, match=f"Application Version {first} already exists"):
+        dev.engine.up(bundle)
+    assert health(dev.outputs["api_url"])["version"] == dev.outputs["app_version"]
+
+
+def test_rollback_after_a_failed_up_references_the_existing_version(dev: Deployed) -> None:
+    """Issue 10 item 5: rolling back to the first version passes under EB's rules."""
+    first = dev.engine.history()[-1]["app_version"]
+    bundle = Path(__file__).resolve().parents[2] / "build" / "bundles" / f"{first}.zip"
+    outputs = dev.engine.up(bundle)
+    assert outputs["app_version"] == first
+    assert health(outputs["api_url"])["version"] == first
+    versions = _state(dev)["eb"]["versions"]
+    assert first in next(iter(versions.values()))  # kept by EB, not deleted by the deploy
+    dev.outputs = outputs
+
+
 def test_down_stops_every_process_and_frees_every_port(dev: Deployed) -> None:
     state = _state(dev)
     records = [

@@ -147,3 +147,29 @@ def test_unknown_resource_type_fails_loudly(tmp_path: Path) -> None:
             engine.preview()
     finally:
         engine.destroy()
+
+
+def test_dkim_records_need_the_users_hosted_zone(clean_moto: str) -> None:
+    """Route 53 records go into a zone that must exist (the user's), as in AWS."""
+    import boto3
+
+    from sandbox.moto_server import FAKE_AWS_ENV
+    from sandbox.realise.context import RealiseContext
+    from sandbox.realise.route53 import record
+
+    ctx = RealiseContext("dev", "p", "us-east-1", clean_moto, FAKE_AWS_ENV)
+    inputs = {
+        "zoneId": "ZNOSUCHZONE1",
+        "name": "abc._domainkey.example.com",
+        "type": "CNAME",
+        "ttl": 1800,
+        "records": ["abc.dkim.amazonses.com"],
+    }
+    with pytest.raises(Exception, match="NoSuchHostedZone"):
+        record(ctx, "dkim-0", inputs)
+    zone = boto3.client("route53").create_hosted_zone(Name="example.com", CallerReference="t")
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    record(ctx, "dkim-0", {**inputs, "zoneId": zone_id})
+    sets = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)
+    cname = [s for s in sets["ResourceRecordSets"] if s["Type"] == "CNAME"]
+    assert cname[0]["ResourceRecords"] == [{"Value": "abc.dkim.amazonses.com"}]

@@ -20,7 +20,7 @@ STACK_OUTPUTS = (
     "stack", "region", "api_url", "environment_name", "application_name", "app_version",
     "artifact_bucket", "media_bucket", "email_table", "analytics_table", "sender_email",
     "ses_configuration_set", "alarm_topic_arn", "cors_allowed_origins", "latency_budget_ms",
-    "max_upload_mb",
+    "max_upload_mb", "ses_dns_records",
 )  # fmt: skip
 
 
@@ -34,6 +34,7 @@ def stack(request: pytest.FixtureRequest, state_root: Path) -> Iterator[Deployed
 def test_outputs_follow_the_contract_and_are_on_disk(stack: Deployed) -> None:
     out = stack.outputs
     assert list(out) == list(STACK_OUTPUTS)
+    assert out["ses_dns_records"] == []  # an email identity: no DNS records to add by hand
     assert out["stack"] == stack.engine.stack
     assert out["cors_allowed_origins"] == stack.setting("corsAllowedOrigins")
     assert out["max_upload_mb"] == stack.setting("maxUploadMb")

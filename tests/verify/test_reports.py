@@ -85,7 +85,14 @@ def test_write_all_produces_every_report(tmp_path: Path, monkeypatch: pytest.Mon
 
     data = json.loads(paths["json"].read_text())
     assert data["passed"] is False
-    assert data["totals"] == {"PASSED": 2, "FAILED": 1, "SKIPPED": 1, "ERROR": 1, "total": 5}
+    assert data["totals"] == {
+        "PASSED": 2,
+        "FAILED": 1,
+        "SKIPPED": 1,
+        "ERROR": 1,
+        "BLOCKED": 0,
+        "total": 5,
+    }
     assert data["outputs"] == OUTPUTS
     check = data["checks"][2]
     assert set(check) == {"name", "status", "duration_s", "message", "details", "timestamp"}

@@ -15,7 +15,6 @@ from typing import Any
 
 import requests
 
-from verify.aws import endpoint_override
 from verify.checks import expect
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
@@ -79,6 +78,13 @@ def run(ctx: CheckContext) -> Outcome:
     table = ctx.outputs["email_table"]
     details: dict[str, Any] = {"address": address}
     problems = Problems()
+    sender = ctx.outputs.get("sender_email")
+    if sender:  # an identity still pending cannot send: that is a manual step, not a failure
+        from verify.checks.ses import identity_statuses, raise_if_pending
+
+        statuses = identity_statuses(ctx, sender)
+        if "Success" not in statuses.values():
+            raise_if_pending(ctx, sender, {**statuses}, {**details, "identity_status": statuses})
     try:
         resp = ctx.http.post(VALIDATE, json={"email": address})
         expect.status(resp, 202, f"POST {VALIDATE}", WHERE_SEND)
@@ -119,8 +125,8 @@ def run(ctx: CheckContext) -> Outcome:
                 f"record {address}: expected a token attribute, got none — check {WHERE_APP}"
             )
 
-        if endpoint_override():
-            messages = sent_messages(endpoint_override(), address, ctx.deadline.clip(10))
+        if ctx.aws.endpoint_url:
+            messages = sent_messages(ctx.aws.endpoint_url, address, ctx.deadline.clip(10))
             details["messages_sent"] = len(messages)
             if problems.expect(
                 len(messages) == 1,

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from verify.aws import endpoint_override, error_code, is_not_implemented
+from verify.aws import error_code
 from verify.context import Check, CheckContext
-from verify.model import Outcome, Problems
+from verify.model import CheckBlocked, Outcome, Problems
 
 WHERE = "components/mailer.py"
+
+
+def identity_statuses(ctx: CheckContext, sender: str) -> dict[str, str | None]:
+    """SES verification status of the sender address and of its domain."""
+    domain = sender.rpartition("@")[2]
+    attrs = ctx.aws.call(
+        "ses", "get_identity_verification_attributes", Identities=[sender, domain]
+    )["VerificationAttributes"]
+    return {i: attrs.get(i, {}).get("VerificationStatus") for i in (sender, domain)}
+
+
+def raise_if_pending(
+    ctx: CheckContext, sender: str, statuses: dict[str, str | None], details: dict
+) -> None:
+    """A new identity waits for its owner: blocked on that manual step, not a failure."""
+    domain = sender.rpartition("@")[2]
+    if statuses.get(domain) == "Pending":
+        records = ctx.outputs.get("ses_dns_records") or []
+        step = (
+            f"add the {len(records) or 3} DKIM CNAME records of the `ses_dns_records` stack "
+            f"output to the DNS of {domain} (or set route53ZoneId), then wait for SES to see them"
+        )
+        raise CheckBlocked(f"SES domain identity {domain} is pending verification: {step}", details)
+    if statuses.get(sender) == "Pending":
+        raise CheckBlocked(
+            f"SES identity {sender} is pending verification: click the link AWS mailed to "
+            f"{sender} (or use senderDomain with DKIM)",
+            details,
+        )
 
 
 def run(ctx: CheckContext) -> Outcome:
@@ -16,11 +45,10 @@ def run(ctx: CheckContext) -> Outcome:
     domain = sender.rpartition("@")[2]
     details: dict = {}
 
-    attrs = ctx.aws.call(
-        "ses", "get_identity_verification_attributes", Identities=[sender, domain]
-    )["VerificationAttributes"]
-    statuses = {i: attrs.get(i, {}).get("VerificationStatus") for i in (sender, domain)}
+    statuses = identity_statuses(ctx, sender)
     details["identity_status"] = statuses
+    if "Success" not in statuses.values():
+        raise_if_pending(ctx, sender, statuses, details)
     problems.expect(
         "Success" in statuses.values(),
         f"SES identity {sender} (or domain {domain})",
@@ -52,10 +80,10 @@ def run(ctx: CheckContext) -> Outcome:
             "the SES console (sending paused by AWS?) / `aws ses get-account-sending-enabled`",
         )
     except Exception as exc:
-        if not is_not_implemented(exc):
+        if not ctx.aws.is_not_implemented(exc):
             raise
         # moto has no GetAccountSendingEnabled; the email check proves sending end to end.
-        details["account_sending_enabled"] = f"not implemented by {endpoint_override()}"
+        details["account_sending_enabled"] = f"not implemented by {ctx.aws.endpoint_url}"
     quota = ctx.aws.call("ses", "get_send_quota")
     details["send_quota"] = {k: quota.get(k) for k in ("Max24HourSend", "SentLast24Hours")}
     problems.expect(

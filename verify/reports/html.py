@@ -15,7 +15,13 @@ from typing import Any
 
 from verify.model import Report
 
-COLORS = {"PASSED": "#1a7f37", "FAILED": "#cf222e", "ERROR": "#bc4c00", "SKIPPED": "#6e7781"}
+COLORS = {
+    "PASSED": "#1a7f37",
+    "FAILED": "#cf222e",
+    "ERROR": "#bc4c00",
+    "SKIPPED": "#6e7781",
+    "BLOCKED": "#9a6700",
+}
 
 CSS = """
 *{box-sizing:border-box}

@@ -62,6 +62,8 @@ def render_junit(report: Report) -> bytes:
             node.text = message + "\n" + xml_text(str(result.details.get("traceback", "")))
         elif result.status is Status.SKIPPED:
             ET.SubElement(case, "skipped", message=first_line)
+        elif result.status is Status.BLOCKED:  # JUnit has no "blocked": not a failure either
+            ET.SubElement(case, "skipped", message=f"blocked on a manual step: {first_line}")
         out = ET.SubElement(case, "system-out")
         out.text = xml_text(json.dumps(result.details, default=str)[:20000])
     ET.indent(suites)

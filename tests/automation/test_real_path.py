@@ -1,0 +1,234 @@
+"""The real path up to the edge: `--engine pulumi` against a recording stand-in `pulumi` on PATH.
+
+The stand-in (tests/automation/stand_in_pulumi.py) logs every call's argv and environment and
+answers like the real CLI for the calls that matter, so these tests assert what the real CLI
+would receive: the caller's credentials and no sandbox endpoint, no `stack init` for read-only
+commands, the policy pack, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automation.pipeline import ExitCode
+from tests.automation.stand_in_pulumi import calls, install_stand_in
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
+CALLER_AWS = {
+    "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",  # pragma: allowlist secret
+    "AWS_SECRET_ACCESS_KEY": "caller-secret-not-testing",  # pragma: allowlist secret
+    "AWS_REGION": "eu-west-1",
+}
+
+
+def caller_env(stand_in: dict[str, str]) -> dict[str, str]:
+    """This process's env without any AWS_* (the test session points boto3 at moto), + caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**env, **CALLER_AWS, **stand_in, "PULUMI_CONFIG_PASSPHRASE": "stand-in"}
+
+
+def automation(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "automation", *args, "--engine", "pulumi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def argv(call: dict) -> list[str]:
+    """A call's argv without the Automation API's global `--non-interactive`."""
+    return [a for a in call["argv"] if a != "--non-interactive"]
+
+
+def commands(recorded: list[dict]) -> list[str]:
+    return [" ".join(a for a in c["argv"] if not a.startswith("-"))[:40] for c in recorded]
+
+
+@pytest.mark.slow
+def test_run_hands_the_cli_the_callers_credentials_not_the_sandboxs(tmp_path: Path) -> None:
+    """The check stage deploys a throwaway sandbox; none of it may reach `pulumi preview/up`."""
+    env = caller_env(install_stand_in(tmp_path))
+    result = automation(env, "run", "--stack", "dev", "--json")
+    payload = json.loads(result.stdout)
+    checked = {f["name"]: f["ok"] for f in payload["findings"]}
+    assert checked.get("local_app") is True, result.stdout[-3000:] + result.stderr[-3000:]
+    recorded = calls(tmp_path)
+    ran = commands(recorded)
+    assert any(c.startswith("preview") for c in ran), ran
+    assert any(c.startswith("stack init dev") for c in ran), ran  # `run` may create the stack
+    for call in recorded:
+        seen = call["env"]
+        assert "AWS_ENDPOINT_URL" not in seen, (call["argv"], seen.get("AWS_ENDPOINT_URL"))
+        assert "AWS_SESSION_TOKEN" not in seen, call["argv"]
+        for key, value in CALLER_AWS.items():
+            assert seen.get(key) == value, (call["argv"], key, seen.get(key))
+
+
+@pytest.mark.parametrize("command", ["outputs", "history", "verify", "rollback"])
+def test_read_only_commands_never_create_a_stack(tmp_path: Path, command: str) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    result = automation(env, command, "--stack", "staging", timeout=120)
+    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    ran = commands(calls(tmp_path))
+    assert any(c.startswith("stack select") for c in ran), ran
+    assert not any(c.startswith("stack init") for c in ran), ran
+    assert (
+        "stack 'staging' does not exist in this backend; create it with "
+        "`pulumi stack init staging` or run `up`"
+    ) in result.stderr
+
+
+def test_read_only_commands_use_an_existing_stack(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "outputs", "--stack", "staging", timeout=120)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert json.loads(result.stdout) == {}
+    ran = commands(calls(tmp_path))
+    assert "stack output staging" in ran or any(c.startswith("stack output") for c in ran), ran
+    assert not any(c.startswith("stack init") for c in ran), ran
+
+
+def test_any_stack_with_a_stack_file_gets_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stacks are files: a `pr-123` review stack is as valid as dev, an unknown one is named."""
+    from automation import wiring
+    from automation.errors import PipelineError
+
+    assert {"dev", "staging", "prod"} <= set(wiring.known_stacks())
+    (tmp_path / "Pulumi.yaml").write_text("name: passport-photo-backend\nruntime: python\n")
+    (tmp_path / "Pulumi.pr-123.yaml").write_text("config: {}\n")
+    monkeypatch.setattr(wiring, "ROOT", tmp_path)
+    assert wiring.make_engine("pulumi", "pr-123").stack == "pr-123"
+    with pytest.raises(PipelineError, match=r"no Pulumi\.pr-9\.yaml; stacks here: pr-123"):
+        wiring.make_engine("pulumi", "pr-9")
+
+
+def test_preview_runs_the_policy_pack_and_a_new_stack_gets_the_secrets_provider(
+    tmp_path: Path,
+) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    kms = "awskms://alias/passport-pulumi?region=eu-west-1"
+    result = automation(env, "preview", "--stack", "staging", "--secrets-provider", kms)
+    assert result.returncode == ExitCode.OK, result.stdout[-2000:] + result.stderr[-2000:]
+    recorded = calls(tmp_path)
+    init = next(argv(c) for c in recorded if argv(c)[:2] == ["stack", "init"])
+    assert init[init.index("--secrets-provider") + 1] == kms
+    preview = next(argv(c) for c in recorded if argv(c)[:1] == ["preview"])
+    assert preview[preview.index("--policy-pack") + 1] == str(ROOT / "policy")
+
+
+def test_the_policy_pack_can_be_opted_out(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--no-policy-pack")
+    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
+    preview = next(argv(c) for c in calls(tmp_path) if argv(c)[:1] == ["preview"])
+    assert "--policy-pack" not in preview
+
+
+def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path))
+    env.pop("PULUMI_CONFIG_PASSPHRASE")
+    result = automation(env, "preview", "--stack", "dev", "--secrets-provider", "passphrase")
+    assert result.returncode == ExitCode.FAILED
+    assert "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set" in (
+        result.stderr
+    )
+    assert calls(tmp_path) == []  # nothing ran: no stack was created without its secrets key
+
+
+class FakeEb:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def list_available_solution_stacks(self) -> dict:
+        return {"SolutionStacks": self.names}
+
+
+def test_check_reports_a_newer_platform_of_the_pinned_branch() -> None:
+    from automation.preflight import check_platform
+
+    pinned = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+    newer = "64bit Amazon Linux 2023 v4.10.2 running Python 3.11"
+    other = "64bit Amazon Linux 2023 v4.11.0 running Python 3.12"
+    finding = check_platform(pinned, FakeEb([pinned, newer, other]))
+    assert finding.ok and newer in finding.message and other not in finding.message
+    assert check_platform(newer, FakeEb([pinned, newer])).message.endswith("of its branch")
+    gone = check_platform(pinned, FakeEb([newer]))
+    assert not gone.ok and "not available" in gone.message and newer in gone.message
+
+
+@pytest.mark.parametrize("quote", ['"', ""])
+def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None:
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import CommandResult
+
+    from automation.errors import translate_pulumi_error
+
+    urn = "urn:pulumi:prod::passport-photo-backend::aws:dynamodb/table:Table::pp-prod-emails"
+    stderr = (
+        f"error: resource {quote}{urn}{quote} cannot be deleted\n"
+        "because it is protected. To unprotect the resource, either remove the `protect` flag "
+        "from the resource in your Pulumi program and run `pulumi up`, or use the command:\n"
+        f"`pulumi state unprotect '{urn}'`"
+    )
+    error = translate_pulumi_error(auto.CommandError(CommandResult("", stderr, 255)), "prod")
+    text = str(error)
+    assert urn in text and "protected resources" in text
+    assert "deletionProtection: false in Pulumi.prod.yaml" in text
+    assert "python -m automation up --stack prod" in text
+
+
+def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
+    """No stack outputs yet (no artifact bucket): the record goes next to the reports."""
+    from automation.wiring import record_store_for
+
+    class Engine:
+        name, stack = "pulumi", "staging"
+
+    store = record_store_for(Engine(), tmp_path / "records.json")({})
+    from automation.records import DeploymentRecord
+
+    store.save(DeploymentRecord(stack="staging", app_version="v-1", engine="pulumi"))
+    assert [r.app_version for r in store.list()] == ["v-1"]
+
+
+def test_a_bad_config_override_fails_before_the_cli(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=0")
+    assert result.returncode == ExitCode.FAILED
+    assert "maxInstances: got 0" in result.stderr
+    assert calls(tmp_path) == []
+
+
+def test_config_overrides_are_persisted_like_pulumi_c_and_said_so(tmp_path: Path) -> None:
+    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
+    result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=5")
+    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
+    assert "are persisted in Pulumi.staging.yaml (as `pulumi up -c` does)" in result.stderr
+    set_all = next(argv(c) for c in calls(tmp_path) if argv(c)[:2] == ["config", "set-all"])
+    assert "passport-photo-backend:maxInstances=5" in set_all
+
+
+def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:
+    from automation.wiring import effective_config, stack_model
+
+    merged = effective_config("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"})
+    assert merged["passport-photo-backend:backgroundRemovalModel"] == "u2net"
+    assert stack_model("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"}) == (
+        "u2net"
+    )
+    assert stack_model("staging") == "u2netp"
