@@ -6,9 +6,12 @@ Independent of the app in what matters for a verdict:
   mask the app computed;
 * the face is found by OpenCV's *default* frontal cascade (the app uses alt2), and the landmark
   ROI, preprocessing and read-out are this module's own code;
-* the chin and eye points come from MediaPipe's 468-point mesh, the same published weights the
-  app runs, so the chin is sanity-checked against the independent cascade box (a chin outside
-  0.85–1.45 box heights below its top is reported, not trusted);
+* the eye line, roll and centring come from BlazeFace (``face_detection_short_range.tflite``),
+  a different network from the mesh the app frames with, decoded by this module;
+* only the chin comes from MediaPipe's 468-point mesh, the same published weights the app
+  runs (no other chin model is available offline), so it is cross-checked twice: the mesh's
+  eye line must agree with BlazeFace's within 3 % of the height, and the chin must lie
+  0.85–1.45 cascade-box heights below the independent cascade box's top;
 * the format bands are the published figures, written here again (``RULES``), not imported.
 
 It reads ``face_landmark.tflite`` from ``$VERIFY_MODELS_DIR`` (default: the repo's app/models,
@@ -76,15 +79,22 @@ def mesh(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
     x, y, w, h = box
     side = 1.8 * max(w, h)
     cx, cy = x + w / 2, y + 0.6 * h
-    src = np.float32([[cx - side / 2, cy - side / 2], [cx + side / 2, cy - side / 2],
-                      [cx - side / 2, cy + side / 2]])
+    src = np.float32(
+        [
+            [cx - side / 2, cy - side / 2],
+            [cx + side / 2, cy - side / 2],
+            [cx - side / 2, cy + side / 2],
+        ]
+    )
     dst = np.float32([[0, 0], [192, 0], [0, 192]])
     matrix = cv2.getAffineTransform(src, dst)
-    roi = cv2.warpAffine(rgb, matrix, (192, 192), borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=(255, 255, 255))
+    roi = cv2.warpAffine(
+        rgb, matrix, (192, 192), borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255)
+    )
     interp = _interpreter()
-    interp.set_tensor(interp.get_input_details()[0]["index"],
-                      (roi.astype(np.float32) / 255.0)[None])
+    interp.set_tensor(
+        interp.get_input_details()[0]["index"], (roi.astype(np.float32) / 255.0)[None]
+    )
     interp.invoke()
     outs = [interp.get_tensor(o["index"]) for o in interp.get_output_details()]
     points = next(o for o in outs if o.size == 1404).reshape(468, 3)[:, :2]
@@ -105,6 +115,7 @@ class FaceMeasure:
     face_left: float
     face_right: float
     chin_in_box: float  # chin below the cascade box's top, in box heights
+    mesh_eye: float  # the mesh's own eye line, for the cross-check against BlazeFace
 
     def to_dict(self) -> dict:
         return {k: round(v, 2) for k, v in self.__dict__.items()}
@@ -115,8 +126,11 @@ def measure(bgr: np.ndarray, box: tuple[int, int, int, int]) -> FaceMeasure | No
     points = mesh(rgb, box)
     if points is None:
         return None
-    right_eye = (points[33] + points[133]) / 2
-    left_eye = (points[263] + points[362]) / 2
+    mesh_eye = float((points[33][1] + points[133][1] + points[263][1] + points[362][1]) / 4)
+    eyes = detector_eyes(bgr)
+    if eyes is None:
+        return None
+    right_eye, left_eye = eyes
     eye = (right_eye + left_eye) / 2
     roll = math.degrees(math.atan2(left_eye[1] - right_eye[1], left_eye[0] - right_eye[0]))
     left, right = float(points[:, 0].min()), float(points[:, 0].max())
@@ -134,6 +148,7 @@ def measure(bgr: np.ndarray, box: tuple[int, int, int, int]) -> FaceMeasure | No
         face_left=left,
         face_right=right,
         chin_in_box=(float(points[152][1]) - box[1]) / box[3],
+        mesh_eye=mesh_eye,
     )
 
 
@@ -157,3 +172,67 @@ def beside_head_share(bgr: np.ndarray, m: FaceMeasure) -> float:
 
 BESIDE_MARGIN = 0.45
 BESIDE_MAX = 0.008
+
+
+DETECTOR_MD5 = "c21001d6003fe98ed674c5f6c13ca652"
+
+
+def _anchors() -> np.ndarray:
+    """BlazeFace short-range SSD anchor centres: 16x16 grid x 2, then 8x8 grid x 6 (896)."""
+    centres = []
+    for grid, per_cell in ((16, 2), (8, 6)):
+        for y in range(grid):
+            for x in range(grid):
+                centres.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
+    return np.array(centres, dtype=np.float32)
+
+
+_ANCHORS = _anchors()
+
+
+def _detector():
+    interpreter = getattr(_local, "detector", None)
+    if interpreter is None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = _mesh_path().parent / "face_detection_short_range.tflite"
+        if not path.is_file() or (
+            hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() != DETECTOR_MD5
+        ):
+            raise JudgeModelMissing(
+                f"{path} is missing or corrupt; run `python -m app.models fetch mediapipe`"
+            )
+        interpreter = Interpreter(model_path=str(path), num_threads=1)
+        interpreter.allocate_tensors()
+        _local.detector = interpreter
+    return interpreter
+
+
+def detector_eyes(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two eye centres by BlazeFace (a different network from the mesh), image pixels.
+
+    The photo is letterboxed onto a white square, run at 128x128 ([-1, 1] input), and the
+    best-scoring anchor's eye keypoints are decoded. None when nothing scores above 0.5.
+    """
+    height, width = bgr.shape[:2]
+    side = max(height, width)
+    square = np.full((side, side, 3), 255, np.uint8)
+    off_x, off_y = (side - width) // 2, (side - height) // 2
+    square[off_y : off_y + height, off_x : off_x + width] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    tensor = cv2.resize(square, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    interp = _detector()
+    interp.set_tensor(interp.get_input_details()[0]["index"], (tensor / 127.5 - 1.0)[None])
+    interp.invoke()
+    outs = {o["name"]: interp.get_tensor(o["index"]) for o in interp.get_output_details()}
+    regressors = next(v for k, v in outs.items() if v.shape[-1] == 16)[0]
+    scores = next(v for k, v in outs.items() if v.shape[-1] == 1)[0, :, 0]
+    best = int(np.argmax(scores))
+    if scores[best] < 0:  # logit below 0: probability below 0.5
+        return None
+    anchor = _ANCHORS[best]
+
+    def point(k: int) -> np.ndarray:
+        raw = regressors[best, 4 + 2 * k : 6 + 2 * k] / 128.0 + anchor
+        return raw * side - np.array([off_x, off_y], dtype=np.float32)
+
+    return point(0), point(1)

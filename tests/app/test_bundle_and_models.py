@@ -23,6 +23,8 @@ EXPECTED_TOP = {
     "gunicorn.conf.py",
     "requirements.txt",
     "models/u2netp.onnx",
+    "models/face_landmark.tflite",
+    "models/selfie_segmentation.tflite",
     ".platform/nginx/conf.d/upload_size.conf",
 }
 
