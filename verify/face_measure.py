@@ -127,7 +127,7 @@ def measure(bgr: np.ndarray, box: tuple[int, int, int, int]) -> FaceMeasure | No
     if points is None:
         return None
     mesh_eye = float((points[33][1] + points[133][1] + points[263][1] + points[362][1]) / 4)
-    eyes = detector_eyes(bgr)
+    eyes = detector_eyes(bgr, box)
     if eyes is None:
         return None
     right_eye, left_eye = eyes
@@ -208,17 +208,28 @@ def _detector():
     return interpreter
 
 
-def detector_eyes(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def detector_eyes(
+    bgr: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The two eye centres by BlazeFace (a different network from the mesh), image pixels.
 
-    The photo is letterboxed onto a white square, run at 128x128 ([-1, 1] input), and the
+    A white-padded square of 2.2 box sides around the cascade's ``box`` is run at 128x128
+    ([-1, 1] input, so the face fills the detector's input, as on a selfie), and the
     best-scoring anchor's eye keypoints are decoded. None when nothing scores above 0.5.
     """
-    height, width = bgr.shape[:2]
-    side = max(height, width)
-    square = np.full((side, side, 3), 255, np.uint8)
-    off_x, off_y = (side - width) // 2, (side - height) // 2
-    square[off_y : off_y + height, off_x : off_x + width] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    x, y, w, h = box
+    side = int(2.2 * max(w, h))
+    off_x, off_y = int(x + w / 2 - side / 2), int(y + h / 2 - side / 2)
+    square = cv2.copyMakeBorder(
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+        side,
+        side,
+        side,
+        side,
+        cv2.BORDER_CONSTANT,
+        value=(255, 255, 255),
+    )[off_y + side : off_y + 2 * side, off_x + side : off_x + 2 * side]
+    off_x, off_y = -off_x, -off_y
     tensor = cv2.resize(square, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
     interp = _detector()
     interp.set_tensor(interp.get_input_details()[0]["index"], (tensor / 127.5 - 1.0)[None])

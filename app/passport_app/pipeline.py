@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -34,6 +34,10 @@ WHITE = (255, 255, 255)
 #: The U²-Net mask is computed on the final crop plus this margin: with some context around the
 #: person, U²-Net keeps shoulders and drops border objects more reliably (tried 0, 0.1, 0.25).
 CONTEXT_MARGIN = 0.25
+#: Alpha at which a composited pixel is visibly not white (about 225 of 255 over white).
+VISIBLE_ALPHA = 0.15
+#: Re-plan when the matte's crown is this far (fraction of the height) from the planned one.
+REPLAN_FROM = 0.01
 #: Long side of the context render the masks are computed on (U²-Net's input is 320x320).
 MODEL_RENDER_SIDE = 384
 #: Pose limits. ISO/IEC 19794-5 (ICAO's portrait standard) allows about ±5° yaw; the mesh's
@@ -269,15 +273,21 @@ def geometry(lm: Landmarks, crown: float | None) -> HeadGeometry:
     return HeadGeometry(crown_y=crown, eye_y=eye_y, chin_y=chin, centre_x=float(lm.eye_mid[0]))
 
 
+def visible_crown(alpha: np.ndarray, centre_x: float, fmt: PhotoFormat) -> float | None:
+    """First output row where the head's central columns are visibly not background."""
+    band = alpha[:, max(0, round(centre_x - 0.1 * fmt.width)) : round(centre_x + 0.1 * fmt.width)]
+    rows = np.flatnonzero((band >= VISIBLE_ALPHA).mean(axis=1) >= CROWN_ROW_SHARE)
+    return float(rows[0]) if rows.size else None
+
+
 def measure_output(alpha: np.ndarray, head: HeadGeometry, plan: CropPlan, fmt: PhotoFormat) -> dict:
     """Where the head ended up in the output, in fractions of its height, vs. the bands."""
     s = plan.scale
     chin = (head.chin_y - plan.top) * s
     eye = (head.eye_y - plan.top) * s
     cx = (head.centre_x - plan.left) * s
-    band = alpha[:, max(0, round(cx - 0.1 * fmt.width)) : round(cx + 0.1 * fmt.width)]
-    rows = np.flatnonzero((band >= 0.5).mean(axis=1) >= CROWN_ROW_SHARE)
-    crown = float(rows[0]) if rows.size else (head.crown_y - plan.top) * s
+    seen = visible_crown(alpha, cx, fmt)
+    crown = seen if seen is not None else (head.crown_y - plan.top) * s
     h = fmt.height
     return {
         "format": fmt.name,
@@ -371,14 +381,36 @@ def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemove
             np.asarray(person_img), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
         )
     )
-    mask = cut_mask(u2, context, plan, size)
-    second = cut_mask(generous, context, plan, size)
-    seed = (
-        round((head.centre_x - plan.left) * plan.scale),
-        round(((head.eye_y + head.chin_y) / 2 - plan.top) * plan.scale),
-    )
-    alpha = refine_alpha(mask, seed, second_opinion=second)
-    person_cut = np.asarray(cut_mask(person_img, context, plan, size), dtype=np.float32) / 255
+
+    def matte(plan: CropPlan) -> tuple[np.ndarray, np.ndarray]:
+        """The refined alpha and the person mask for ``plan`` (cut from the context masks)."""
+        mask = cut_mask(u2, context, plan, size)
+        second = cut_mask(generous, context, plan, size)
+        seed = (
+            round((head.centre_x - plan.left) * plan.scale),
+            round(((head.eye_y + head.chin_y) / 2 - plan.top) * plan.scale),
+        )
+        alpha = refine_alpha(mask, seed, second_opinion=second)
+        person_cut = np.asarray(cut_mask(person_img, context, plan, size), dtype=np.float32)
+        return alpha, person_cut / 255
+
+    alpha, person_cut = matte(plan)
+    # The visible hair line in U²-Net's matte is the crown a person (or a judge) sees; the
+    # selfie mask's is coarser. Re-plan once with it: no new inference, the context has room.
+    seen = visible_crown(alpha, (head.centre_x - plan.left) * plan.scale, fmt)
+    if seen is not None:
+        crown_in = plan.top + seen / plan.scale
+        if abs(crown_in - head.crown_y) * plan.scale > REPLAN_FROM * fmt.height:
+            replanned = plan_crop(replace(head, crown_y=crown_in), fmt)
+            if (
+                replanned.left >= context.left
+                and replanned.top >= context.top
+                and replanned.right <= context.right
+                and replanned.bottom <= context.bottom
+            ):
+                head, plan = replace(head, crown_y=crown_in), replanned
+                check_edges(head, lm, plan, upright.size)
+                alpha, person_cut = matte(plan)
     framed = render_crop(upright, plan, size)
 
     measured = measure_output(alpha, head, plan, fmt)

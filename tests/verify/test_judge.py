@@ -48,3 +48,17 @@ def test_judge_passes_a_photo_in_spec_and_reads_the_bands(tmp_path) -> None:
     verdict = analyse(jpeg.tobytes(), "us")
     assert verdict.geometry is not None
     assert 0.5 <= verdict.geometry["head"] <= 0.6875, verdict.geometry
+
+
+def test_judge_fails_a_rolled_head() -> None:
+    # The "head rolled 12°": the flag-patch photo (its head already ~4° off) turned by
+    # another 10° about its centre. (Much further, no frontal cascade sees a face at all.)
+    import cv2
+
+    src = cv2.imread(str(FIXTURES / "grace_hopper_us_flag_patch.jpg"))
+    h, w = src.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 10, 1.0)
+    rolled = cv2.warpAffine(src, matrix, (w, h), borderValue=(255, 255, 255))
+    verdict = analyse(cv2.imencode(".jpg", rolled)[1].tobytes(), "us")
+    assert any(p.startswith("head roll expected") for p in verdict.problems), verdict.problems
+    assert abs(verdict.geometry["roll_deg"]) > 11

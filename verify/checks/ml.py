@@ -116,7 +116,7 @@ def run(ctx: CheckContext) -> Outcome:
     portraits = sum(1 for p in photos if p["kind"] == "portrait")
     return Outcome(
         f"{portraits} passport photo(s) pass independent checks; "
-        f"{len(photos) - portraits} non-face photo(s) refused",
+        f"{len(photos) - portraits} unfixable or non-face photo(s) refused with the expected code",
         details,
     )
 
