@@ -97,6 +97,7 @@ def render_crop(
     box: CropPlan,
     size: tuple[int, int],
     fill: int | tuple[int, int, int] | None = WHITE,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
 ) -> Image.Image:
     """Cut ``box`` out of ``image``, scaled to ``size``.
 
@@ -127,7 +128,9 @@ def render_crop(
         canvas = Image.new(image.mode, (box.right - box.left, box.bottom - box.top), fill)
         if inside[0] < inside[2] and inside[1] < inside[3]:
             canvas.paste(image.crop(inside), (inside[0] - box.left, inside[1] - box.top))
-    return canvas.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if resample == Image.Resampling.LANCZOS:
+        return canvas.resize(size, resample, reducing_gap=3.0)
+    return canvas.resize(size, resample)
 
 
 def cut_mask(mask: Image.Image, region: CropPlan, plan: CropPlan, size: tuple[int, int]):
@@ -141,7 +144,8 @@ def cut_mask(mask: Image.Image, region: CropPlan, plan: CropPlan, size: tuple[in
         bottom=round((plan.bottom - region.top) * fy),
         scale=plan.scale,
     )
-    return render_crop(mask, box, size, fill=0)
+    # Masks are smooth (U²-Net's is 320 px upsampled): bilinear is enough and ~5x cheaper.
+    return render_crop(mask, box, size, fill=0, resample=Image.Resampling.BILINEAR)
 
 
 def check_pose(lm: Landmarks) -> None:
