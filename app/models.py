@@ -92,19 +92,19 @@ TFLITE_MODELS: dict[str, TfliteSpec] = {
         TfliteSpec(
             "face_landmark.tflite",
             1_242_398,
-            "a2f063148e9ea5ac92e01c4734181a5e",
+            "a2f063148e9ea5ac92e01c4734181a5e",  # pragma: allowlist secret (md5)
             "mediapipe/modules/face_landmark/face_landmark.tflite",
         ),
         TfliteSpec(
             "selfie_segmentation.tflite",
             249_505,
-            "16db9d4b2d1b11a174af22cb5040817a",
+            "16db9d4b2d1b11a174af22cb5040817a",  # pragma: allowlist secret (md5)
             "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
         ),
         TfliteSpec(
             "face_detection_short_range.tflite",
             229_714,
-            "c21001d6003fe98ed674c5f6c13ca652",
+            "c21001d6003fe98ed674c5f6c13ca652",  # pragma: allowlist secret (md5)
             "mediapipe/modules/face_detection/face_detection_short_range.tflite",
         ),
     )
