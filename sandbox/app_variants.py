@@ -19,7 +19,7 @@ SOURCE_TREES = ("passport_app", ".platform")
 
 
 def copy_app_source(dest: Path, model: str = "u2netp") -> Path:
-    """What the bundle builder reads from app/ (sources + the one model), copied to `dest`."""
+    """What the bundle builder reads from app/ (sources + the model files), copied to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     for item in SOURCE_FILES:
         shutil.copy2(APP_DIR / item, dest / item)
@@ -30,6 +30,10 @@ def copy_app_source(dest: Path, model: str = "u2netp") -> Path:
             )
     (dest / "models").mkdir(exist_ok=True)
     shutil.copy2(APP_DIR / "models" / f"{model}.onnx", dest / "models" / f"{model}.onnx")
+    from app.models import APP_TFLITE  # the face models the bundle ships beside the weights
+
+    for name in APP_TFLITE:
+        shutil.copy2(APP_DIR / "models" / name, dest / "models" / name)
     return dest
 
 

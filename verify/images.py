@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("portrait", "no_face")
+KINDS = ("portrait", "no_face", "refused")  # refused: a face, but it cannot be made to spec
 
 
 class ManifestError(Exception):
@@ -18,7 +18,7 @@ class ManifestError(Exception):
 class SampleImage:
     file: str
     path: Path
-    kind: str  # portrait | no_face
+    kind: str  # portrait | no_face | refused
     formats: tuple[str, ...]
     expected_status: int
     expected_code: str | None

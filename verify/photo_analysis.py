@@ -1,9 +1,12 @@
 """Independent inspection of a returned passport photo.
 
 Deliberately not the app's own code: it uses OpenCV's *default* frontal cascade (the app uses
-alt2), so a photo only passes when a second, different detector also finds exactly one face.
+alt2), so a photo only passes when a second, different detector also finds exactly one face,
+and measures the head itself (verify.face_measure: crown from pixels, chin and eyes from its own
+mesh run) against the published bands of the format (``RULES``, written out again here).
 Thresholds are loose enough for JPEG noise and hair, tight enough that an uncropped photo, a
-face removed with the background, or a non-white background fails.
+face removed with the background, a head sized from box ratios, a leftover flag beside the
+head or a non-white background fails.
 """
 
 from __future__ import annotations
@@ -14,8 +17,15 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from verify.face_measure import BESIDE_MAX, RULES, beside_head_share, measure
+
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-FORMAT_SIZES = {"us": (600, 600), "eu": (413, 531)}  # (width, height), docs/contracts + issue 3
+FORMAT_SIZES = {name: rule["size"] for name, rule in RULES.items()}  # (width, height)
+#: Measurement slack (fraction of the height) for the judge's own read-out of the bands.
+TOLERANCE = 0.01
+#: ISO/IEC 19794-5 (ICAO portrait) allows about ±8° of roll; BlazeFace reads eyes to ~±4° on
+#: a 128 px input, so the limit is the standard's own figure.
+MAX_ROLL_DEG = 8.0
 
 WHITE_MIN = 225  # every channel at least this to count as "near white"
 BORDER_WHITE_SHARE = 0.90  # share of near-white pixels required in the border bands
@@ -67,6 +77,7 @@ class PhotoVerdict:
     border_white: dict[str, float]
     face_std: float | None
     problems: list[str] = field(default_factory=list)
+    geometry: dict | None = None  # crown/eye/chin rows and the format's bands (report overlays)
 
     @property
     def ok(self) -> bool:
@@ -127,4 +138,63 @@ def analyse(data: bytes, fmt: str) -> PhotoVerdict:
             f"face height expected 20–75% of the photo (head sized for the format), "
             f"got {h / height:.0%}"
         )
+    judge_geometry(image, verdict.faces[0], fmt, verdict)
     return verdict
+
+
+def judge_geometry(image: np.ndarray, box, fmt: str, verdict: PhotoVerdict) -> None:
+    """Head %, eye line, centring, roll, crown/chin in frame, nothing beside the head."""
+    height, width = image.shape[:2]
+    rule = RULES[fmt]
+    m = measure(image, box)
+    if m is None:
+        verdict.problems.append("the judge's face mesh / BlazeFace found no face in the photo")
+        return
+    head = (m.chin - m.crown) / height
+    eyes = 1 - m.eye / height
+    beside = beside_head_share(image, m)
+    verdict.geometry = {
+        "crown": round(m.crown / height, 4),
+        "eye": round(m.eye / height, 4),
+        "chin": round(m.chin / height, 4),
+        "head": round(head, 4),
+        "eyes_from_bottom": round(eyes, 4),
+        "centre_x": round(m.centre_x / width, 4),
+        "roll_deg": round(m.roll_deg, 1),
+        "beside_head": round(beside, 4),
+        "bands": {"head": list(rule["head"]), "eyes_from_bottom": rule["eyes"]},
+    }
+    low, high = rule["head"]
+    if not low - TOLERANCE <= head <= high + TOLERANCE:
+        verdict.problems.append(
+            f"head (chin to crown) expected {low:.0%}–{high:.0%} of the height, got {head:.1%}"
+        )
+    if rule["eyes"] is not None:
+        low, high = rule["eyes"]
+        if not low - TOLERANCE <= eyes <= high + TOLERANCE:
+            verdict.problems.append(
+                f"eye line expected {low:.1%}–{high:.1%} from the bottom, got {eyes:.1%}"
+            )
+    if abs(m.centre_x / width - 0.5) > 0.05:
+        verdict.problems.append(f"face expected centred, eye midpoint at {m.centre_x / width:.0%}")
+    if abs(m.roll_deg) > MAX_ROLL_DEG:
+        verdict.problems.append(f"head roll expected ≤ {MAX_ROLL_DEG}°, got {m.roll_deg:.1f}°")
+    if m.crown < 0.005 * height:
+        verdict.problems.append("the crown touches the top edge (head cut off)")
+    if m.chin > 0.995 * height:
+        verdict.problems.append("the chin is outside the photo")
+    if abs(m.mesh_eye - m.eye) > 0.03 * height:
+        verdict.problems.append(
+            f"the judge's two landmark sources disagree on the eye line ({m.mesh_eye:.0f} vs "
+            f"{m.eye:.0f} px): measurement not trusted"
+        )
+    if not 0.85 <= m.chin_in_box <= 1.45:
+        verdict.problems.append(
+            f"the mesh's chin disagrees with the independent face box ({m.chin_in_box:.2f} "
+            "box heights below its top)"
+        )
+    if beside > BESIDE_MAX:
+        verdict.problems.append(
+            f"background left beside the head: {beside:.1%} of the area beside the face is not "
+            f"white (at most {BESIDE_MAX:.1%})"
+        )

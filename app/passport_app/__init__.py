@@ -32,6 +32,7 @@ MULTIPART_SLACK = 256 * 1024
 EXPOSED_HEADERS = [
     "X-Passport-Format",
     "X-Passport-Face-Box",
+    "X-Passport-Compliance",
     "X-Passport-Processing-Ms",
     "X-Passport-Photo-Key",
     REQUEST_ID_HEADER,

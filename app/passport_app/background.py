@@ -24,6 +24,21 @@ class ModelUnavailable(RuntimeError):
     """The background-removal model could not be loaded; the reason is the message."""
 
 
+def make_session(model_name: str, model_file: Path, threads: int):
+    """The one place the U²-Net ONNX session is created (session options live here)."""
+    import onnxruntime as ort
+    from rembg import new_session
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # rembg finds the weights at $U2NET_HOME/<name>.onnx (absolute: gunicorn's cwd need not be
+    # the bundle root) and never downloads when they are there.
+    os.environ["U2NET_HOME"] = str(model_file.parent.resolve())
+    return new_session(model_name, sess_opts=opts, providers=["CPUExecutionProvider"])
+
+
 class BackgroundRemover:
     """One loaded rembg session (or the reason there is none)."""
 
@@ -34,6 +49,11 @@ class BackgroundRemover:
         self.session = None
         self.error: str | None = None
         self.load_ms: float | None = None
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the .tflite face models live too (the same folder as the weights)."""
+        return self.model_file.parent
 
     @property
     def loaded(self) -> bool:
@@ -49,20 +69,20 @@ class BackgroundRemover:
             )
             log.error("model unavailable", extra={"model": self.model_name, "reason": self.error})
             return False
-        try:
-            import onnxruntime as ort
-            from rembg import new_session
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            # rembg finds the weights at $U2NET_HOME/<name>.onnx (absolute: gunicorn's cwd
-            # need not be the bundle root) and never downloads when they are there.
-            os.environ["U2NET_HOME"] = str(self.model_file.parent.resolve())
-            self.session = new_session(
-                self.model_name, sess_opts=opts, providers=["CPUExecutionProvider"]
+        missing = [
+            name
+            for name in ("face_landmark.tflite", "selfie_segmentation.tflite")
+            if not (self.model_file.parent / name).is_file()
+        ]
+        if missing:
+            self.error = (
+                f"face model(s) {', '.join(missing)} missing in {self.model_file.parent}; build "
+                "the bundle after `python -m app.models fetch mediapipe`"
             )
+            log.error("model unavailable", extra={"model": self.model_name, "reason": self.error})
+            return False
+        try:
+            self.session = make_session(self.model_name, self.model_file, self.threads)
         except Exception as exc:  # onnxruntime raises its own types for corrupt files
             self.error = f"loading {self.model_file} failed: {exc}"
             log.exception("model load failed", extra={"model": self.model_name})

@@ -1,26 +1,14 @@
-"""Passport photo formats and the geometry that places the head inside them.
+"""Passport photo formats (data, with their official sources) and the crop that fits one.
 
-The Haar box is not the head: it spans roughly eyebrows-to-mouth. The chin is estimated from it
-with a fixed anthropometric ratio; the crown (top of the hair) varies too much between people to
-guess, so the pipeline measures it from the background-removal mask (``crown_y``) and only falls
-back to the ratio when the mask gives no plausible answer. The crop then puts that head height
-and crown position where the format's rule wants them, centred horizontally on the face.
+Each format is one entry in ``FORMATS``: print size, the head-height rule (chin to crown, i.e. the
+top of the head including hair) and, where the authority states one, the eye-line band, all in
+millimetres as published, with the source cited. Adding a country is one entry.
 
-Face model (fractions of the Haar box height ``h``, measured from its top edge ``y``):
-
-* chin at ``y + 1.05 h``; fallback crown at ``y - 0.45 h`` (head height ``1.5 h``);
-* a measured crown is accepted between ``y - 1.0 h`` and ``y - 0.15 h``.
-
-Formats (head = chin-to-crown; positions as fractions of the output height):
-
-| format | size px | head target (rule) | crown from top | eye line from bottom |
-| --- | --- | --- | --- | --- |
-| ``us`` 2x2 in @300 dpi | 600x600 | 0.56 (0.50–0.69) | 0.09 | ≈0.60 (0.56–0.69) |
-| ``eu`` 35x45 mm | 413x531 | 0.756 = 34 mm (32–36 mm) | 0.09 = 4 mm | ≈0.49 |
-
-"Too small": the crop needs more than ``MAX_UPSCALE`` enlargement to reach the output size.
-Beyond 4x the upscaled photo is visibly soft and would be refused by a passport office; in face
-terms that is a Haar box under ~56 px (us) or ~67 px (eu).
+Framing works from measured points, not box ratios (see landmarks.py and pipeline.py): the chin
+and eye line come from the face mesh, the crown from a person mask. ``plan_crop`` scales the head
+to the middle of the format's rule and places it: by the eye line when the rule has one (US),
+else with the crown a fixed margin below the top edge. The outcome is measured again after
+compositing and refused if it is out of the rule (pipeline.py); nothing here is trusted blindly.
 """
 
 from __future__ import annotations
@@ -28,44 +16,116 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ApiError
-from .faces import FaceBox
 
-CROWN_ABOVE_BOX = 0.45
-CHIN_BELOW_BOX_TOP = 1.05
-CROWN_ABOVE_BOX_RANGE = (0.15, 1.0)
-HEAD_PER_BOX = CROWN_ABOVE_BOX + CHIN_BELOW_BOX_TOP
+#: Beyond 4x the upscaled photo is visibly soft and would be refused by a passport office.
 MAX_UPSCALE = 4.0
+#: Output pixels per millimetre at 300 dpi.
+PX_PER_MM = 300 / 25.4
+#: Never put the crown closer than this (fraction of the height) to the top edge.
+MIN_CROWN_MARGIN = 0.03
+INCH = 25.4
 
 
 @dataclass(frozen=True)
 class PhotoFormat:
     name: str
-    width: int
+    width: int  # output pixels (300 dpi)
     height: int
     description: str
-    head_fraction: float  # target chin-to-crown height / output height
-    head_range: tuple[float, float]  # the rule's allowed range of that fraction
-    crown_margin: float  # output top edge to crown / output height
+    width_mm: float
+    height_mm: float
+    head_mm: tuple[float, float]  # chin to crown, the rule's range
+    crown_margin: float  # top edge to crown / height, used when there is no eye rule
+    source: str  # the official page / document the figures come from
+    eyes_mm: tuple[float, float] | None = None  # eye line above the bottom edge, if ruled
+
+    @property
+    def head_range(self) -> tuple[float, float]:
+        """The rule's head height as fractions of the photo height."""
+        return self.head_mm[0] / self.height_mm, self.head_mm[1] / self.height_mm
+
+    @property
+    def head_fraction(self) -> float:
+        """The target: the middle of the rule, as far from both limits as possible."""
+        low, high = self.head_range
+        return (low + high) / 2
+
+    @property
+    def eye_range(self) -> tuple[float, float] | None:
+        """The eye-line band as fractions of the height measured from the bottom edge."""
+        if self.eyes_mm is None:
+            return None
+        return self.eyes_mm[0] / self.height_mm, self.eyes_mm[1] / self.height_mm
+
+    def bands(self) -> dict[str, list[float]]:
+        """What X-Passport-Compliance and the verify report show as the format's bands."""
+        out = {"head": [round(v, 4) for v in self.head_range]}
+        if self.eye_range is not None:
+            out["eyes_from_bottom"] = [round(v, 4) for v in self.eye_range]
+        return out
+
+
+def _px(mm: float) -> int:
+    return round(mm * PX_PER_MM)
 
 
 FORMATS: dict[str, PhotoFormat] = {
+    # travel.state.gov "Photo Requirements" / "Photo Composition Template": 2x2 in; head 1 to
+    # 1 3/8 in from the bottom of the chin to the top of the head (hair included); eye height
+    # 1 1/8 to 1 3/8 in from the bottom of the photo. 600x600 px is the State Dept's digital size.
     "us": PhotoFormat(
         name="us",
         width=600,
         height=600,
         description="US passport, 2x2 in at 300 dpi",
-        head_fraction=0.56,
-        head_range=(0.50, 0.69),
+        width_mm=2 * INCH,
+        height_mm=2 * INCH,
+        head_mm=(1 * INCH, 1.375 * INCH),
+        eyes_mm=(1.125 * INCH, 1.375 * INCH),
         crown_margin=0.09,
+        source="https://travel.state.gov/content/travel/en/passports/how-apply/photos.html",
     ),
+    # ICAO Doc 9303 Part 3 (portrait guidance, after ISO/IEC 19794-5) as applied in the Schengen
+    # area / EU: 35x45 mm; chin to crown 70-80 % of the photo height = 32-36 mm.
     "eu": PhotoFormat(
         name="eu",
-        width=413,
-        height=531,
-        description="EU/UK passport, 35x45 mm at 300 dpi",
-        head_fraction=34 / 45,
-        head_range=(32 / 45, 36 / 45),
+        width=_px(35),
+        height=_px(45),
+        description="ICAO / Schengen passport, 35x45 mm at 300 dpi",
+        width_mm=35,
+        height_mm=45,
+        head_mm=(32, 36),
         crown_margin=4 / 45,
+        source="https://www.icao.int/publications/Documents/9303_p3_cons_en.pdf",
+    ),
+    # gov.uk "Photos for passports": 45 mm high by 35 mm wide; the head from the crown to the
+    # chin between 29 mm and 34 mm high.
+    "uk": PhotoFormat(
+        name="uk",
+        width=_px(35),
+        height=_px(45),
+        description="UK passport, 35x45 mm at 300 dpi",
+        width_mm=35,
+        height_mm=45,
+        head_mm=(29, 34),
+        crown_margin=5 / 45,
+        source="https://www.gov.uk/photos-for-passports",
+    ),
+    # canada.ca "Passport photos": 50 mm wide x 70 mm high; face height between 31 mm and
+    # 36 mm from chin to crown of head (natural top of head).
+    "ca": PhotoFormat(
+        name="ca",
+        width=_px(50),
+        height=_px(70),
+        description="Canadian passport, 50x70 mm at 300 dpi",
+        width_mm=50,
+        height_mm=70,
+        head_mm=(31, 36),
+        crown_margin=0.16,
+        source=(
+            "https://www.canada.ca/en/immigration-refugees-citizenship/services/"
+            "canadian-passports/photos.html"
+        ),
     ),
 }
 DEFAULT_FORMAT = "us"
@@ -82,6 +142,20 @@ def parse_format(value: str | None) -> PhotoFormat:
             "invalid_format",
             f"format {value!r} is not supported; allowed: {', '.join(sorted(FORMATS))}",
         ) from None
+
+
+@dataclass(frozen=True)
+class HeadGeometry:
+    """Measured head points in (levelled) input pixels."""
+
+    crown_y: float
+    eye_y: float
+    chin_y: float
+    centre_x: float
+
+    @property
+    def head_px(self) -> float:
+        return self.chin_y - self.crown_y
 
 
 @dataclass(frozen=True)
@@ -103,35 +177,29 @@ class CropPlan:
         )
 
 
-def plausible_crown(face: FaceBox, crown_y: float | None) -> float:
-    """The measured crown when it is anatomically plausible for ``face``, else the estimate."""
-    low, high = CROWN_ABOVE_BOX_RANGE
-    if crown_y is not None and face.y - high * face.h <= crown_y <= face.y - low * face.h:
-        return crown_y
-    return face.y - CROWN_ABOVE_BOX * face.h
-
-
-def plan_crop(face: FaceBox, fmt: PhotoFormat, crown_y: float | None = None) -> CropPlan:
-    """Where to cut so the head lands where ``fmt`` wants it; 422 image_too_small if impossible.
-
-    ``crown_y`` is the measured top of the head in input pixels (None: estimate it).
-    """
-    crown = plausible_crown(face, crown_y)
-    head_px = face.y + CHIN_BELOW_BOX_TOP * face.h - crown
-    scale = fmt.head_fraction * fmt.height / head_px
+def plan_crop(head: HeadGeometry, fmt: PhotoFormat) -> CropPlan:
+    """Where to cut so the head lands where ``fmt`` wants it; 422 image_too_small if impossible."""
+    if head.head_px <= 0:
+        raise ValueError(f"chin above crown: {head}")
+    scale = fmt.head_fraction * fmt.height / head.head_px
     if scale > MAX_UPSCALE:
-        min_box = fmt.head_fraction * fmt.height / (HEAD_PER_BOX * MAX_UPSCALE)
         raise ApiError(
             422,
             "image_too_small",
-            f"the face is {face.w}x{face.h} px; the {fmt.name} format needs a face of at least "
-            f"{min_box:.0f} px (it would need {scale:.1f}x enlargement, the limit is "
-            f"{MAX_UPSCALE:.0f}x) — use a larger or closer photo",
+            f"the head is {head.head_px:.0f} px tall; the {fmt.name} format needs at least "
+            f"{fmt.head_fraction * fmt.height / MAX_UPSCALE:.0f} px (it would need "
+            f"{scale:.1f}x enlargement, the limit is {MAX_UPSCALE:.0f}x) — use a larger or "
+            "closer photo",
         )
     crop_w = fmt.width / scale
     crop_h = fmt.height / scale
-    top = crown - fmt.crown_margin * crop_h
-    left = face.x + face.w / 2 - crop_w / 2
+    if fmt.eye_range is not None:
+        eye_from_bottom = sum(fmt.eye_range) / 2
+        top = head.eye_y - (1 - eye_from_bottom) * crop_h
+        top = min(top, head.crown_y - MIN_CROWN_MARGIN * crop_h)
+    else:
+        top = head.crown_y - fmt.crown_margin * crop_h
+    left = head.centre_x - crop_w / 2
     return CropPlan(
         left=round(left),
         top=round(top),

@@ -25,6 +25,8 @@ EXPECTED_TOP = {
     "requirements.txt",
     "models/u2netp.onnx",
     "VERSION",
+    "models/face_landmark.tflite",
+    "models/selfie_segmentation.tflite",
     ".platform/nginx/conf.d/upload_size.conf",
 }
 

@@ -8,47 +8,43 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from passport_app.errors import ApiError
-from passport_app.faces import FaceBox
-from passport_app.formats import (
-    CHIN_BELOW_BOX_TOP,
-    FORMATS,
-    MAX_UPSCALE,
-    plan_crop,
-    plausible_crown,
-)
+from passport_app.formats import FORMATS, MAX_UPSCALE, MIN_CROWN_MARGIN, HeadGeometry, plan_crop
 
-faces = st.builds(
-    FaceBox,
-    x=st.integers(-50, 4000),
-    y=st.integers(-50, 4000),
-    w=st.integers(20, 2000),
-    h=st.integers(20, 2000),
+heads = st.builds(
+    lambda crown, head, eye_share, cx: HeadGeometry(
+        crown_y=crown, eye_y=crown + eye_share * head, chin_y=crown + head, centre_x=cx
+    ),
+    crown=st.floats(-50, 4000),
+    head=st.floats(20, 3000),
+    eye_share=st.floats(0.4, 0.55),  # crown-to-eyes / crown-to-chin in real heads
+    cx=st.floats(-50, 4000),
 )
 
 
 @pytest.mark.property("head placement follows the format rule or the photo is too small")
-@given(face=faces, fmt=st.sampled_from(sorted(FORMATS)), crown_offset=st.none() | st.floats(0, 2))
-def test_crop_puts_the_head_where_the_format_wants_it(face, fmt, crown_offset) -> None:
+@given(head=heads, fmt=st.sampled_from(sorted(FORMATS)))
+def test_crop_puts_the_head_where_the_format_wants_it(head, fmt) -> None:
     spec = FORMATS[fmt]
-    crown_y = None if crown_offset is None else face.y - crown_offset * face.h
     try:
-        plan = plan_crop(face, spec, crown_y=crown_y)
+        plan = plan_crop(head, spec)
     except ApiError as exc:
         assert exc.status == 422 and exc.code == "image_too_small"
         return
     assert plan.scale <= MAX_UPSCALE
-    crown = plausible_crown(face, crown_y)
-    chin = face.y + CHIN_BELOW_BOX_TOP * face.h
     height = plan.bottom - plan.top
     width = plan.right - plan.left
-    # aspect of the format (within rounding of the integer crop box)
     assert abs(width / height - spec.width / spec.height) < 2 / min(width, height) + 1e-3
-    head = (chin - crown) / height
     low, high = spec.head_range
-    assert low - 0.02 <= head <= high + 0.02
-    assert abs((crown - plan.top) / height - spec.crown_margin) < 0.02
-    centre = (plan.left + plan.right) / 2
-    assert abs(centre - (face.x + face.w / 2)) <= 1
+    assert low - 0.01 <= head.head_px / height <= high + 0.01
+    crown = (head.crown_y - plan.top) / height
+    assert crown >= MIN_CROWN_MARGIN - 0.01
+    if spec.eye_range is not None:
+        eyes = 1 - (head.eye_y - plan.top) / height
+        low, high = spec.eye_range
+        assert low - 0.01 <= eyes <= high + 0.01, eyes
+    else:
+        assert abs(crown - spec.crown_margin) < 0.01
+    assert abs((plan.left + plan.right) / 2 - head.centre_x) <= 1
 
 
 @pytest.mark.property("bad uploads get a 4xx JSON error, never a 500")

@@ -52,11 +52,13 @@ def test_undecodable_bytes():
     assert analyse(b"not a jpeg", "us").problems == ["the body is not a decodable image"]
 
 
-def test_sample_manifest_loads_with_portraits_and_non_faces():
+def test_sample_manifest_loads_with_portraits_refusals_and_non_faces():
     samples = load_manifest(IMAGES)
     kinds = {s.kind for s in samples}
-    assert kinds == {"portrait", "no_face"}
-    assert all(s.expected_status == 422 and s.expected_code for s in samples if s.kind == "no_face")
+    assert kinds == {"portrait", "no_face", "refused"}
+    assert all(
+        s.expected_status == 422 and s.expected_code for s in samples if s.kind != "portrait"
+    )
     assert all(s.formats == ("us", "eu") for s in samples if s.kind == "portrait")
 
 

@@ -34,6 +34,14 @@ def sample_report(report_dir: Path | None = None) -> Report:
                 "height": 600,
                 "faces": [[1, 2, 3, 4]],
                 "border_white": {"top": 1.0},
+                "geometry": {
+                    "crown": 0.06,
+                    "eye": 0.37,
+                    "chin": 0.65,
+                    "head": 0.59,
+                    "eyes_from_bottom": 0.63,
+                    "bands": {"head": [0.5, 0.6875], "eyes_from_bottom": [0.5625, 0.6875]},
+                },
             },
         },
         {
@@ -109,6 +117,11 @@ def test_write_all_produces_every_report(tmp_path: Path, monkeypatch: pytest.Mon
     assert "http://" not in html.replace(OUTPUTS["api_url"], "")  # nothing fetched remotely
     for name in ("readiness", "ml", "dynamodb", "cors", "email"):
         assert f"<b>{name}</b>" in html
+    # The output photo carries the judge's crown/eye/chin lines over the format's bands.
+    assert html.count("<svg") == 1
+    for line in ('y1="6.00"', 'y1="37.00"', 'y1="65.00"'):
+        assert line in html
+    assert "head 59% (band 50%–69%)" in html and "eyes 63% up (band 56%–69%)" in html
 
 
 def test_junit_structure(tmp_path: Path):

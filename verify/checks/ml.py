@@ -1,7 +1,11 @@
-"""ml: every sample portrait becomes an acceptable passport photo; non-faces are refused.
+"""ml: every sample portrait becomes an in-spec passport photo; the rest are refused.
 
-Each returned photo is judged by verify.photo_analysis (independent detector, exact size,
-white border, face kept). Inputs and outputs are saved in the report dir for report.html.
+Each returned photo is judged by verify.photo_analysis, independently of the app's code:
+exact size, one face (a different detector), white border, and the head measured by the judge
+itself (crown from pixels, chin and eyes from its own mesh run) against the format's published
+bands, centring, roll, crown/chin in frame and background left beside the head. Portraits that
+cannot be made to spec (manifest kind ``refused``) and non-faces must get 422 with the expected
+code. Inputs and outputs are saved in the report dir for report.html (with overlays).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def _portrait(
         ]
         return entry
     entry["processing_ms"] = resp.headers.get("X-Passport-Processing-Ms")
+    entry["compliance"] = resp.headers.get("X-Passport-Compliance")
     entry["output"] = _save(folder, f"{sample.stem}-{fmt}.jpg", resp.content)
     verdict = analyse(resp.content, fmt)
     entry["verdict"] = verdict.to_dict()
@@ -74,6 +79,7 @@ def _refused(http: HttpClient, sample: SampleImage, data: bytes) -> dict[str, An
         "file": sample.file,
         "kind": sample.kind,
         "status": resp.status_code,
+        "expected_code": sample.expected_code or "no_face",
         "problems": problems.items,
     }
 
@@ -110,7 +116,7 @@ def run(ctx: CheckContext) -> Outcome:
     portraits = sum(1 for p in photos if p["kind"] == "portrait")
     return Outcome(
         f"{portraits} passport photo(s) pass independent checks; "
-        f"{len(photos) - portraits} non-face photo(s) refused",
+        f"{len(photos) - portraits} unfixable or non-face photo(s) refused with the expected code",
         details,
     )
 
@@ -118,8 +124,8 @@ def run(ctx: CheckContext) -> Outcome:
 CHECK = Check(
     name="ml",
     run=run,
-    description="portraits → exact size, one face (independent detector), white border; "
-    "non-faces → 422",
+    description="portraits → in spec by an independent judge (size, one face, head %, eye line, "
+    "roll, centring, nothing beside the head); unfixable portraits and non-faces → 422",
     requires=("api_url",),
     timeout_s=240.0,
 )

@@ -58,6 +58,8 @@ pre{background:#f6f8fa;padding:10px;border-radius:6px;overflow:auto;max-height:3
 .arrow{font-size:28px;color:#57606a}
 .facts{font-size:12px;color:#57606a;margin-top:8px}
 .problems{color:#cf222e;font-size:13px;margin:6px 0 0;padding-left:18px}
+.ov{position:relative;display:inline-block}
+.ov svg{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
 .refused{display:flex;align-items:center;justify-content:center;min-height:120px;
  border:2px dashed #d0d7de;border-radius:4px;color:#57606a;font-size:14px;padding:8px}
 """
@@ -109,6 +111,58 @@ def _figure(report_dir: Path | None, rel: str | None, caption: str) -> str:
     )
 
 
+def _overlay(report_dir: Path | None, rel: str | None, caption: str, geometry: dict | None) -> str:
+    """The output photo with the judge's crown, eye and chin lines over the format's bands.
+
+    Bands are shaded (green: where the crown-to-chin span may end, blue: the eye-line band);
+    measured lines are drawn across the photo. Positions are fractions of the height, so the
+    SVG scales with the image.
+    """
+    uri = _data_uri(report_dir / rel) if (report_dir and rel) else None
+    if uri is None or not geometry:
+        return _figure(report_dir, rel, caption)
+    bands = geometry.get("bands") or {}
+    shapes = []
+    head = bands.get("head")
+    chin = geometry.get("chin")
+    if head and chin is not None:
+        # crown must lie where chin - head_range puts it
+        top, bottom = chin - head[1], chin - head[0]
+        shapes.append(
+            f'<rect x="0" y="{top * 100:.2f}" width="100" height="{(bottom - top) * 100:.2f}" '
+            'fill="#1a7f37" fill-opacity="0.18"/>'
+        )
+    eyes = bands.get("eyes_from_bottom")
+    if eyes:
+        shapes.append(
+            f'<rect x="0" y="{(1 - eyes[1]) * 100:.2f}" width="100" '
+            f'height="{(eyes[1] - eyes[0]) * 100:.2f}" fill="#0969da" fill-opacity="0.18"/>'
+        )
+    for key, colour in (("crown", "#cf222e"), ("eye", "#0969da"), ("chin", "#8250df")):
+        value = geometry.get(key)
+        if value is not None:
+            shapes.append(
+                f'<line x1="0" x2="100" y1="{value * 100:.2f}" y2="{value * 100:.2f}" '
+                f'stroke="{colour}" stroke-width="0.6"><title>{key} {value:.1%}</title></line>'
+            )
+    svg = (
+        '<svg viewBox="0 0 100 100" preserveAspectRatio="none" class="overlay">'
+        + "".join(shapes)
+        + "</svg>"
+    )
+    legend = (
+        f"head {geometry.get('head', 0):.0%} (band {head[0]:.0%}–{head[1]:.0%})" if head else ""
+    )
+    if eyes:
+        measured = geometry.get("eyes_from_bottom", 0)
+        legend += f" · eyes {measured:.0%} up (band {eyes[0]:.0%}–{eyes[1]:.0%})"
+    return (
+        f'<figure><div class="ov"><img src="{uri}" alt="{escape(caption)}">{svg}</div>'
+        f"<figcaption>{escape(caption)} — crown/eye/chin lines: {escape(legend)}</figcaption>"
+        "</figure>"
+    )
+
+
 def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
     problems = photo.get("problems") or []
     ok = not problems
@@ -118,7 +172,12 @@ def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
         size = f"{verdict.get('width')}×{verdict.get('height')}" if verdict else "—"
         title = f"{photo.get('file')} → {photo.get('format', '').upper()} {size}"
         if photo.get("output"):
-            right = _figure(report_dir, photo.get("output"), f"passport photo ({photo['format']})")
+            right = _overlay(
+                report_dir,
+                photo.get("output"),
+                f"passport photo ({photo['format']})",
+                verdict.get("geometry"),
+            )
         else:
             right = (
                 f'<figure><div class="refused">HTTP {photo.get("status")}</div>'
@@ -132,12 +191,13 @@ def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
             + f" · processing {photo.get('processing_ms') or '?'} ms"
         )
     else:
-        title = f"{photo.get('file')} (no face)"
+        expected = photo.get("expected_code") or "no_face"
+        title = f"{photo.get('file')} ({photo.get('kind', 'no_face')})"
         right = (
             f'<figure><div class="refused">refused with HTTP {photo.get("status")}</div>'
-            "<figcaption>expected 422 no_face</figcaption></figure>"
+            f"<figcaption>expected 422 {escape(expected)}</figcaption></figure>"
         )
-        facts = "non-face photos must be refused, never turned into a passport photo"
+        facts = "photos that cannot meet the rule must be refused, never returned with 200"
     issues = "".join(f"<li>{escape(p)}</li>" for p in problems)
     return (
         f'<div class="card"><h3><span>{escape(title)}</span>{_pill(status)}</h3>'

@@ -101,6 +101,7 @@ def create_photo() -> Response:
     response = Response(photo.jpeg, status=200, mimetype="image/jpeg")
     response.headers["X-Passport-Format"] = fmt.name
     response.headers["X-Passport-Face-Box"] = photo.face.header()
+    response.headers["X-Passport-Compliance"] = photo.compliance_header()
     response.headers["X-Passport-Processing-Ms"] = str(processing_ms)
     response.headers["X-Passport-Photo-Key"] = key
     response.headers["Cache-Control"] = "no-store"
