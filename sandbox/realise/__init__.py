@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from sandbox.realise import cloudwatch, dynamodb, elasticbeanstalk, iam, s3, ses, sns
+from sandbox.realise import cloudwatch, dynamodb, elasticbeanstalk, iam, s3, ses, sns, wafv2
 from sandbox.realise.context import Handler
 
 HANDLERS: dict[str, Handler] = {}
-for _module in (s3, dynamodb, iam, ses, sns, cloudwatch, elasticbeanstalk):
+for _module in (s3, dynamodb, iam, ses, sns, cloudwatch, elasticbeanstalk, wafv2):
     HANDLERS.update(_module.HANDLERS)

@@ -61,13 +61,18 @@ def test_tables_have_keys_index_ttl_pitr_sse_and_protection(stack: Deployed) -> 
     email = ddb.describe_table(TableName=stack.outputs["email_table"])["Table"]
     assert email["KeySchema"] == [{"AttributeName": "email", "KeyType": "HASH"}]
     (index,) = email["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "token-index"
-    assert index["KeySchema"] == [{"AttributeName": "token", "KeyType": "HASH"}]
+    assert index["IndexName"] == "token-hash-index"
+    assert index["KeySchema"] == [{"AttributeName": "token_hash", "KeyType": "HASH"}]
     assert index["Projection"]["ProjectionType"] == "ALL"
     ttl = ddb.describe_time_to_live(TableName=stack.outputs["email_table"])["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     analytics = ddb.describe_table(TableName=stack.outputs["analytics_table"])["Table"]
     assert analytics["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
+    ttl = ddb.describe_time_to_live(TableName=stack.outputs["analytics_table"])
+    assert ttl["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires_at",
+    }
 
 
 def test_buckets_are_versioned_encrypted_private_and_tls_only(stack: Deployed) -> None:
