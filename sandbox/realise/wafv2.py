@@ -29,6 +29,17 @@ _REGIONAL_ARN = re.compile(
 _PASCAL = {"cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled"}
 
 
+def _ints(value: Any) -> Any:
+    """Pulumi hands every number over as a float; the WAF API wants integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
 class WafValidationError(ValueError):
     """What AWS's WAFInvalidParameterException would say."""
 
@@ -82,6 +93,7 @@ def validate_web_acl(inputs: Mapping[str, Any]) -> None:
 
 
 def web_acl(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    inputs = _ints(inputs)
     validate_web_acl(inputs)
     acl_name = ctx.physical_name("aws:wafv2/webAcl:WebAcl", name, inputs, max_len=128)
     if not _NAME.match(acl_name):
