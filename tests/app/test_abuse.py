@@ -68,3 +68,32 @@ def test_errors_name_no_server_paths(moto_endpoint: str) -> None:
     for text in (error["message"], health):
         assert "/srv/secret" not in text and "onnx" not in text
     assert len(not_found["message"]) < 120
+
+
+NGINX = Path(__file__).resolve().parents[2] / "app" / ".platform" / "nginx" / "conf.d"
+
+
+def test_nginx_answers_its_own_errors_in_our_json_below_gunicorn_limits() -> None:
+    """EB's nginx (checked by hand with nginx 1.22: docs/threat-model.md) answers its own
+    errors with these bodies; here: every status is covered and every body is our shape."""
+    import json
+    import re
+    import runpy
+
+    text = (NGINX / "elasticbeanstalk" / "json_errors.conf").read_text()
+    covered = set(re.findall(r"^error_page (\d+) ", text, re.M))
+    assert covered == {"400", "494", "413", "414", "500", "502", "503", "504"}
+    bodies = re.findall(r"return (\d+) '(.*)\\n';", text)
+    assert len(bodies) == len(covered)
+    for _status, body in bodies:
+        error = json.loads(body)["error"]
+        assert set(error) == {"code", "message"}
+    size = re.search(
+        r"large_client_header_buffers (\d+) (\d+)k;", (NGINX / "header_limits.conf").read_text()
+    )
+    per_line = int(size.group(2)) * 1024
+    gunicorn = runpy.run_path(str(NGINX.parents[2] / "gunicorn.conf.py"))
+    assert per_line < gunicorn["limit_request_line"]
+    assert per_line < gunicorn["limit_request_field_size"]
+    # The whole head nginx admits cannot hold more fields than gunicorn accepts.
+    assert int(size.group(1)) * per_line // 4 < gunicorn["limit_request_fields"]

