@@ -45,7 +45,7 @@ class Settings:
     email_daily_cap: int = 5
     rate_limit_validate: str = "5 per minute;30 per hour"
     rate_limit_confirm: str = "20 per minute"
-    rate_limit_photos: str = "20 per minute"
+    rate_limit_photos: str = "30 per minute"
     analytics_ttl_days: int = 90
     trusted_proxy_hops: int = 2
 
@@ -62,7 +62,7 @@ REQUIRED = ("EMAIL_TABLE", "ANALYTICS_TABLE", "MEDIA_BUCKET", "SENDER_EMAIL", "P
 RATE_LIMIT_DEFAULTS = {
     "RATE_LIMIT_VALIDATE": "5 per minute;30 per hour",
     "RATE_LIMIT_CONFIRM": "20 per minute",
-    "RATE_LIMIT_PHOTOS": "20 per minute",
+    "RATE_LIMIT_PHOTOS": "30 per minute",
 }
 _BASE_URL_RE = re.compile(r"^(https?)://([a-z0-9.-]+)(:\d{1,5})?$")
 _HOST_RE = re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
