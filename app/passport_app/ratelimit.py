@@ -14,6 +14,8 @@ counter store (Redis/ElastiCache) would make these limits fleet-wide too; we do 
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, request
 from flask_limiter import Limiter
 
@@ -33,6 +35,8 @@ def client_address() -> str:
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """One limiter per app (its own counters), applied to the public endpoints' views."""
+    # Flask-Limiter logs each breach with its key, the client's address: personal data.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     limiter = Limiter(
         key_func=client_address,
         app=app,

@@ -145,9 +145,12 @@ def test_nothing_personal_is_logged(front: Front, moto_endpoint: str) -> None:
     status, _, _ = request(front.port, "GET", f"/api/v1/email/confirm?token={token}", source=source)
     assert status == 200
     request(front.port, "POST", VALIDATE, {"email": "x" * 300 + "@bad"}, source=source)
+    for i in range(LIMIT):  # a breached limit is logged without the client's address too
+        request(front.port, "POST", VALIDATE, {"email": f"p{i}@example.org"}, source=source)
     time.sleep(0.5)  # let gunicorn flush the worker's log lines
     log = front.log.read_text()
     assert '"path":"/api/v1/email/confirm"' in log  # the requests were logged...
+    assert '"error_code":"rate_limited"' in log
     for secret in (address, token, source, "x" * 50):
         assert secret not in log  # ...without the address, the token, or the client's address
     assert '"client_net":"127.0.0.0/24"' in log
