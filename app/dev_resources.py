@@ -1,8 +1,8 @@
 """Local stand-ins for what the Pulumi program creates, for tests and benchmarks on moto.
 
-Schemas follow docs/contracts.md exactly (email table pk ``email`` + GSI ``token-index`` +
-TTL ``expires_at``; analytics pk ``event_id``), so the app sees what it sees on AWS. Not part of
-the bundle (bundle.py allowlists what ships).
+Schemas follow docs/contracts.md exactly (email table pk ``email`` + GSI ``token-hash-index`` +
+TTL ``expires_at``; analytics pk ``event_id`` + TTL ``expires_at``), so the app sees what it
+sees on AWS. Not part of the bundle (bundle.py allowlists what ships).
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ def ensure_app_resources(env: Mapping[str, str]) -> None:
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
                 {"AttributeName": "email", "AttributeType": "S"},
-                {"AttributeName": "token", "AttributeType": "S"},
+                {"AttributeName": "token_hash", "AttributeType": "S"},
             ],
             KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
                 {
-                    "IndexName": "token-index",
-                    "KeySchema": [{"AttributeName": "token", "KeyType": "HASH"}],
+                    "IndexName": "token-hash-index",
+                    "KeySchema": [{"AttributeName": "token_hash", "KeyType": "HASH"}],
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ],
@@ -54,6 +54,10 @@ def ensure_app_resources(env: Mapping[str, str]) -> None:
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
+        )
+        dynamodb.update_time_to_live(
+            TableName=env["ANALYTICS_TABLE"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
         )
     s3 = boto3.client("s3")
     buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}

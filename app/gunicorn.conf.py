@@ -32,7 +32,13 @@ graceful_timeout = 30
 keepalive = 5  # above nginx's upstream keepalive idle time is not needed; ALB talks to nginx
 max_requests = 1000  # recycle workers to bound memory growth from image buffers
 max_requests_jitter = 100
+# Request-head limits: gunicorn answers its own limits in HTML, so the proxy in front (EB's
+# nginx via .platform/nginx/conf.d/header_limits.conf, the sandbox's front proxy) refuses
+# smaller heads first with our JSON error (4 KiB per line, 16 KiB per head); these maxima are
+# never reached through it.
 limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 32768
 # gunicorn 27 otherwise shares one control socket per user ($XDG_RUNTIME_DIR or
 # ~/.gunicorn/gunicorn.ctl) between every gunicorn on the host; we never use it.
 control_socket_disable = True

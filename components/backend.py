@@ -16,6 +16,7 @@ from components.mailer import Mailer, MailerArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.storage import Storage, StorageArgs
 from components.tagging import standard_tags
+from components.waf import Waf, WafArgs
 
 MODEL_HOME = "models"
 """U2NET_HOME inside the bundle: weights ship with the app, so instances never download them."""
@@ -40,6 +41,28 @@ STACK_OUTPUTS = (
     "ses_dns_records",
 )
 """The stack outputs contract (docs/contracts.md); verify/ reads only these."""
+
+
+TRUSTED_PROXY_HOPS = 2
+"""ALB + nginx: each appends one X-Forwarded-For entry in front of gunicorn."""
+
+
+def abuse_env_vars(cfg: StackConfig) -> dict[str, str]:
+    """The app's abuse-control settings (docs/threat-model.md) from the stack config.
+
+    ALLOWED_HOSTS: the public host, extra configured names, and the region's EB CNAME suffix
+    (api_url and verify reach the environment by its CNAME, which is unknown before it exists).
+    """
+    abuse = cfg.abuse
+    hosts = [abuse.public_host, *abuse.allowed_hosts, f".{cfg.region}.elasticbeanstalk.com"]
+    return {
+        "PUBLIC_BASE_URL": abuse.public_base_url,
+        "ALLOWED_HOSTS": ",".join(dict.fromkeys(hosts)),
+        "EMAIL_RESEND_COOLDOWN_SECONDS": str(abuse.email_resend_cooldown_s),
+        "EMAIL_DAILY_CAP": str(abuse.email_daily_cap),
+        "ANALYTICS_TTL_DAYS": str(abuse.analytics_retention_days),
+        "TRUSTED_PROXY_HOPS": str(TRUSTED_PROXY_HOPS),
+    }
 
 
 @dataclass
@@ -95,6 +118,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "U2NET_HOME": MODEL_HOME,
             "MAX_UPLOAD_MB": str(cfg.max_upload_mb),
             "AWS_REGION": cfg.region,
+            **abuse_env_vars(cfg),
         }
         self.app = AppEnvironment(
             name,
@@ -132,6 +156,24 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.waf: Waf | None = None
+        waf_dimensions = None
+        if cfg.abuse.waf_rate_limit:
+            # EB reports an application load balancer by its ARN.
+            self.waf = Waf(
+                name,
+                WafArgs(
+                    load_balancer_arn=self.app.environment.load_balancers[0],
+                    rate_limit=cfg.abuse.waf_rate_limit,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            waf_dimensions = {
+                "WebACL": self.waf.web_acl.name,
+                "Rule": self.waf.metric_name,
+                "Region": cfg.region,
+            }
         self.monitoring = Monitoring(
             name,
             MonitoringArgs(
@@ -143,6 +185,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                 latency_budget_ms=cfg.latency_budget_ms,
                 alarm_email=cfg.alarm_email,
                 tags=tags,
+                waf_dimensions=waf_dimensions,
             ),
             opts=child,
         )

@@ -158,6 +158,8 @@ class StackConfig:
     deletion_protection: bool
     tags: Mapping[str, str] = field(default_factory=dict)
     """A plain dict (copyable, JSON-able); treat it as read-only like the rest."""
+    abuse: AbuseConfig = field(default_factory=lambda: AbuseConfig())
+    """The public API's abuse controls (issue 12, docs/threat-model.md)."""
 
     @property
     def project(self) -> str:
@@ -225,6 +227,74 @@ def stack_tier(stack: str) -> str:
     return "dev"
 
 
+# --- Abuse resistance (issue 12): public URL, host names, email quota, WAF, analytics TTL ---
+
+ABUSE_KEYS = (
+    "publicBaseUrl",
+    "allowedHosts",
+    "emailResendCooldownSeconds",
+    "emailDailyCap",
+    "wafRateLimit",
+    "analyticsRetentionDays",
+)
+EMAIL_COOLDOWN_RANGE = (30, 3600)
+EMAIL_DAILY_CAP_RANGE = (1, 20)
+WAF_RATE_LIMIT_RANGE = (100, 2_000_000_000)  # AWS's bounds are 10..2e9; below 100 is a typo
+ANALYTICS_RETENTION_DAYS_RANGE = (1, 3650)
+DEFAULT_WAF_RATE_LIMIT = 1000
+"""Requests per client IP per 5 minutes before the WAF blocks it (staging/prod default)."""
+_HOST_ENTRY_RE = re.compile(r"^\.?(?!-)[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})*$")
+
+
+@dataclass(frozen=True)
+class AbuseConfig:
+    public_base_url: str = "http://localhost"
+    allowed_hosts: tuple[str, ...] = ()
+    email_resend_cooldown_s: int = 60
+    email_daily_cap: int = 5
+    waf_rate_limit: int = 0
+    """0 = no WAF (dev); otherwise the rate-based rule's limit per IP per 5 minutes."""
+    analytics_retention_days: int = 90
+
+    @property
+    def public_host(self) -> str:
+        return self.public_base_url.split("://", 1)[1].split(":", 1)[0]
+
+
+def _check_abuse(c: _Collector, tier: str) -> AbuseConfig:
+    url_allowed = "an https://host[:port] URL with no path (http://localhost only in dev)"
+    url = c.string("publicBaseUrl", "http://localhost" if tier == "dev" else _REQUIRED, url_allowed)
+    if url is not None:
+        url = url.rstrip("/")
+        why = origin_problem(url, tier) if url != "*" else "not a URL"
+        if why is not None:
+            c.add("publicBaseUrl", _show(url), f"{url_allowed} ({why})")
+            url = None
+    hosts_allowed = "a list of lowercase host names, or .suffix entries for subdomains"
+    hosts = c.get("allowedHosts", [], hosts_allowed, _to_str_list)
+    if hosts is not None and not all(_HOST_ENTRY_RE.match(h) for h in hosts):
+        c.add("allowedHosts", _show(hosts), hosts_allowed)
+        hosts = None
+    default_waf = 0 if tier == "dev" else DEFAULT_WAF_RATE_LIMIT
+    waf = c.get("wafRateLimit", default_waf, "0 (off, dev only) or 100..2000000000", _to_int)
+    if (
+        waf is not None
+        and not (waf == 0 and tier == "dev")
+        and not (WAF_RATE_LIMIT_RANGE[0] <= waf <= WAF_RATE_LIMIT_RANGE[1])
+    ):
+        allowed = "an integer from 100 to 2000000000 (requests per IP per 5 minutes)"
+        c.add(
+            "wafRateLimit", _show(waf), allowed + ("" if tier == "dev" else f"; required in {tier}")
+        )
+        waf = None
+    cooldown = c.integer("emailResendCooldownSeconds", 60, EMAIL_COOLDOWN_RANGE)
+    cap = c.integer("emailDailyCap", 5, EMAIL_DAILY_CAP_RANGE)
+    retention = c.integer("analyticsRetentionDays", 90, ANALYTICS_RETENTION_DAYS_RANGE)
+    if None in (url, hosts, waf, cooldown, cap, retention):
+        return AbuseConfig()  # the collector holds the issues; parse_stack_config raises
+    return AbuseConfig(url, tuple(hosts), cooldown, cap, waf, retention)
+
+
 # The keys a stack file may set in the project namespace, in documentation order.
 PROJECT_KEYS = (
     ENVIRONMENT_KEY,
@@ -250,6 +320,7 @@ PROJECT_KEYS = (
     "allowInsecureHttp",
     "vpcId",
     "subnets",
+    *ABUSE_KEYS,
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -584,6 +655,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     sender_domain, zone_id = _check_sender_domain(c, sender_email)
     certificate, insecure = _check_https(c, tier, region)
     vpc_id, subnets = _check_vpc(c)
+    abuse = _check_abuse(c, tier)
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -613,6 +685,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         allow_insecure_http=bool(insecure),
         vpc_id=vpc_id,
         subnets=subnets,
+        abuse=abuse,
     )
 
 

@@ -15,8 +15,9 @@ import pulumi
 import pulumi_aws as aws
 
 EMAIL_HASH_KEY = "email"
-TOKEN_INDEX = "token-index"
-TOKEN_ATTRIBUTE = "token"
+TOKEN_INDEX = "token-hash-index"
+TOKEN_ATTRIBUTE = "token_hash"
+"""Only sha256(token) is stored; the token itself exists only in the mailed link."""
 TTL_ATTRIBUTE = "expires_at"
 ANALYTICS_HASH_KEY = "event_id"
 
@@ -56,7 +57,11 @@ class Datastore(pulumi.ComponentResource):
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
         )
         self.analytics_table = self._table(
-            f"{name}-analytics", hash_key=ANALYTICS_HASH_KEY, attributes=[ANALYTICS_HASH_KEY]
+            f"{name}-analytics",
+            hash_key=ANALYTICS_HASH_KEY,
+            attributes=[ANALYTICS_HASH_KEY],
+            # Events expire (the app writes expires_at = now + ANALYTICS_TTL_DAYS).
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
         )
 
         self.register_outputs(

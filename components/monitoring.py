@@ -21,6 +21,9 @@ HEALTH_DEGRADED = 20
 ERROR_RATE_PERCENT = 5
 TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
 PERIOD = 60
+WAF_NAMESPACE = "AWS/WAFV2"
+WAF_BLOCKED_PER_5_MIN = 100
+"""Rejected requests per 5 minutes that mean an attack (or a broken client) worth a look."""
 
 
 @dataclass
@@ -31,6 +34,8 @@ class MonitoringArgs:
     latency_budget_ms: int
     alarm_email: str | None
     tags: Mapping[str, str]
+    waf_dimensions: Mapping[str, pulumi.Input[str]] | None = None
+    """WebACL, Rule, Region of the WAF rate rule (None: no WAF in this stack)."""
 
 
 def _metric(
@@ -145,13 +150,31 @@ class Monitoring(pulumi.ComponentResource):
                     datapoints_to_alarm=2,
                 )
 
+        if args.waf_dimensions is not None:
+            self._alarm(
+                "rate-limited",
+                description=(
+                    f"More than {WAF_BLOCKED_PER_5_MIN} requests in 5 minutes rejected by the "
+                    "WAF per-IP rate limit (flood or abusive client)"
+                ),
+                namespace=WAF_NAMESPACE,
+                metric_name="BlockedRequests",
+                dimensions=dict(args.waf_dimensions),
+                statistic="Sum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=WAF_BLOCKED_PER_5_MIN,
+                evaluation_periods=1,
+                period_override=300,
+            )
+
         self.register_outputs(
             {"alarm_topic_arn": self.topic.arn, "alarms": [a.name for a in self.alarms.values()]}
         )
 
     def _alarm(self, key: str, *, description: str, **kwargs: object) -> None:
+        period = kwargs.pop("period_override", PERIOD)
         if "metric_queries" not in kwargs:
-            kwargs["period"] = PERIOD
+            kwargs["period"] = period
         kwargs.setdefault("treat_missing_data", "notBreaching")
         self.alarms[key] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{key}",

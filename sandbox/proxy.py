@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -64,9 +65,78 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                 writer.write_eof()
 
 
+# --- Like EB's ALB + nginx in front of gunicorn (issue 12) -------------------------------------
+# Each request's head is read here: over-long request lines / headers get our JSON error (as the
+# bundle's nginx config answers on EB, with limits below gunicorn's, whose own answers are HTML),
+# and X-Forwarded-For gets the two entries EB's two hops append (the ALB adds the client, nginx
+# adds the ALB), so the app's ProxyFix(x_for=2) sees the same header here as on AWS. One request
+# per connection (Connection: close) keeps the head parsing exact.
+MAX_REQUEST_LINE = 4096
+MAX_HEADER_LINE = 4096
+MAX_HEAD = 16 * 1024
+
+
+def _json_error(status: int, reason: str, code: str, message: str) -> bytes:
+    body = (json.dumps({"error": {"code": code, "message": message}}) + "\n").encode()
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+URI_TOO_LONG = _json_error(414, "URI Too Long", "uri_too_long", "the request line is too long")
+HEADERS_TOO_LARGE = _json_error(
+    431, "Request Header Fields Too Large", "headers_too_large", "a request header is too large"
+)
+BAD_REQUEST = _json_error(400, "Bad Request", "bad_request", "malformed HTTP request")
+
+
+async def _read_head(client_r: asyncio.StreamReader, peer: str) -> bytes:
+    """The request head rewritten for the app, or one of the JSON errors above (raised)."""
+    try:
+        head = await client_r.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        raise _Refused(HEADERS_TOO_LARGE) from None
+    except asyncio.IncompleteReadError as exc:
+        raise _Refused(BAD_REQUEST if exc.partial.strip() else b"") from None
+    lines = head[:-4].split(b"\r\n")
+    if len(lines[0]) > MAX_REQUEST_LINE:
+        raise _Refused(URI_TOO_LONG)
+    forwarded: list[bytes] = []
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if len(line) > MAX_HEADER_LINE:
+            raise _Refused(HEADERS_TOO_LARGE)
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise _Refused(BAD_REQUEST)
+        lowered = name.strip().lower()
+        if lowered == b"x-forwarded-for":
+            forwarded.append(value.strip())
+        elif lowered not in (b"connection", b"keep-alive", b"x-forwarded-proto"):
+            kept.append(line)
+    chain = b", ".join([*forwarded, peer.encode(), LOOPBACK.encode()])
+    kept += [b"X-Forwarded-For: " + chain, b"X-Forwarded-Proto: http", b"Connection: close"]
+    return b"\r\n".join(kept) + b"\r\n\r\n"
+
+
+class _Refused(Exception):
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+
+
 async def _handle(
     target: Target, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
 ) -> None:
+    peer = (client_w.get_extra_info("peername") or ("0.0.0.0", 0))[0]  # noqa: S104
+    try:
+        head = await _read_head(client_r, peer)
+    except _Refused as refused:
+        with contextlib.suppress(Exception):
+            client_w.write(refused.response)
+            await client_w.drain()
+        client_w.close()
+        return
     port = target.port()
     try:
         if port is None:
@@ -79,6 +149,7 @@ async def _handle(
         client_w.close()
         return
     try:
+        up_w.write(head)
         await asyncio.gather(_pipe(client_r, up_w), _pipe(up_r, client_w))
     finally:
         for w in (up_w, client_w):
@@ -89,7 +160,7 @@ async def _handle(
 async def serve(port: int, target_file: Path) -> None:
     target = Target(target_file)
     server = await asyncio.start_server(
-        lambda r, w: _handle(target, r, w), LOOPBACK, port, reuse_address=True
+        lambda r, w: _handle(target, r, w), LOOPBACK, port, reuse_address=True, limit=MAX_HEAD
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,7 +18,9 @@ from .aws import AwsClients, make_clients
 from .background import BackgroundRemover
 from .config import ConfigError, Settings, load_settings
 from .errors import register_error_handlers
+from .hosts import install_host_check
 from .logs import REQUEST_ID_HEADER, configure_logging, install_request_logging
+from .ratelimit import install_rate_limits
 from .routes import email, health, photos
 from .services import EXTENSION_KEY, Services
 
@@ -70,9 +72,12 @@ def create_app(
         MAX_UPLOAD_MB=settings.max_upload_mb,
         JSON_SORT_KEYS=False,
     )
-    # EB: ALB -> nginx -> gunicorn. Trust one proxy hop for client address and scheme, so the
-    # confirmation link uses https when the load balancer terminates TLS.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    # EB: ALB -> nginx -> gunicorn; each appends one X-Forwarded-For entry, so the client is
+    # the 2nd from the right (the sandbox's front proxy appends the same two). Trusting more
+    # would let a forged header choose the address the rate limits key on.
+    hops = settings.trusted_proxy_hops
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1)  # type: ignore[method-assign]
 
     if remover is None:
         remover = BackgroundRemover(settings.rembg_model, settings.model_file, threads)
@@ -93,9 +98,11 @@ def create_app(
 
     install_request_logging(app)
     register_error_handlers(app)
+    install_host_check(app, settings.allowed_hosts)
     app.register_blueprint(health.bp)
     app.register_blueprint(photos.bp)
     app.register_blueprint(email.bp)
+    install_rate_limits(app, settings)
     log.info(
         "app started",
         extra={

@@ -8,6 +8,7 @@ rather than on the first request that happens to need the missing value.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,17 @@ class Settings:
     model_home: Path
     max_upload_mb: int
     aws_region: str
+    # Abuse resistance (docs/threat-model.md): links and host names from config, never from
+    # the request; per-address send quota; per-client request limits (Flask-Limiter syntax).
+    public_base_url: str = "https://localhost"
+    allowed_hosts: tuple[str, ...] = ("localhost",)
+    email_resend_cooldown_s: int = 60
+    email_daily_cap: int = 5
+    rate_limit_validate: str = "5 per minute;30 per hour"
+    rate_limit_confirm: str = "20 per minute"
+    rate_limit_photos: str = "30 per minute"
+    analytics_ttl_days: int = 90
+    trusted_proxy_hops: int = 2
 
     @property
     def max_upload_bytes(self) -> int:
@@ -59,7 +71,70 @@ def bundle_version(root: Path = APP_ROOT) -> str:
         return "dev"
 
 
-REQUIRED = ("EMAIL_TABLE", "ANALYTICS_TABLE", "MEDIA_BUCKET", "SENDER_EMAIL")
+REQUIRED = ("EMAIL_TABLE", "ANALYTICS_TABLE", "MEDIA_BUCKET", "SENDER_EMAIL", "PUBLIC_BASE_URL")
+RATE_LIMIT_DEFAULTS = {
+    "RATE_LIMIT_VALIDATE": "5 per minute;30 per hour",
+    "RATE_LIMIT_CONFIRM": "20 per minute",
+    "RATE_LIMIT_PHOTOS": "30 per minute",
+}
+_BASE_URL_RE = re.compile(r"^(https?)://([a-z0-9.-]+)(:\d{1,5})?$")
+_HOST_RE = re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+def _int_in(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError
+    except ValueError:
+        problems.append(f"{name}: {raw[:40]!r} — allowed: an integer {low}..{high}")
+        return default
+    return value
+
+
+def _abuse_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, object]:
+    """The abuse-resistance block: public URL, host names, quotas, per-client limits."""
+    from limits import parse_many
+
+    base = env.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    match = _BASE_URL_RE.match(base)
+    if base and not match:
+        problems.append(
+            f"PUBLIC_BASE_URL: {base[:80]!r} — allowed: scheme://host[:port] in lowercase, no path"
+        )
+    hosts = [h.strip().lower() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if match and match.group(2) not in hosts:
+        hosts.insert(0, match.group(2))
+    for host in hosts:
+        if not _HOST_RE.match(host):
+            problems.append(f"ALLOWED_HOSTS: {host[:80]!r} — allowed: host names or .suffixes")
+    limits_ = {}
+    for name, default in RATE_LIMIT_DEFAULTS.items():
+        value = env.get(name, "").strip() or default
+        try:
+            parse_many(value)
+        except ValueError:
+            problems.append(
+                f"{name}: {value[:80]!r} — allowed: limits like '5 per minute;30 per hour'"
+            )
+            value = default
+        limits_[name] = value
+    return {
+        "public_base_url": base,
+        "allowed_hosts": tuple(hosts),
+        "email_resend_cooldown_s": _int_in(
+            env, "EMAIL_RESEND_COOLDOWN_SECONDS", 60, 1, 86400, problems
+        ),
+        "email_daily_cap": _int_in(env, "EMAIL_DAILY_CAP", 5, 1, 100, problems),
+        "rate_limit_validate": limits_["RATE_LIMIT_VALIDATE"],
+        "rate_limit_confirm": limits_["RATE_LIMIT_CONFIRM"],
+        "rate_limit_photos": limits_["RATE_LIMIT_PHOTOS"],
+        "analytics_ttl_days": _int_in(env, "ANALYTICS_TTL_DAYS", 90, 1, 3650, problems),
+        "trusted_proxy_hops": _int_in(env, "TRUSTED_PROXY_HOPS", 2, 0, 3, problems),
+    }
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +170,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 "scheme://host[:port] origins, no '*'"
             )
 
+    abuse = _abuse_settings(env, problems)
+
     home = Path(env.get("U2NET_HOME", "models").strip() or "models")
     if not home.is_absolute():
         home = APP_ROOT / home
@@ -114,4 +191,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_home=home,
         max_upload_mb=max_mb,
         aws_region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+        **abuse,  # type: ignore[arg-type]
     )

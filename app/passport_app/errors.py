@@ -8,8 +8,9 @@ page or a stack trace.
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger("passport_app")
@@ -18,16 +19,32 @@ log = logging.getLogger("passport_app")
 class ApiError(Exception):
     """A client-visible failure with a stable machine-readable code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+#: Longest piece of client input an error message may quote (errors say what, not where).
+EXCERPT_CHARS = 40
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """At most ``limit`` characters of client input, marked when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_response(
+    status: int, code: str, message: str, retry_after: int | None = None
+) -> Response:
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, int(retry_after)))
     return response
 
 
@@ -38,6 +55,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 #: Drain at most this much of an over-limit body so the client can read our 413 instead of a
@@ -68,10 +86,29 @@ def drain_request_body() -> None:
         return
 
 
+_GENERIC = {
+    400: "the request could not be understood",
+    413: "the request body is too large",
+    415: "this content type is not accepted",
+}
+
+
+def rate_limit_retry_after() -> int:
+    """Seconds until the limit that was hit resets (Flask-Limiter records it on the request)."""
+    for limiter in current_app.extensions.get("limiter", ()):
+        try:
+            current = limiter.current_limit
+            if current is not None and current.breached:
+                return max(1, int(current.reset_at - time.time()))
+        except Exception:  # noqa: BLE001,S112 - a header hint is never worth a 500
+            continue
+    return 60
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response:
@@ -85,16 +122,21 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
+        retry_after = None
         if status == 404:
-            message = f"no route for {request.method} {request.path}"
+            message = f"no route for {request.method} {excerpt(request.path)}"
         elif status == 405:
             allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")
-            message = f"{request.method} is not allowed on {request.path}; allowed: " + ", ".join(
-                allowed
+            message = f"{request.method} is not allowed on {excerpt(request.path)}; allowed: " + (
+                ", ".join(allowed)
             )
+        elif status == 429:
+            message = "too many requests from this client; slow down and retry later"
+            retry_after = rate_limit_retry_after()
         else:
-            message = exc.description or exc.name
-        response = error_response(status, code, message)
+            # Our own words per status: werkzeug's descriptions can quote internals.
+            message = _GENERIC.get(status, exc.name)
+        response = error_response(status, code, message, retry_after)
         if status == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response

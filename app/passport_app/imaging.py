@@ -15,7 +15,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ApiError
 
-ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+# MPO is a JPEG with extra frames appended (phone cameras: depth/stereo); Pillow decodes its
+# first frame, the photo itself.
+ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 
 #: Decoded size ceiling. 40 Mpx covers every phone camera; far beyond it the upload is a
 #: decompression bomb (a few KB of PNG can claim gigapixels) and would exhaust worker memory.
@@ -45,7 +47,7 @@ def decode_upload(data: bytes) -> Image.Image:
                 raise ApiError(
                     415,
                     "unsupported_media_type",
-                    f"images of type {fmt} are not accepted; allowed: JPEG, PNG",
+                    f"images of type {fmt[:10]} are not accepted; allowed: JPEG, PNG",
                 )
             width, height = image.size
             if width * height > MAX_PIXELS:
@@ -64,8 +66,11 @@ def decode_upload(data: bytes) -> Image.Image:
         raise ApiError(
             400, "invalid_image", "the upload is not a readable image (expected JPEG or PNG)"
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ApiError(400, "invalid_image", f"the image could not be decoded: {exc}") from None
+    except (OSError, ValueError, SyntaxError):
+        # Pillow's own message can name internals; say what, not where.
+        raise ApiError(
+            400, "invalid_image", "the image could not be decoded (truncated or corrupt)"
+        ) from None
 
     width, height = image.size
     if min(width, height) < MIN_SIDE:

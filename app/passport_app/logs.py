@@ -8,6 +8,7 @@ client) or is generated, and is echoed back on every response.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -83,7 +84,7 @@ def install_request_logging(app: Flask) -> None:
             "path": request.path,
             "status": response.status_code,
             "duration_ms": duration_ms,
-            "remote_addr": request.remote_addr,
+            "client_net": client_network(request.remote_addr),
             "content_length": request.content_length,
             **g.get("log_fields", {}),
         }
@@ -92,6 +93,18 @@ def install_request_logging(app: Flask) -> None:
             fields["error_code"] = error.get("code")
         access.info("request", extra=fields)
         return response
+
+
+def client_network(address: str | None) -> str | None:
+    """The client's /24 (IPv4) or /48 (IPv6): enough to see abuse, not to identify a person."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def add_log_fields(**fields: Any) -> None:

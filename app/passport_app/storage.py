@@ -29,15 +29,25 @@ def store_photo(
     )
 
 
+def delete_photo(clients: AwsClients, settings: Settings, key: str) -> None:
+    clients.s3.delete_object(Bucket=settings.media_bucket, Key=key)
+
+
 def record_event(
     clients: AwsClients, settings: Settings, event_type: str, **fields: str | int | float
 ) -> str:
-    """Write one analytics event (pk ``event_id``); returns its id."""
+    """Write one analytics event (pk ``event_id``); returns its id.
+
+    ``expires_at`` is the analytics table's TTL attribute: events are deleted by DynamoDB
+    ANALYTICS_TTL_DAYS after they happen instead of piling up forever.
+    """
     event_id = uuid.uuid4().hex
+    now = int(time.time())
     item: dict[str, Any] = {
         "event_id": {"S": event_id},
         "type": {"S": event_type},
-        "created_at": {"N": str(int(time.time()))},
+        "created_at": {"N": str(now)},
+        "expires_at": {"N": str(now + settings.analytics_ttl_days * 86400)},
         "app_version": {"S": settings.app_version},
     }
     for name, value in fields.items():

@@ -6,9 +6,19 @@
 
 from __future__ import annotations
 
-from sandbox.realise import cloudwatch, dynamodb, elasticbeanstalk, iam, route53, s3, ses, sns
+from sandbox.realise import (
+    cloudwatch,
+    dynamodb,
+    elasticbeanstalk,
+    iam,
+    route53,
+    s3,
+    ses,
+    sns,
+    wafv2,
+)
 from sandbox.realise.context import Handler
 
 HANDLERS: dict[str, Handler] = {}
-for _module in (s3, dynamodb, iam, ses, sns, cloudwatch, elasticbeanstalk, route53):
+for _module in (s3, dynamodb, iam, ses, sns, cloudwatch, elasticbeanstalk, route53, wafv2):
     HANDLERS.update(_module.HANDLERS)

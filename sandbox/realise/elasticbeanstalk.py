@@ -83,9 +83,12 @@ def environment(
             EnvironmentName=env_name,
             SolutionStackName=inputs.get("solutionStackName") or "sandbox",
         )
-    live = ctx.services.deploy(env_name, app_name, str(label), list(inputs.get("settings") or []))
+    settings = _allow_front_host(list(inputs.get("settings") or []))
+    live = ctx.services.deploy(env_name, app_name, str(label), settings)
     front = ctx.services.front_address()
     env_id = "e-" + hashlib.sha256(f"{ctx.stack}/{env_name}".encode()).hexdigest()[:10]
+    # EB reports an application load balancer by its ARN (what a WAF association needs).
+    alb = ctx.arn("elasticloadbalancing", f"loadbalancer/app/awseb-{env_id[2:]}/{env_id[2:]}")
     return env_id, {
         **inputs,
         "name": env_name,
@@ -97,11 +100,25 @@ def environment(
         "autoscalingGroups": [],
         "instances": [],
         "launchConfigurations": [],
-        "loadBalancers": [],
+        "loadBalancers": [alb],
         "queues": [],
         "triggers": [],
         "tagsAll": ctx.tags_all(inputs),
     }
+
+
+def _allow_front_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the front proxy's host to ALLOWED_HOSTS: it is the sandbox's CNAME (on AWS the
+    program allows the region's elasticbeanstalk.com suffix for the real one)."""
+    out = []
+    for item in settings:
+        if (
+            item.get("namespace") == "aws:elasticbeanstalk:application:environment"
+            and item.get("name") == "ALLOWED_HOSTS"
+        ):
+            item = {**item, "value": f"{item.get('value')},127.0.0.1"}
+        out.append(item)
+    return out
 
 
 HANDLERS = {

@@ -42,6 +42,8 @@ APP_ENV = {
     "U2NET_HOME": "models",
     "MAX_UPLOAD_MB": "2",
     "AWS_REGION": "us-east-1",
+    "PUBLIC_BASE_URL": "https://photos.example.com",
+    "ALLOWED_HOSTS": "localhost,127.0.0.1",
 }
 
 
@@ -72,6 +74,8 @@ def flask_app(moto_endpoint: str, remover: BackgroundRemover):
 def client(flask_app) -> Iterator:
     """A test client with the app's AWS resources present in moto."""
     ensure_app_resources()
+    for limiter in flask_app.extensions.get("limiter", ()):
+        limiter.reset()  # one test's requests must not spend the next one's per-client budget
     with flask_app.test_client() as test_client:
         yield test_client
 

@@ -28,6 +28,8 @@ EXPECTED_TOP = {
     "models/face_landmark.tflite",
     "models/selfie_segmentation.tflite",
     ".platform/nginx/conf.d/upload_size.conf",
+    ".platform/nginx/conf.d/header_limits.conf",
+    ".platform/nginx/conf.d/elasticbeanstalk/json_errors.conf",
 }
 
 

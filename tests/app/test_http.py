@@ -103,8 +103,28 @@ def test_settings_errors_list_every_problem() -> None:
         "u2net, u2netp",
         "MAX_UPLOAD_MB: '500'",
         "CORS_ALLOWED_ORIGINS: '*'",
+        "PUBLIC_BASE_URL: missing",
     ):
         assert expected in message
+
+
+def test_abuse_settings_are_validated_and_the_public_host_is_always_allowed() -> None:
+    settings = load_settings({**APP_ENV, "ALLOWED_HOSTS": ".eb.example.com"})
+    assert settings.public_base_url == "https://photos.example.com"
+    assert settings.allowed_hosts == ("photos.example.com", ".eb.example.com")
+    assert (settings.email_resend_cooldown_s, settings.email_daily_cap) == (60, 5)
+    assert settings.trusted_proxy_hops == 2
+    bad = {
+        **APP_ENV,
+        "PUBLIC_BASE_URL": "https://photos.example.com/path",
+        "RATE_LIMIT_CONFIRM": "lots",
+        "EMAIL_DAILY_CAP": "0",
+        "TRUSTED_PROXY_HOPS": "9",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad)
+    for name in ("PUBLIC_BASE_URL", "RATE_LIMIT_CONFIRM", "EMAIL_DAILY_CAP", "TRUSTED_PROXY_HOPS"):
+        assert f"{name}: " in str(info.value)
 
 
 def test_settings_defaults_and_parsing() -> None:
@@ -113,7 +133,9 @@ def test_settings_defaults_and_parsing() -> None:
     assert settings.max_upload_bytes == 2 * 1024 * 1024
     assert settings.model_file.name == "u2netp.onnx" and settings.model_file.is_absolute()
     minimal = {k: APP_ENV[k] for k in ("EMAIL_TABLE", "ANALYTICS_TABLE", "MEDIA_BUCKET")}
-    defaults = load_settings({**minimal, "SENDER_EMAIL": "a@example.com"})
+    defaults = load_settings(
+        {**minimal, "SENDER_EMAIL": "a@example.com", "PUBLIC_BASE_URL": "https://x.example.com"}
+    )
     assert (defaults.rembg_model, defaults.max_upload_mb, defaults.app_version) == (
         "u2netp",
         10,

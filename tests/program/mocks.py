@@ -28,6 +28,7 @@ AUTONAMED = {
     "aws:iam/rolePolicy:RolePolicy": "name",
     "aws:sns/topic:Topic": "name",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:wafv2/webAcl:WebAcl": "name",
 }
 
 
@@ -158,10 +159,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:elasticbeanstalk/environment:Environment":
             state["cname"] = f"{state['name']}.abcd1234.{region}.elasticbeanstalk.com"
             state["endpointUrl"] = f"awseb-e-abc-1234567890.{region}.elb.amazonaws.com"
+            state["loadBalancers"] = [
+                f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/awseb-abc/1234"
+            ]
             return f"e-{hashlib.sha256(logical.encode()).hexdigest()[:10]}"
         if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
             state["arn"] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{state['name']}"
             return state["name"]
+        if typ == "aws:wafv2/webAcl:WebAcl":
+            state["arn"] = f"arn:aws:wafv2:{region}:{account}:regional/webacl/{state['name']}/id"
+            return "waf-id"
         if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             return state["key"]
         return f"{logical}-id"

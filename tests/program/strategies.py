@@ -88,6 +88,10 @@ def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[
     }
     if tier != "dev":
         raw[NS + "allowInsecureHttp"] = True  # no certificate in generated configs
+        # staging/prod must name the public URL links are built from
+        raw[NS + "publicBaseUrl"] = draw(
+            st.sampled_from(["https://api.example.com", "https://x.io:8443"])
+        )
     optional = {
         "instanceType": st.sampled_from(INSTANCE_TYPES),
         "deploymentPolicy": st.sampled_from(
@@ -102,6 +106,11 @@ def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[
         "photoRetentionDays": st.integers(1, 365),
         "deletionProtection": st.booleans(),
         "tags": tag_maps,
+        "allowedHosts": st.lists(st.sampled_from(["a.example.com", ".example.org"]), max_size=2),
+        "emailResendCooldownSeconds": st.integers(30, 3600),
+        "emailDailyCap": st.integers(1, 20),
+        "wafRateLimit": st.integers(100, 2_000_000_000),
+        "analyticsRetentionDays": st.integers(1, 3650),
     }
     for key, strategy in optional.items():
         if draw(st.booleans()) or (prod and key == "alarmEmail"):
@@ -138,6 +147,14 @@ def invalid_values(tier: str) -> dict[str, st.SearchStrategy[Any]]:
         "latencyBudgetMs": st.sampled_from([99, 60_001, 0]),
         "photoRetentionDays": st.sampled_from([0, 366, -1]),
         "deletionProtection": st.sampled_from(["yes", 1, "maybe"]),
+        "publicBaseUrl": st.sampled_from(
+            ["api.example.com", "https://a.example.com/x", "ftp://a.b"]
+        ),
+        "allowedHosts": st.sampled_from([["Evil Host"], "x", [3]]),
+        "emailResendCooldownSeconds": st.sampled_from([0, 29, 3601, "soon"]),
+        "emailDailyCap": st.sampled_from([0, 21, "lots"]),
+        "wafRateLimit": st.sampled_from([99, -1, "fast"]),
+        "analyticsRetentionDays": st.sampled_from([0, 3651]),
         "tags": st.sampled_from(
             [
                 {"aws:team": "x"},

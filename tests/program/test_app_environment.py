@@ -24,6 +24,12 @@ CONTRACT_ENV_VARS = {
     "U2NET_HOME",
     "MAX_UPLOAD_MB",
     "AWS_REGION",
+    "PUBLIC_BASE_URL",
+    "ALLOWED_HOSTS",
+    "EMAIL_RESEND_COOLDOWN_SECONDS",
+    "EMAIL_DAILY_CAP",
+    "ANALYTICS_TTL_DAYS",
+    "TRUSTED_PROXY_HOPS",
 }
 APP_ENV = "aws:elasticbeanstalk:application:environment"
 

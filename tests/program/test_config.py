@@ -32,6 +32,7 @@ def base(**overrides: Any) -> dict[str, Any]:
         NS + "alarmEmail": "ops@example.com",
         NS + "minInstances": 2,
         NS + "maxInstances": 4,
+        NS + "publicBaseUrl": "https://api.example.com",
     }
     for key, value in overrides.items():
         full = key if ":" in key else NS + key
@@ -411,3 +412,26 @@ def test_vpc_and_subnets_come_together() -> None:
         "at least 2 subnet"
         in issues_for("dev", base(vpcId="vpc-0123456789abcdef0", subnets=subnets[:1]))["subnets"]
     )
+
+
+def test_abuse_controls_defaults_and_rules() -> None:
+    dev = parse_stack_config("dev", base(publicBaseUrl=None)).abuse
+    assert (dev.public_base_url, dev.waf_rate_limit) == ("http://localhost", 0)
+    staging = parse_stack_config("staging", base()).abuse
+    assert staging.waf_rate_limit == 1000 and staging.public_host == "api.example.com"
+    assert staging.email_resend_cooldown_s == 60 and staging.email_daily_cap == 5
+    issues = issues_for(
+        "prod",
+        base(
+            publicBaseUrl=None,
+            wafRateLimit=0,
+            emailDailyCap=0,
+            allowedHosts=["Not A Host"],
+            analyticsRetentionDays=0,
+        ),
+    )
+    assert "required" in issues["publicBaseUrl"]
+    assert "required in prod" in issues["wafRateLimit"]
+    assert set(issues) >= {"emailDailyCap", "allowedHosts", "analyticsRetentionDays"}
+    issues = issues_for("staging", base(publicBaseUrl="http://api.example.com/path"))
+    assert "no path" in issues["publicBaseUrl"]

@@ -10,17 +10,21 @@ TABLE = "aws:dynamodb/table:Table"
 def test_email_table_schema_ttl_and_token_index(stack_graph: Graph) -> None:
     table = stack_graph.one(TABLE, "-emails").inputs
     assert table["hashKey"] == "email"
-    assert {(a["name"], a["type"]) for a in table["attributes"]} == {("email", "S"), ("token", "S")}
+    assert {(a["name"], a["type"]) for a in table["attributes"]} == {
+        ("email", "S"),
+        ("token_hash", "S"),
+    }
     assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
     (index,) = table["globalSecondaryIndexes"]
-    assert index["name"] == "token-index" and index["projectionType"] == "ALL"
-    assert index["keySchemas"] == [{"attributeName": "token", "keyType": "HASH"}]
+    assert index["name"] == "token-hash-index" and index["projectionType"] == "ALL"
+    assert index["keySchemas"] == [{"attributeName": "token_hash", "keyType": "HASH"}]
 
 
 def test_analytics_table_schema(stack_graph: Graph) -> None:
     table = stack_graph.one(TABLE, "-analytics").inputs
     assert table["hashKey"] == "event_id"
     assert table["attributes"] == [{"name": "event_id", "type": "S"}]
+    assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}  # events expire
 
 
 def test_tables_on_demand_with_pitr_and_encryption(stack_graph: Graph) -> None:

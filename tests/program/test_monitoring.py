@@ -23,7 +23,7 @@ def test_every_alarm_notifies_the_topic(stack_graph: Graph) -> None:
         "emails-errors",
         "analytics-throttles",
         "analytics-errors",
-    }
+    } | ({"rate-limited"} if stack_graph.of_type("aws:wafv2/webAcl:WebAcl") else set())
     for alarm in found.values():
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]
         assert alarm["alarmDescription"]

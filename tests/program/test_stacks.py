@@ -34,7 +34,10 @@ REQUIRED_TYPES = {
 
 
 def test_stack_declares_every_required_resource(stack_graph: Graph) -> None:
-    for typ, count in REQUIRED_TYPES.items():
+    waf = 1 if stack_graph.of_type("aws:wafv2/webAcl:WebAcl") else 0  # staging/prod only
+    expected = {**REQUIRED_TYPES, "aws:cloudwatch/metricAlarm:MetricAlarm": 7 + waf}
+    expected["aws:wafv2/webAclAssociation:WebAclAssociation"] = waf
+    for typ, count in expected.items():
         assert len(stack_graph.of_type(typ)) == count, typ
 
 
@@ -84,6 +87,7 @@ def _urn_type(urn: str) -> str:
 
 def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None:
     components = [r for r in stack_graph.resources if r.typ.startswith("passport:")]
+    waf = ["passport:waf:Waf"] if stack_graph.of_type("aws:wafv2/webAcl:WebAcl") else []
     assert sorted(r.typ for r in components) == [
         "passport:app_environment:AppEnvironment",
         "passport:backend:PassportPhotoBackend",
@@ -91,6 +95,7 @@ def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None
         "passport:mailer:Mailer",
         "passport:monitoring:Monitoring",
         "passport:storage:Storage",
+        *waf,
     ]
     for component in components:
         if component.typ != "passport:backend:PassportPhotoBackend":

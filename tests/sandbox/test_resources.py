@@ -7,6 +7,7 @@ setting, or a moto that ignores it, fails here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,13 +63,18 @@ def test_tables_have_keys_index_ttl_pitr_sse_and_protection(stack: Deployed) -> 
     email = ddb.describe_table(TableName=stack.outputs["email_table"])["Table"]
     assert email["KeySchema"] == [{"AttributeName": "email", "KeyType": "HASH"}]
     (index,) = email["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "token-index"
-    assert index["KeySchema"] == [{"AttributeName": "token", "KeyType": "HASH"}]
+    assert index["IndexName"] == "token-hash-index"
+    assert index["KeySchema"] == [{"AttributeName": "token_hash", "KeyType": "HASH"}]
     assert index["Projection"]["ProjectionType"] == "ALL"
     ttl = ddb.describe_time_to_live(TableName=stack.outputs["email_table"])["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     analytics = ddb.describe_table(TableName=stack.outputs["analytics_table"])["Table"]
     assert analytics["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
+    ttl = ddb.describe_time_to_live(TableName=stack.outputs["analytics_table"])
+    assert ttl["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires_at",
+    }
 
 
 def test_buckets_are_versioned_encrypted_private_and_tls_only(stack: Deployed) -> None:
@@ -169,7 +175,8 @@ def test_alarms_notify_the_topic(stack: Deployed) -> None:
         AlarmNamePrefix=f"passport-{stack.engine.stack}-"
     )
     metric_alarms = alarms["MetricAlarms"]
-    assert len(metric_alarms) == 7
+    waf = 1 if stack.config.get("passport-photo-backend:wafRateLimit") else 0  # prod, staging
+    assert len(metric_alarms) == 7 + waf
     assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in metric_alarms)
     latency = next(a for a in metric_alarms if "latency-p99" in a["AlarmName"])
     assert latency["Threshold"] == stack.setting("latencyBudgetMs") / 1000
@@ -192,3 +199,30 @@ def test_api_url_serves_the_deployed_version(stack: Deployed) -> None:
     assert resp.status_code == 200
     assert resp.json()["version"] == stack.outputs["app_version"]
     assert resp.json()["model"] == stack.setting("backgroundRemovalModel")
+
+
+def test_waf_rate_rule_guards_the_load_balancer_where_configured(stack: Deployed) -> None:
+    limit = stack.config.get("passport-photo-backend:wafRateLimit")
+    waf = stack.client("wafv2")
+    acls = waf.list_web_acls(Scope="REGIONAL")["WebACLs"]
+    if not limit:  # dev: the app's own limits only
+        assert acls == []
+        return
+    (summary,) = acls
+    acl = waf.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+    (rule,) = acl["Rules"]
+    assert rule["Statement"]["RateBasedStatement"]["Limit"] == limit
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    # The association names the environment's load balancer (EB reports the ALB by its ARN).
+    env_id = hashlib.sha256(
+        f"{stack.engine.stack}/{stack.outputs['environment_name']}".encode()
+    ).hexdigest()[:10]
+    alb = (
+        f"arn:aws:elasticloadbalancing:{stack.outputs['region']}:123456789012:"
+        f"loadbalancer/app/awseb-{env_id}/{env_id}"
+    )
+    assert waf.get_web_acl_for_resource(ResourceArn=alb)["WebACL"]["ARN"] == summary["ARN"]
+    alarm = stack.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=f"passport-{stack.engine.stack}-rate-limited"
+    )["MetricAlarms"]
+    assert [a["MetricName"] for a in alarm] == ["BlockedRequests"]

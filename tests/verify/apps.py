@@ -62,6 +62,8 @@ def app_env(outputs: Mapping[str, Any], aws_endpoint: str) -> dict[str, str]:
         AWS_REGION=outputs["region"],
         AWS_DEFAULT_REGION=outputs["region"],
         AWS_ENDPOINT_URL=aws_endpoint,
+        PUBLIC_BASE_URL="https://photos.example.com",
+        ALLOWED_HOSTS="127.0.0.1",  # what the sandbox adds for its front address
         WEB_CONCURRENCY="1",  # one worker: these builds only answer a handful of requests
     )
     return env

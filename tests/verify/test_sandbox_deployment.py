@@ -153,6 +153,10 @@ def test_deleted_table_fails_dynamodb(deployment: Deployment):
             TableName=table,
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
         )
+        ddb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
     assert only(deployment.outputs, "dynamodb").passed
 
 

@@ -166,9 +166,16 @@ def run(ctx: CheckContext) -> Outcome:
     email, analytics = ctx.outputs["email_table"], ctx.outputs["analytics_table"]
     details = {
         email: inspect_table(
-            ctx, email, "email", problems, ttl_attr="expires_at", gsi=("token-index", "token")
+            ctx,
+            email,
+            "email",
+            problems,
+            ttl_attr="expires_at",
+            gsi=("token-hash-index", "token_hash"),
         ),
-        analytics: inspect_table(ctx, analytics, "event_id", problems, ttl_attr=None, gsi=None),
+        analytics: inspect_table(
+            ctx, analytics, "event_id", problems, ttl_attr="expires_at", gsi=None
+        ),
     }
     problems.raise_if_any(details)
     for table, hash_key in ((email, "email"), (analytics, "event_id")):

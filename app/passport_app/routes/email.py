@@ -21,7 +21,10 @@ def validate() -> Response:
         raise ApiError(400, "invalid_json", 'send a JSON object like {"email": "you@example.com"}')
     email = normalise_email(body.get("email"))
     svc = services()
-    pending = start_validation(svc.clients, svc.settings, email, request.host_url)
+    pending = start_validation(svc.clients, svc.settings, email)
+    if pending.status == "verified":
+        # Verified stays verified: nothing is reset and nothing is sent.
+        return jsonify({"status": "verified"})
     add_log_fields(ses_message_id=pending.message_id)
     _record_quietly("email_validation_requested")
     response = jsonify({"status": "pending"})

@@ -46,7 +46,11 @@ def health() -> Response:
     }
     checks: dict[str, dict] = {
         "model": {"ok": remover.loaded, "name": remover.model_name}
-        | ({"error": remover.error} if remover.error else {})
+        | (
+            {"error": "the model could not be loaded (details in the instance log)"}
+            if remover.error
+            else {}
+        )
     }
     if request.args.get("deep", "").lower() in ("1", "true", "yes"):
         settings = svc.settings

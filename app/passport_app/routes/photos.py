@@ -8,12 +8,12 @@ import time
 from flask import Blueprint, Response, request
 
 from ..aws import AWS_ERRORS, error_code
-from ..errors import ApiError, drain_request_body
+from ..errors import ApiError, drain_request_body, excerpt
 from ..formats import parse_format
 from ..logs import add_log_fields
 from ..pipeline import make_passport_photo
 from ..services import services
-from ..storage import new_photo_key, record_event, store_photo
+from ..storage import delete_photo, new_photo_key, record_event, store_photo
 
 bp = Blueprint("photos", __name__)
 log = logging.getLogger("passport_app")
@@ -26,11 +26,11 @@ def _read_upload(max_bytes: int, max_mb: int) -> bytes:
             415,
             "unsupported_media_type",
             f"send multipart/form-data with the photo in the field 'image' "
-            f"(got {request.mimetype or 'no content type'})",
+            f"(got {excerpt(request.mimetype) or 'no content type'})",
         )
     upload = request.files.get("image")
     if upload is None:
-        fields = sorted(set(request.files) | set(request.form))
+        fields = sorted(excerpt(f, 20) for f in set(request.files) | set(request.form))[:5]
         raise ApiError(
             400,
             "missing_image",
@@ -54,11 +54,12 @@ def create_photo() -> Response:
         raise ApiError(
             503,
             "model_unavailable",
-            f"background removal is unavailable on this instance: {svc.remover.error}",
+            "background removal is unavailable on this instance; try again shortly",
         )
     photo = make_passport_photo(data, fmt, svc.remover)
     key = new_photo_key(fmt.name)
     processing_ms = round((time.perf_counter() - started) * 1000)
+    stored = False
     try:
         store_photo(
             svc.clients,
@@ -71,6 +72,7 @@ def create_photo() -> Response:
                 "face-box": photo.face.header(),
             },
         )
+        stored = True
         record_event(
             svc.clients,
             settings,
@@ -85,10 +87,10 @@ def create_photo() -> Response:
         log.error(
             "storing the photo failed", extra={"photo_key": key, "aws_error": error_code(exc)}
         )
+        if stored:
+            _delete_quietly(svc, key)  # personal data is kept only when the request succeeds
         raise ApiError(
-            503,
-            "storage_unavailable",
-            f"the photo was made but could not be stored ({error_code(exc)}); try again",
+            503, "storage_unavailable", "the photo was made but could not be stored; try again"
         ) from exc
     add_log_fields(
         format=fmt.name,
@@ -106,3 +108,13 @@ def create_photo() -> Response:
     response.headers["X-Passport-Photo-Key"] = key
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _delete_quietly(svc, key: str) -> None:  # noqa: ANN001 - Services
+    try:
+        delete_photo(svc.clients, svc.settings, key)
+    except AWS_ERRORS as exc:  # the bucket's lifecycle expiry still removes it
+        log.error(
+            "deleting an orphaned photo failed",
+            extra={"photo_key": key, "aws_error": error_code(exc)},
+        )
