@@ -163,10 +163,12 @@ def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemove
     )
     survey_cut = cut_mask(survey_mask, survey, plan, size)
     photo = composite_on_white(framed, mask, seed, second_opinion=survey_cut)
+    # A large JPEG was decoded downscaled (imaging.draft_large_jpeg): report input pixels.
+    k = image.info.get("decode_scale", 1.0)
     return PassportPhoto(
         jpeg=encode_jpeg(photo),
-        face=face,
+        face=FaceBox(*(round(v * k) for v in (face.x, face.y, face.w, face.h))),
         crop=plan,
-        input_size=image.size,
+        input_size=(round(image.size[0] * k), round(image.size[1] * k)),
         crown_measured=crown is not None,
     )

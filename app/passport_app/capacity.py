@@ -1,0 +1,79 @@
+"""Back-pressure for photo processing: a few inference slots per worker and a short queue.
+
+A photo costs ~1 CPU-second; a worker that accepts more than it can run only makes every
+caller wait longer (and memory grows with every decoded upload held). So each worker runs at
+most ``INFERENCE_SLOTS`` photos at once (one: a second one only splits the same cores) and lets
+at most ``INFERENCE_QUEUE`` more wait; the next request is answered at once with
+``503 busy`` and ``Retry-After`` instead of queueing behind the others. The slots are fewer than
+gunicorn's threads (app/gunicorn.conf.py), so a thread is always free for ``/health``: the load
+balancer never takes a busy but healthy instance out of service. 503s are what EB's autoscaling
+trigger and the load test see (components/eb_settings.py, verify/checks/load.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, Response, jsonify
+
+#: Photos processed at once per worker (gunicorn.conf.py sizes ORT threads for one).
+INFERENCE_SLOTS = int(os.environ.get("INFERENCE_SLOTS", "1"))
+#: Photos allowed to wait per worker; beyond it the request is refused at once.
+INFERENCE_QUEUE = int(os.environ.get("INFERENCE_QUEUE", "1"))
+#: Seconds a refused client should wait: about the time one queued photo takes.
+RETRY_AFTER_S = 2
+
+
+class Busy(Exception):
+    """Every inference slot is busy and the queue is full."""
+
+
+class InferenceGate:
+    """A counting gate: ``slots`` run, ``queue`` wait, the rest are refused (``Busy``)."""
+
+    def __init__(self, slots: int = INFERENCE_SLOTS, queue: int = INFERENCE_QUEUE) -> None:
+        self.slots = max(1, slots)
+        self.queue = max(0, queue)
+        self._run = threading.BoundedSemaphore(self.slots)
+        self._lock = threading.Lock()
+        self.admitted = 0  # running + waiting
+        self.refused = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._lock:
+            if self.admitted >= self.slots + self.queue:
+                self.refused += 1
+                raise Busy
+            self.admitted += 1
+        try:
+            with self._run:
+                yield
+        finally:
+            with self._lock:
+                self.admitted -= 1
+
+
+GATE = InferenceGate()
+
+
+def install(app: Flask) -> None:
+    """The 503 answer for ``Busy`` (JSON error shape, ``Retry-After``, never retried silently)."""
+
+    @app.errorhandler(Busy)
+    def _busy(_exc: Busy) -> Response:
+        response = jsonify(
+            {
+                "error": {
+                    "code": "busy",
+                    "message": "every photo slot on this instance is busy; retry after "
+                    f"{RETRY_AFTER_S} s",
+                }
+            }
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
