@@ -37,6 +37,7 @@ STACK_OUTPUTS = (
     "cors_allowed_origins",
     "latency_budget_ms",
     "max_upload_mb",
+    "load_test",
 )
 """The stack outputs contract (docs/contracts.md); verify/ reads only these."""
 
@@ -159,5 +160,6 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "cors_allowed_origins": list(cfg.cors_allowed_origins),
             "latency_budget_ms": cfg.latency_budget_ms,
             "max_upload_mb": cfg.max_upload_mb,
+            "load_test": dict(cfg.load_test),
         }
         return outputs

@@ -17,6 +17,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from components.capacity import default_load_test, instance_fits, parse_load_test
+
 PROJECT = "passport-photo-backend"
 """The Pulumi project name and the config namespace of every project key."""
 
@@ -95,6 +97,8 @@ class StackConfig:
     deletion_protection: bool
     tags: Mapping[str, str] = field(default_factory=dict)
     """A plain dict (copyable, JSON-able); treat it as read-only like the rest."""
+    load_test: Mapping[str, Any] = field(default_factory=lambda: default_load_test())
+    """The `load` check's plan and thresholds (components/capacity.py)."""
 
     @property
     def project(self) -> str:
@@ -163,6 +167,7 @@ PROJECT_KEYS = (
     "photoRetentionDays",
     "deletionProtection",
     "tags",
+    "loadTest",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -448,6 +453,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     photo_retention = c.integer("photoRetentionDays", 7, PHOTO_RETENTION_DAYS_RANGE)
     deletion_protection = c.boolean("deletionProtection", tier == "prod")
     tags = _check_tags(c)
+    load_test = _check_capacity(c, instance_type, model)
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -468,7 +474,20 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         photo_retention_days=photo_retention,
         deletion_protection=deletion_protection,
         tags=tags,
+        load_test=load_test,
     )
+
+
+def _check_capacity(c: _Collector, instance_type: str | None, model: str | None) -> Any:
+    """Model × workers must fit the instance's memory; the load test plan must be valid."""
+    if instance_type and model:
+        reason = instance_fits(instance_type, model)
+        if reason:
+            c.add(("instanceType", "backgroundRemovalModel"), _show(instance_type), reason)
+    plan, issues = parse_load_test(c.raw.get("loadTest"))
+    for issue in issues:
+        c.add(*issue)
+    return plan
 
 
 def runtime_config() -> dict[str, Any]:

@@ -35,6 +35,7 @@ OUTPUT_TYPES: dict[str, type | tuple[type, ...]] = {
     "cors_allowed_origins": list,
     "latency_budget_ms": int,
     "max_upload_mb": int,
+    "load_test": dict,
 }
 
 

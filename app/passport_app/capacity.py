@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask, Response, jsonify
 
@@ -51,10 +52,42 @@ class InferenceGate:
             self.admitted += 1
         try:
             with self._run:
-                yield
+                try:
+                    yield
+                finally:
+                    release_freed_memory()
         finally:
             with self._lock:
                 self.admitted -= 1
+
+
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+#: glibc's mallopt parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(count: int = 2) -> None:
+    """Fewer glibc malloc arenas (default 8 × cores): with ORT's own arena off, decoded images
+    and tensors are malloc'd from whichever thread ran the request, and each thread's arena kept
+    its high-water mark (measured: workers at 850-1050 MB instead of ~600)."""
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(M_ARENA_MAX, count)
+
+
+def release_freed_memory() -> None:
+    """Give freed heap pages back to the OS after a photo (glibc keeps them otherwise)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
 
 
 GATE = InferenceGate()

@@ -84,7 +84,7 @@ def decode_upload(data: bytes) -> Image.Image:
 #: JPEGs above this are decoded downscaled (JPEG DCT scaling, 1/2..1/8) to at least this size:
 #: a 40-Mpx upload then costs ~30 MB instead of ~120 MB per copy, and nothing downstream needs
 #: more (the passport photo is 600 px; U²-Net sees 320 px).
-DRAFT_TARGET_PIXELS = 8_000_000
+DRAFT_TARGET_PIXELS = 4_000_000
 
 
 def draft_large_jpeg(image: Image.Image) -> float:

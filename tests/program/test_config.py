@@ -297,3 +297,39 @@ def test_secret_config_values_never_appear_in_errors() -> None:
     assert secret_value not in message and "4f1c9e" not in message
     assert "senderEmail: got [secret]; allowed a valid email address" in message
     assert "minInstances, maxInstances: got minInstances=3" in message  # others unchanged
+
+
+def test_an_instance_too_small_for_the_model_times_workers_is_refused() -> None:
+    found = issues_for(
+        "dev",
+        {
+            "aws:region": "us-east-1",
+            "senderEmail": "a@example.com",
+            "instanceType": "t3.small",
+            "backgroundRemovalModel": "u2net",
+        },
+    )
+    message = found["instanceType, backgroundRemovalModel"]
+    assert "t3.small has 2048 MiB; u2net needs 2712 MiB" in message
+    assert (
+        "t3.micro"
+        in issues_for(
+            "dev",
+            {"aws:region": "us-east-1", "senderEmail": "a@example.com", "instanceType": "t3.micro"},
+        )["instanceType, backgroundRemovalModel"]
+    )
+
+
+def test_load_test_plan_is_validated_and_exported_with_defaults() -> None:
+    prod = parse_stack_config("prod", stack_file_config("prod"))
+    assert prod.load_test["runInPipeline"] is True
+    assert prod.load_test["thresholds"]["health"]["p95Ms"] == 1000
+    found = issues_for(
+        "dev",
+        {
+            "aws:region": "us-east-1",
+            "senderEmail": "a@example.com",
+            "loadTest": {"peakUsers": 0, "thresholds": {"photo": {"p95Ms": 9000, "p99Ms": 5000}}},
+        },
+    )
+    assert "loadTest.peakUsers" in found and "loadTest.thresholds.photo" in found
