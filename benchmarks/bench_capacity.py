@@ -226,6 +226,7 @@ def drive(url: str, port: int, photo: bytes, clients: int, seconds: float) -> di
         "worker_mb": sorted(sampler.max_mb.values()),
         # CPU the workers got per second of wall time (≤ cpus; less when others use the box).
         "cpu_share": cpu_used / wall,
+        "cpu_per_photo": cpu_used / len(latencies) if latencies else float("nan"),
     }
 
 
@@ -264,7 +265,7 @@ def row(label: str, clients: int, r: dict, floor: float) -> str:
         f"  {label:10s} {clients:3d} clients  {r['photos_s']:5.2f} photos/s "
         f"(× {r['photos_s'] / (0.8 * floor):4.2f} of 0.8·floor; workers got "
         f"{r['cpu_share']:.2f} CPUs → × {r['photos_s'] / (0.8 * fair) if fair else 0:4.2f} of "
-        f"0.8·floor at that share)  p50/p95/p99 "
+        f"0.8·floor at that share; {r['cpu_per_photo']:.2f} CPU-s/photo)  p50/p95/p99 "
         f"{r['p50']:5.1f}/{r['p95']:5.1f}/{r['p99']:5.1f} s  503 busy {r['busy']:3d}  "
         f"errors {len(r['errors'])}  /health p95 {r['health_p95'] * 1000:6.0f} ms  "
         f"worker RSS max {mem} MB" + (f"  first errors: {r['errors'][:3]}" if r["errors"] else "")
@@ -277,6 +278,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[2, 8])
     parser.add_argument("--big", type=int, default=8, help="concurrent 40-Mpx uploads")
     parser.add_argument("--skip-ungated", action="store_true")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="compare gunicorn workers × ORT threads (8 clients each) instead of the rest",
+    )
     args = parser.parse_args()
     cpus = os.cpu_count() or 2
     print(f"machine: {cpus} CPUs, load average {os.getloadavg()[0]:.1f} (shared machines: noisy)")
@@ -292,6 +298,21 @@ def main() -> int:
     big = big_jpeg()
     print(f"40-Mpx upload: {len(big) / 2**20:.1f} MB JPEG")
     scenarios = [("gated", {})]
+    if args.matrix:
+        matrix = [
+            ("2w×1ort", {"WEB_CONCURRENCY": "2", "ORT_INTRA_OP_THREADS": "1"}),
+            ("1w×2ort", {"WEB_CONCURRENCY": "1", "ORT_INTRA_OP_THREADS": "2"}),
+            ("2w×2ort", {"WEB_CONCURRENCY": "2", "ORT_INTRA_OP_THREADS": "2"}),
+            ("3w×1ort", {"WEB_CONCURRENCY": "3", "ORT_INTRA_OP_THREADS": "1"}),
+        ]
+        try:
+            for label, extra in matrix:
+                with served(extra) as (url, port):
+                    warm(url, photo)
+                    print(row(label, 8, drive(url, port, photo, 8, args.seconds), floor))
+        finally:
+            server.stop()
+        return 0
     if not args.skip_ungated:
         scenarios.append(("ungated", {"INFERENCE_SLOTS": "4", "INFERENCE_QUEUE": "64"}))
     try:

@@ -82,9 +82,9 @@ def decode_upload(data: bytes) -> Image.Image:
 
 
 #: JPEGs above this are decoded downscaled (JPEG DCT scaling, 1/2..1/8) to at least this size:
-#: a 40-Mpx upload then costs ~30 MB instead of ~120 MB per copy, and nothing downstream needs
-#: more (the passport photo is 600 px; U²-Net sees 320 px).
-DRAFT_TARGET_PIXELS = 4_000_000
+#: a 40-Mpx upload is decoded at 1/4 (2.5 Mpx, ~8 MB per RGB copy instead of ~120 MB), and
+#: nothing downstream needs more (the passport photo is 600 px; U²-Net sees 320 px).
+DRAFT_TARGET_PIXELS = 2_000_000
 
 
 def draft_large_jpeg(image: Image.Image) -> float:

@@ -255,6 +255,8 @@ def run(ctx: CheckContext) -> Outcome:
         "phases": ["warm-up", "ramp-up", "sustained", "peak", "cool-down"],
         "thresholds": plan["thresholds"],
         **{endpoint: stats.get(endpoint) for endpoint in ENDPOINTS},
+        # 503 busy answers (back-pressure) the users waited out and retried, per Retry-After.
+        "photo_busy_answers": (stats.get("photo busy") or {}).get("requests", 0),
         "total": stats.get("Aggregated"),
         "first_failures": read_failures(out_dir / "locust_failures.csv"),
     }
