@@ -3,8 +3,8 @@
 Photo requests are CPU-bound (~1 CPU-second each) and the rest is I/O to AWS, so: 2 worker
 processes (one per vCPU; the model is loaded once in each) x 4 threads, each worker's ONNX/OpenCV
 pool at 1 thread (workers x inference threads = vCPUs), and at most one photo in inference plus
-one waiting per worker (app/passport_app/capacity.py; more get 503 busy + Retry-After). So two
-of the four threads are always free for /health and email calls: the load balancer's health
+two waiting per worker (app/passport_app/capacity.py; more get 503 busy + Retry-After). So one
+of the four threads is always free for /health and email calls: the load balancer's health
 check never queues behind inference. Chosen by measurement (benchmarks/bench_capacity.py,
 docs/capacity.md): photos/s at 1 ORT thread per worker reach the machine's CPU floor, while 2
 threads per worker only oversubscribe the cores. Slow clients: on AWS nginx buffers the whole

@@ -22,8 +22,10 @@ from flask import Flask, Response, jsonify
 
 #: Photos processed at once per worker (gunicorn.conf.py sizes ORT threads for one).
 INFERENCE_SLOTS = int(os.environ.get("INFERENCE_SLOTS", "1"))
-#: Photos allowed to wait per worker; beyond it the request is refused at once.
-INFERENCE_QUEUE = int(os.environ.get("INFERENCE_QUEUE", "1"))
+#: Photos allowed to wait per worker; beyond it the request is refused at once. Two, because
+#: gunicorn's gthread workers accept connections greedily: one worker may hold every request
+#: of a small burst while the other idles. 1 running + 2 waiting leaves 1 of 4 threads free.
+INFERENCE_QUEUE = int(os.environ.get("INFERENCE_QUEUE", "2"))
 #: Seconds a refused client should wait: about the time one queued photo takes.
 RETRY_AFTER_S = 2
 
