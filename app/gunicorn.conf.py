@@ -2,9 +2,10 @@
 
 Photo requests are CPU-bound (~1 CPU-second each) and the rest is I/O to AWS, so: 2 worker
 processes (one per vCPU; the model is loaded once in each) x 4 threads, each worker's ONNX/OpenCV
-pool at 1 thread (workers x inference threads = vCPUs), and at most one photo in inference plus
-two waiting per worker (app/passport_app/capacity.py; more get 503 busy + Retry-After). So one
-of the four threads is always free for /health and email calls: the load balancer's health
+pool at 1 thread (workers x inference threads = vCPUs), and at most `workers` photos in
+inference on the instance plus two waiting, at most three per worker
+(app/passport_app/capacity.py; more get 503 busy + Retry-After). So one of the four threads is
+always free for /health and email calls: the load balancer's health
 check never queues behind inference. Chosen by measurement (benchmarks/bench_capacity.py,
 docs/capacity.md): photos/s at 1 ORT thread per worker reach the machine's CPU floor, while 2
 threads per worker only oversubscribe the cores. Slow clients: on AWS nginx buffers the whole
@@ -22,6 +23,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, min(_cpus, 4)))))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 os.environ.setdefault("ORT_INTRA_OP_THREADS", str(max(1, _cpus // workers)))
+# Photos in inference at once on the instance: one per worker x ORT thread = vCPUs
+# (app/passport_app/capacity.py; the workers inherit it).
+os.environ.setdefault("INFERENCE_SLOTS", str(workers))
 
 # The model loads in each worker after fork (ONNX sessions must not cross a fork).
 preload_app = False

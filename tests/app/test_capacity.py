@@ -29,8 +29,8 @@ def hold(
     return thread
 
 
-def test_gate_runs_slots_queues_and_refuses_the_rest() -> None:
-    gate = InferenceGate(slots=1, queue=1)
+def test_gate_runs_slots_queues_and_refuses_the_rest(tmp_path) -> None:
+    gate = InferenceGate(slots=1, queue=1, directory=tmp_path)
     release, entered = threading.Event(), threading.Event()
     running = hold(gate, release, entered)
     waiting_entered = threading.Event()
@@ -47,9 +47,9 @@ def test_gate_runs_slots_queues_and_refuses_the_rest() -> None:
 
 
 def test_full_gate_answers_503_busy_with_retry_after_and_health_still_answers(
-    client, monkeypatch
+    client, monkeypatch, tmp_path
 ) -> None:
-    gate = InferenceGate(slots=1, queue=0)
+    gate = InferenceGate(slots=1, queue=0, directory=tmp_path)
     monkeypatch.setattr("passport_app.routes.photos.GATE", gate)
     release, entered = threading.Event(), threading.Event()
     busy = hold(gate, release, entered)
@@ -85,3 +85,29 @@ def test_large_jpeg_is_decoded_downscaled_and_the_face_box_stays_in_input_pixels
         got,
         want,
     )
+
+
+def test_slots_are_shared_by_every_worker_of_the_instance(tmp_path) -> None:
+    """Two gates on one folder = two gunicorn workers: the slot one holds is busy for the other,
+    and a worker never admits as many photos as it has threads."""
+    worker_a = InferenceGate(slots=1, queue=0, directory=tmp_path)
+    worker_b = InferenceGate(slots=1, queue=0, directory=tmp_path)
+    release, entered = threading.Event(), threading.Event()
+    held = hold(worker_a, release, entered)
+    try:
+        with pytest.raises(Busy), worker_b.slot():
+            pass
+    finally:
+        release.set()
+        held.join(10)
+    with worker_b.slot():  # free again once released
+        pass
+    one_thread_free = InferenceGate(slots=4, queue=4, per_worker=1, directory=tmp_path / "w")
+    release2, entered2 = threading.Event(), threading.Event()
+    held2 = hold(one_thread_free, release2, entered2)
+    try:
+        with pytest.raises(Busy), one_thread_free.slot():
+            pass
+    finally:
+        release2.set()
+        held2.join(10)
