@@ -64,6 +64,7 @@ sandbox-down: $(STAMP)
 bench: setup
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_sandbox.py
+	$(PY) benchmarks/bench_capacity.py
 	$(PY) -m sandbox up --stack $(STACK)
 	$(PY) benchmarks/bench_verify.py --stack $(STACK)
 

@@ -1,9 +1,16 @@
 """gunicorn settings for a 2-vCPU Elastic Beanstalk instance (read by the Procfile command).
 
-Photo requests are CPU-bound (ONNX inference ~0.2-0.5 s) and the rest is I/O to AWS, so:
-2 worker processes (one per vCPU; the model is loaded once in each) x 4 threads (so health checks
-and email calls are not queued behind an inference), and each worker's ONNX/OpenCV thread pool
-capped so workers x inference threads = vCPUs instead of oversubscribing the CPU.
+Photo requests are CPU-bound (~1 CPU-second each) and the rest is I/O to AWS, so: 2 worker
+processes (one per vCPU; the model is loaded once in each) x 4 threads, each worker's ONNX/OpenCV
+pool at 1 thread (workers x inference threads = vCPUs), and at most `workers` photos in
+inference on the instance plus two waiting, at most three per worker
+(app/passport_app/capacity.py; more get 503 busy + Retry-After). So one of the four threads is
+always free for /health and email calls: the load balancer's health
+check never queues behind inference. Chosen by measurement (benchmarks/bench_capacity.py,
+docs/capacity.md): photos/s at 1 ORT thread per worker reach the machine's CPU floor, while 2
+threads per worker only oversubscribe the cores. Slow clients: on AWS nginx buffers the whole
+upload before gunicorn sees it (as the sandbox's load balancer does), so a client trickling
+bytes never holds a gunicorn thread; `timeout` below still bounds a wedged worker.
 """
 
 import os
@@ -16,6 +23,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, min(_cpus, 4)))))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 os.environ.setdefault("ORT_INTRA_OP_THREADS", str(max(1, _cpus // workers)))
+# Photos in inference at once on the instance: one per worker x ORT thread = vCPUs
+# (app/passport_app/capacity.py; the workers inherit it).
+os.environ.setdefault("INFERENCE_SLOTS", str(workers))
 
 # The model loads in each worker after fork (ONNX sessions must not cross a fork).
 preload_app = False
@@ -47,3 +57,10 @@ accesslog = None  # the app writes one structured JSON line per request itself
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 capture_output = True
+
+
+def post_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    """Bound each worker's heap: fewer malloc arenas (app/passport_app/capacity.py)."""
+    from passport_app.capacity import limit_malloc_arenas
+
+    limit_malloc_arenas()

@@ -39,6 +39,7 @@ STACK_OUTPUTS = (
     "latency_budget_ms",
     "max_upload_mb",
     "ses_dns_records",
+    "load_test",
 )
 """The stack outputs contract (docs/contracts.md); verify/ reads only these."""
 
@@ -212,5 +213,6 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "latency_budget_ms": cfg.latency_budget_ms,
             "max_upload_mb": cfg.max_upload_mb,
             "ses_dns_records": self.mailer.dns_records,
+            "load_test": dict(cfg.load_test),
         }
         return outputs

@@ -17,6 +17,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from components.capacity import default_load_test, instance_fits, parse_load_test
+
 PROJECT = "passport-photo-backend"
 """The Pulumi project name and the config namespace of every project key."""
 
@@ -160,6 +162,8 @@ class StackConfig:
     """A plain dict (copyable, JSON-able); treat it as read-only like the rest."""
     abuse: AbuseConfig = field(default_factory=lambda: AbuseConfig())
     """The public API's abuse controls (issue 12, docs/threat-model.md)."""
+    load_test: Mapping[str, Any] = field(default_factory=lambda: default_load_test())
+    """The `load` check's plan and thresholds (components/capacity.py)."""
 
     @property
     def project(self) -> str:
@@ -321,6 +325,7 @@ PROJECT_KEYS = (
     "vpcId",
     "subnets",
     *ABUSE_KEYS,
+    "loadTest",
 )
 
 DEFAULT_DEPLOYMENT_POLICY = {
@@ -656,6 +661,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     certificate, insecure = _check_https(c, tier, region)
     vpc_id, subnets = _check_vpc(c)
     abuse = _check_abuse(c, tier)
+    load_test = _check_capacity(c, instance_type, model)
 
     if c.issues:
         raise StackConfigError(stack, c.issues)
@@ -686,6 +692,7 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         vpc_id=vpc_id,
         subnets=subnets,
         abuse=abuse,
+        load_test=load_test,
     )
 
 
@@ -765,6 +772,18 @@ def _check_environment(stack: str, c: _Collector) -> str:
             f"{env} rules)",
         )
     return env or named
+
+
+def _check_capacity(c: _Collector, instance_type: str | None, model: str | None) -> Any:
+    """Model × workers must fit the instance's memory; the load test plan must be valid."""
+    if instance_type and model:
+        reason = instance_fits(instance_type, model)
+        if reason:
+            c.add(("instanceType", "backgroundRemovalModel"), _show(instance_type), reason)
+    plan, issues = parse_load_test(c.raw.get("loadTest"))
+    for issue in issues:
+        c.add(*issue)
+    return plan
 
 
 def runtime_config() -> dict[str, Any]:

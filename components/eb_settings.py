@@ -22,6 +22,28 @@ METRICS_PERIOD_SECONDS = 60
 # Enhanced-health metrics the alarms need; EB publishes only EnvironmentHealth unless asked.
 PUBLISHED_METRICS = ("ApplicationLatencyP99", "ApplicationRequests5xx", "ApplicationRequestsTotal")
 
+# Load balancer health check of the instances (ALB target group). /health answers within
+# ~10 ms even when photos saturate the CPU (inference is bounded below gunicorn's threads,
+# app/passport_app/capacity.py; load test: /health p95 < 1 s at peak), so a 5 s timeout never
+# takes a busy but healthy instance out of service; 3 misses at 10 s do take a dead one out in
+# 30 s. The deregistration delay lets in-flight photos (p99 < 10 s) finish before an instance
+# leaves during a deployment or scale-in.
+HEALTH_CHECK_INTERVAL_S = 10
+HEALTH_CHECK_TIMEOUT_S = 5
+HEALTHY_THRESHOLD = 3
+UNHEALTHY_THRESHOLD = 3
+DEREGISTRATION_DELAY_S = 20
+# Autoscaling on CPU: a photo is ~1 CPU-second and nothing else costs CPU, so CPU tracks the
+# photo load; one instance saturates (and starts answering 503 busy) at 100 %. Scale out at 70 %
+# average over 2 minutes, so a new instance (~3-5 min to boot and pass health) arrives before
+# the rest saturate; scale in below 25 % (half of 70 % with margin, so scale-in cannot trigger
+# an immediate scale-out).
+SCALE_METRIC = "CPUUtilization"
+SCALE_UPPER_PERCENT = 70
+SCALE_LOWER_PERCENT = 25
+SCALE_PERIOD_MIN = 1
+SCALE_BREACH_MIN = 2
+
 NS_ENV = "aws:elasticbeanstalk:environment"
 NS_APP_ENV = "aws:elasticbeanstalk:application:environment"
 NS_COMMAND = "aws:elasticbeanstalk:command"
@@ -120,6 +142,36 @@ def network_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
     return settings
 
 
+def health_check_settings() -> list[tuple[str, str, str]]:
+    """The ALB health check, explicit (EB's defaults are not what the app was measured with)."""
+    ns = "aws:elasticbeanstalk:environment:process:default"
+    return [
+        (ns, "HealthCheckInterval", str(HEALTH_CHECK_INTERVAL_S)),
+        (ns, "HealthCheckTimeout", str(HEALTH_CHECK_TIMEOUT_S)),
+        (ns, "HealthyThresholdCount", str(HEALTHY_THRESHOLD)),
+        (ns, "UnhealthyThresholdCount", str(UNHEALTHY_THRESHOLD)),
+        (ns, "DeregistrationDelay", str(DEREGISTRATION_DELAY_S)),
+    ]
+
+
+def scaling_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
+    """The autoscaling trigger; only when the environment can scale (max > min)."""
+    if shape.max_instances <= shape.min_instances:
+        return []
+    ns = "aws:autoscaling:trigger"
+    return [
+        (ns, "MeasureName", SCALE_METRIC),
+        (ns, "Statistic", "Average"),
+        (ns, "Unit", "Percent"),
+        (ns, "Period", str(SCALE_PERIOD_MIN)),
+        (ns, "BreachDuration", str(SCALE_BREACH_MIN)),
+        (ns, "UpperThreshold", str(SCALE_UPPER_PERCENT)),
+        (ns, "LowerThreshold", str(SCALE_LOWER_PERCENT)),
+        (ns, "UpperBreachScaleIncrement", "1"),
+        (ns, "LowerBreachScaleIncrement", "-1"),
+    ]
+
+
 def option_settings(
     shape: EnvironmentShape,
     *,
@@ -148,6 +200,7 @@ def option_settings(
         ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument", health_config_document()),
         ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath", HEALTH_CHECK_PATH),
         ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode", "200"),
+        *health_check_settings(),
         # Managed platform updates in a weekly window.
         ("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "true"),
         ("aws:elasticbeanstalk:managedactions", "PreferredStartTime", MAINTENANCE_WINDOW),
@@ -162,5 +215,6 @@ def option_settings(
     ]
     settings += deployment_settings(shape.deployment_policy)
     settings += network_settings(shape)
+    settings += scaling_settings(shape)
     settings += [(NS_APP_ENV, key, value) for key, value in sorted(env_vars.items())]
     return settings

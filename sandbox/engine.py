@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import processes
-from sandbox.environment import AppRuntime, EnvironmentRunner, check_health
+from sandbox.environment import AppRuntime, EnvironmentRunner, check_health, instances_of
 from sandbox.errors import SandboxError
 from sandbox.program import load_stack_config, project_name, run_program
 from sandbox.state import (
@@ -283,6 +283,8 @@ class SandboxEngine:
             "moto": proc(data.get("moto")),
             "proxy": proc(data.get("proxy")),
             "app": proc(app),
+            "instances": [{"name": i.get("name"), **(proc(i) or {})} for i in instances_of(app)],
+            "deployment_policy": app.get("policy"),
             "health": health,
             "last_deployment": deployments[-1] if deployments else None,
             "outputs": read_json(self.paths.outputs, default={}),
@@ -296,7 +298,12 @@ class SandboxEngine:
         with stack_lock(self.paths):
             data = read_json(self.paths.sandbox, default={}) or {}
             records = [p for p in data.get("starting", [])]
-            for key in ("app", "proxy", "moto"):  # app first: it talks to moto until it stops
+            # Every app instance first (serving fleet, a rollout's new ones): they talk to moto.
+            fleet = instances_of(data.get("app")) + (data.get("deploying") or {}).get(
+                "instances", []
+            )
+            records += [i["process"] for i in fleet if i.get("process")]
+            for key in ("proxy", "moto"):
                 node = data.get(key) or {}
                 if node.get("process"):
                     records.append(node["process"])
@@ -462,6 +469,8 @@ class SandboxEngine:
     def _stop_started(self, state: SandboxState, started: list[str]) -> None:
         """A failed first `up` leaves nothing running (it has nothing worth serving)."""
         with state.update() as data:
+            for inst in instances_of(data.get("app")):
+                processes.stop(processes.ProcessRecord.from_dict(inst.get("process")))
             for key in ["app", *started]:
                 node = data.get(key) or {}
                 processes.stop(processes.ProcessRecord.from_dict(node.get("process")))

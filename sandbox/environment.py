@@ -5,10 +5,14 @@ with the environment properties from the option settings, health-check it, and o
 behind the environment's CNAME. Here: the bundle comes from the moto artifact bucket, is
 unpacked under `.sandbox/<stack>/releases/<label>/`, and `web:` runs with the *project venv*
 (nothing is installed: the venv already holds app/requirements.txt) on a fresh loopback port,
-detached so it outlives the CLI. Once `/health` answers 200 the front proxy (sandbox/proxy.py)
-is pointed at it and the previous version is stopped: blue/green. If the new version never
-gets healthy it is stopped, the old one keeps serving, and the deployment fails with the
-reason and the tail of its log.
+detached so it outlives the CLI: one process per instance of the fleet (`MinSize` of the
+`aws:autoscaling:asg` settings), each named like an EC2 instance (`INSTANCE_ID` in its
+environment, which `/health` reports), all behind the stack's load balancer (sandbox/proxy.py).
+New versions roll out by the environment's `DeploymentPolicy` (sandbox/fleet.py): AllAtOnce
+(in place, the gap measured), Rolling / RollingWithAdditionalBatch (by batches) and Immutable
+(a full new set healthy before the old one drains). If the new version never gets healthy its
+instances are stopped, the old version keeps serving, and the deployment fails with the reason
+and the tail of its log.
 """
 
 from __future__ import annotations
@@ -117,8 +121,14 @@ def check_health(url: str, timeout: float = 3.0) -> tuple[int | None, dict[str, 
         return status, raw.decode(errors="replace")[:200]
 
 
+def instance_name(stack_dir: Path, label: str, index: int) -> str:
+    """An EC2-like instance id, unique per launch (`i-` + 17 hex)."""
+    seed = f"{stack_dir}/{label}/{index}/{time.time_ns()}/{os.getpid()}"
+    return "i-" + hashlib.sha256(seed.encode()).hexdigest()[:17]
+
+
 class EnvironmentRunner:
-    """Applications, versions and the running environment of one stack (state in sandbox.json)."""
+    """Applications, versions and the running fleet of one stack (state in sandbox.json)."""
 
     def __init__(
         self,
@@ -134,6 +144,7 @@ class EnvironmentRunner:
         self._s3 = s3_client
         self._free_port = free_port
         self.last_deploy: dict[str, Any] | None = None
+        self.lb = LoadBalancer(state.paths.proxy_target)
 
     # -- records --------------------------------------------------------------------------
 
@@ -185,7 +196,7 @@ class EnvironmentRunner:
     # -- the environment --------------------------------------------------------------------
 
     def front_address(self) -> str:
-        """The environment's CNAME equivalent: the stable front proxy, host:port."""
+        """The environment's CNAME equivalent: the stable load balancer, host:port."""
         return f"{LOOPBACK}:{self.front_port}"
 
     def current(self) -> dict[str, Any] | None:
@@ -195,7 +206,11 @@ class EnvironmentRunner:
         self, environment: str, application: str, label: str, settings: list[Mapping[str, Any]]
     ) -> dict[str, Any]:
         """Make `label` with `settings` the live version of `environment` (no-op if it is)."""
+        from sandbox.fleet import FleetShape, Rollout
+
+        recover_interrupted_switch(self.state, self.lb)
         env_vars = environment_properties(settings)
+        shape = FleetShape.from_settings(settings)
         # The moto endpoint is part of the process environment: a restarted moto (new port)
         # means the running app points at nothing and must be redeployed.
         env_hash = hashlib.sha256(
@@ -206,8 +221,13 @@ class EnvironmentRunner:
             current
             and current.get("version") == label
             and current.get("env_hash") == env_hash
-            and processes.is_alive(processes.ProcessRecord.from_dict(current.get("process")))
+            and len(instances_of(current)) == shape.size
+            and all(
+                processes.is_alive(processes.ProcessRecord.from_dict(i.get("process")))
+                for i in instances_of(current)
+            )
         ):
+            self.lb.register(instances_of(current), shape.health)  # a restarted proxy
             self.last_deploy = {"app_version": label, "action": "unchanged"}
             return current
         version = self.state.get("eb", "versions", application, label)
@@ -215,36 +235,27 @@ class EnvironmentRunner:
             raise SandboxError(f"environment {environment}: unknown application version {label!r}")
 
         release = self._release_dir(version, label, current)
-        started = time.monotonic()
-        record, port = self._start(release, label, env_vars)
-        try:
-            self._wait_healthy(record, port, label)
-        except SandboxError as exc:
-            processes.stop(record)
-            self.last_deploy = {
-                "app_version": label,
-                "action": "failed",
-                "port": port,
-                "log": record.log,
-                "error": str(exc),
-            }
-            raise
-        self._switch(port)
-        new = {
+        meta = {
             "environment": environment,
             "application": application,
             "version": label,
             "env_hash": env_hash,
-            "port": port,
             "release_dir": str(release),
-            "process": record.to_dict(),
-            "started_at": utc_timestamp(),
-            "healthy_after_s": round(time.monotonic() - started, 2),
+            "policy": shape.policy,
         }
-        with self.state.update() as data:
-            data["app"] = new
+        rollout = Rollout(self, shape, meta, env_vars, current)
+        try:
+            new = rollout.run()
+        except BaseException as exc:
+            self.last_deploy = {
+                "app_version": label,
+                "action": "failed",
+                "policy": shape.policy,
+                "error": str(exc),
+                **rollout.report(),
+            }
+            raise
         if current:
-            processes.stop(processes.ProcessRecord.from_dict(current.get("process")))
             old_dir = current.get("release_dir")
             if old_dir and old_dir != str(release):
                 shutil.rmtree(old_dir, ignore_errors=True)
@@ -252,8 +263,11 @@ class EnvironmentRunner:
             "app_version": label,
             "action": "replaced" if current else "created",
             "previous_version": current.get("version") if current else None,
-            "port": port,
-            "healthy_after_s": new["healthy_after_s"],
+            "port": new.get("port"),
+            "healthy_after_s": new.get("healthy_after_s"),
+            "policy": shape.policy,
+            "instances": [i["name"] for i in instances_of(new)],
+            **rollout.report(),
         }
         return new
 
@@ -275,7 +289,7 @@ class EnvironmentRunner:
         zip_path.unlink()
         return dest
 
-    def _child_env(self, env_vars: Mapping[str, str], port: int) -> dict[str, str]:
+    def _child_env(self, env_vars: Mapping[str, str], port: int, name: str) -> dict[str, str]:
         """Only what EB would give the process: option-setting env vars + platform basics."""
         runtime = self.runtime
         env = {
@@ -290,6 +304,8 @@ class EnvironmentRunner:
             "AWS_REGION": env_vars.get("AWS_REGION", runtime.region),
             "AWS_DEFAULT_REGION": env_vars.get("AWS_REGION", runtime.region),
             "PORT": str(port),
+            # What IMDS answers on an EC2 instance; /health reports it.
+            "INSTANCE_ID": name,
         }
         # gunicorn 27 puts a control socket in $XDG_RUNTIME_DIR (else ~/.gunicorn/): give each
         # process its own, so blue and green (and other stacks) never share one.
@@ -298,11 +314,44 @@ class EnvironmentRunner:
         env["XDG_RUNTIME_DIR"] = str(run_dir)
         return env
 
+    def launch(
+        self, release: Path, label: str, env_vars: Mapping[str, str], names: list[str]
+    ) -> list[dict[str, Any]]:
+        """Start one app process per name and wait until each answers /health directly.
+
+        Each process is in `starting` on disk before anything can fail, so `down` (or the
+        rollback) finds it; on failure every process started here is stopped again.
+        """
+        started: list[dict[str, Any]] = []
+        began = time.monotonic()
+        try:
+            for name in names:
+                started.append(self._start(release, label, env_vars, name))
+            for inst in started:
+                self._wait_healthy(
+                    processes.ProcessRecord.from_dict(inst["process"]), inst["port"], label
+                )
+        except BaseException:
+            self.stop_instances(started)
+            self._forget_starting(started)
+            raise
+        for inst in started:
+            inst["healthy_after_s"] = round(time.monotonic() - began, 2)
+        pids = {i["process"]["pid"] for i in started}
+        with self.state.update() as data:  # from `starting` into the rollout's journal at once
+            data["starting"] = [p for p in data.get("starting", []) if p.get("pid") not in pids]
+            data.setdefault("deploying", {}).setdefault("instances", []).extend(started)
+        return started
+
+    def stop_instances(self, instances: list[dict[str, Any]]) -> None:
+        for inst in instances:
+            processes.stop(processes.ProcessRecord.from_dict(inst.get("process")))
+
     def _start(
-        self, release: Path, label: str, env_vars: Mapping[str, str]
-    ) -> tuple[processes.ProcessRecord, int]:
+        self, release: Path, label: str, env_vars: Mapping[str, str], name: str
+    ) -> dict[str, Any]:
         port = self._free_port()
-        env = self._child_env(env_vars, port)
+        env = self._child_env(env_vars, port, name)
         argv = expand(web_command(release), env)
         exe = shutil.which(argv[0], path=env["PATH"])
         if exe is None:
@@ -310,46 +359,238 @@ class EnvironmentRunner:
                 f"'{argv[0]}' (the Procfile's web command) is not installed in "
                 f"{self.runtime.venv_bin}; run `make setup`"
             )
-        log = self.state.paths.logs / f"app-{label}.log"
+        log = self.state.paths.logs / f"app-{label}-{name}.log"
         record, _ = processes.spawn([exe, *argv[1:]], cwd=release, env=env, log=log)
         # On disk before the health wait, so `down` finds it even if this process dies now.
         with self.state.update() as data:
             data.setdefault("starting", []).append(record.to_dict())
-        return record, port
+        return {
+            "name": name,
+            "port": port,
+            "version": label,
+            "process": record.to_dict(),
+            "release_dir": str(release),
+        }
+
+    def _forget_starting(self, instances: list[dict[str, Any]]) -> None:
+        """Out of `starting` once stopped or recorded in the deployment journal / fleet."""
+        pids = {i["process"]["pid"] for i in instances}
+        with self.state.update() as data:
+            data["starting"] = [p for p in data.get("starting", []) if p.get("pid") not in pids]
 
     def _wait_healthy(self, record: processes.ProcessRecord, port: int, label: str) -> None:
         url = f"http://{LOOPBACK}:{port}"
         deadline = time.monotonic() + self.runtime.health_timeout
         last: Any = "no answer yet"
-        try:
-            while time.monotonic() < deadline:
-                if not processes.is_alive(record):
-                    cause = processes.first_error(record.log) or "see the log"
-                    raise SandboxError(
-                        f"app version {label} exited before becoming healthy ({cause}); the "
-                        f"previous version keeps serving. Last lines of {record.log}:\n"
-                        f"{processes.tail(record.log)}"
-                    )
-                status, body = check_health(url)
-                if status == 200:
-                    return
-                last = f"HTTP {status}: {body}" if status else body
-                time.sleep(0.25)
-            cause = processes.first_error(record.log)
-            raise SandboxError(
-                f"app version {label} did not answer {HEALTH_PATH} with 200 within "
-                f"{self.runtime.health_timeout:.0f}s (last: {last}"
-                + (f"; first error: {cause}" if cause else "")
-                + f"); the previous version keeps serving. Last lines of {record.log}:\n"
-                f"{processes.tail(record.log)}"
-            )
-        finally:
-            with self.state.update() as data:
-                starting = data.get("starting", [])
-                data["starting"] = [p for p in starting if p.get("pid") != record.pid]
+        while time.monotonic() < deadline:
+            if not processes.is_alive(record):
+                cause = processes.first_error(record.log) or "see the log"
+                raise SandboxError(
+                    f"app version {label} exited before becoming healthy ({cause}); the "
+                    f"previous version keeps serving. Last lines of {record.log}:\n"
+                    f"{processes.tail(record.log)}"
+                )
+            status, body = check_health(url)
+            if status == 200:
+                return
+            last = f"HTTP {status}: {body}" if status else body
+            time.sleep(0.25)
+        cause = processes.first_error(record.log)
+        raise SandboxError(
+            f"app version {label} did not answer {HEALTH_PATH} with 200 within "
+            f"{self.runtime.health_timeout:.0f}s (last: {last}"
+            + (f"; first error: {cause}" if cause else "")
+            + f"); the previous version keeps serving. Last lines of {record.log}:\n"
+            f"{processes.tail(record.log)}"
+        )
 
-    def _switch(self, port: int) -> None:
-        write_json_atomic(self.state.paths.proxy_target, port)
+
+def instances_of(app: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The fleet of a recorded app (older single-process records count as one instance)."""
+    if not app:
+        return []
+    if "instances" in app:
+        return list(app["instances"])
+    if app.get("process"):
+        return [{"name": "app", "port": app.get("port"), "process": app["process"]}]
+    return []
+
+
+def fleet_record(meta: Mapping[str, Any], instances: list[dict[str, Any]]) -> dict[str, Any]:
+    """`state["app"]`: the serving version and its instances (first instance's process/port
+    kept at the top level for tools that read a single app process)."""
+    first = instances[0] if instances else {}
+    return {
+        **meta,
+        "instances": instances,
+        "process": first.get("process"),
+        "port": first.get("port"),
+        "started_at": utc_timestamp(),
+        "healthy_after_s": max((i.get("healthy_after_s") or 0 for i in instances), default=0),
+    }
+
+
+class LoadBalancer:
+    """The deployer's side of sandbox/proxy.py: register/deregister, wait for health/drain."""
+
+    def __init__(self, target_file: Path) -> None:
+        from sandbox.proxy import status_path
+
+        self.target_file = target_file
+        self.status_file = status_path(target_file)
+
+    def registered(self) -> list[dict[str, Any]]:
+        from sandbox.proxy import read_target
+
+        return list((read_target(self.target_file) or {}).get("backends", []))
+
+    def register(self, instances: list[dict[str, Any]], health: Mapping[str, Any]) -> int:
+        """Make exactly `instances` the registered targets; returns the new generation."""
+        from sandbox.proxy import read_target
+
+        generation = int((read_target(self.target_file) or {}).get("generation", 0)) + 1
+        write_json_atomic(
+            self.target_file,
+            {
+                "generation": generation,
+                "backends": [{"name": i["name"], "port": i["port"]} for i in instances],
+                "health": dict(health),
+            },
+        )
+        return generation
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.status_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def wait_healthy(self, instances: list[dict[str, Any]], timeout: float) -> None:
+        """Until the balancer's own health checks put every instance in service."""
+        deadline = time.monotonic() + timeout
+        ports = {str(i["port"]) for i in instances}
+        while time.monotonic() < deadline:
+            backends = self.status().get("backends", {})
+            if all(backends.get(p, {}).get("state") == "healthy" for p in ports):
+                return
+            time.sleep(0.1)
+        raise SandboxError(
+            f"instances {sorted(i['name'] for i in instances)} did not pass the load "
+            f"balancer's health checks within {timeout:.0f}s; the previous version keeps serving"
+        )
+
+    def wait_drained(
+        self, instances: list[dict[str, Any]], generation: int, timeout: float
+    ) -> float:
+        """Until the balancer applied `generation` and nothing is in flight to `instances`."""
+        started = time.monotonic()
+        ports = {str(i["port"]) for i in instances}
+        while time.monotonic() - started < timeout:
+            status = self.status()
+            if int(status.get("generation", -1)) >= generation:
+                backends = status.get("backends", {})
+                if all(backends.get(p, {}).get("in_flight", 0) == 0 for p in ports):
+                    break
+            time.sleep(0.05)
+        return round(time.monotonic() - started, 2)
+
+
+class _DeferredSignals:
+    """SIGINT/SIGTERM held back for a few writes (main thread only), then delivered."""
+
+    def __enter__(self) -> _DeferredSignals:
+        import signal
+        import threading
+
+        self.pending: list[int] = []
+        self.saved: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, lambda s, _f: self.pending.append(s))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        for sig in self.pending:
+            os.kill(os.getpid(), sig)
+
+
+def switch_serving_version(
+    state: SandboxState,
+    lb: LoadBalancer,
+    new_app: dict[str, Any],
+    registered: list[dict[str, Any]],
+    health: Mapping[str, Any],
+) -> int:
+    """THE switch of serving version: load balancer targets, sandbox state and the outputs'
+    `app_version` change together, or not at all.
+
+    A journal (`state["switch"]`) is written first; the target file's atomic rename is the
+    commit point; then `app` and outputs.json are written and the journal is cleared. SIGINT /
+    SIGTERM are held back for these few writes; a harder stop (SIGKILL, power loss) is finished
+    or undone by `recover_interrupted_switch` on the next command, which decides by what the
+    target file says. Returns the load balancer generation that deregistered the old set.
+    """
+    with _DeferredSignals():
+        with state.update() as data:
+            data["switch"] = {"app": new_app, "registered": registered}
+        generation = lb.register(registered, health)  # commit point
+        _finish_switch(state, new_app)
+    return generation
+
+
+def _finish_switch(state: SandboxState, new_app: dict[str, Any]) -> None:
+    with state.update() as data:
+        data["app"] = new_app
+        data.pop("switch", None)
+        data.pop("deploying", None)
+    outputs = read_outputs(state.paths.outputs)
+    if outputs is not None and outputs.get("app_version") != new_app["version"]:
+        outputs["app_version"] = new_app["version"]
+        write_json_atomic(state.paths.outputs, outputs)
+
+
+def read_outputs(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def recover_interrupted_switch(state: SandboxState, lb: LoadBalancer) -> str | None:
+    """Finish or undo a switch / rollout a killed process left half-done ('finished'/'undone').
+
+    If the target file already names the new set the switch committed: state and outputs are
+    brought up to it. Otherwise the new version never served: its instances are stopped and the
+    old fleet (whatever of it still runs) stays registered.
+    """
+    pending = state.get("switch")
+    deploying = state.get("deploying")
+    if not pending and not deploying:
+        return None
+    registered = {int(b["port"]) for b in lb.registered()}
+    if pending and registered == {int(i["port"]) for i in pending["registered"]}:
+        _finish_switch(state, pending["app"])
+        return "finished"
+    new_instances = (deploying or {}).get("instances", [])
+    keep = {int(i["port"]) for i in instances_of(state.get("app"))}
+    for inst in new_instances:
+        if int(inst["port"]) not in keep:
+            processes.stop(processes.ProcessRecord.from_dict(inst.get("process")))
+    alive = [
+        i
+        for i in instances_of(state.get("app"))
+        if processes.is_alive(processes.ProcessRecord.from_dict(i.get("process")))
+    ]
+    lb.register(alive, (deploying or {}).get("health") or {})
+    with state.update() as data:
+        data.pop("switch", None)
+        data.pop("deploying", None)
+    return "undone"
 
 
 def _retire_versions(

@@ -1,12 +1,30 @@
-"""The environment's stable front door: a loopback TCP proxy to whichever app version is live.
+"""The environment's load balancer: a loopback HTTP proxy in front of the app instances.
 
-In AWS the EB environment's CNAME points at a load balancer that keeps its address while
-deployments swap the instances behind it. This is the sandbox's version of that: it listens on
-one port per stack for the stack's lifetime and forwards each new connection to the port named
-in a small target file. A deployment starts the new version on a fresh port, health-checks it
-directly, then rewrites the target file (atomic rename) — new connections go to the new
-version, in-flight ones finish on the old — and only then stops the old version. So `api_url`
-never changes between deployments, and a failed deployment never touches it.
+In AWS the EB environment's CNAME points at an Application Load Balancer that keeps its address
+while deployments add and remove instances behind it. This is the sandbox's version: it listens
+on one port per stack for the stack's lifetime and routes each *request* (not each TCP
+connection, so a keep-alive client is never pinned to an instance that is going away) round
+robin over the registered instances that pass its health checks — like an ALB target group:
+
+* **Registration** is a JSON target file the deployer rewrites atomically
+  (`{"generation", "backends": [{"name", "port"}], "health": {...}}`; a bare port is read as one
+  backend). A new instance starts `initial`, gets traffic only after `healthy_threshold`
+  consecutive `/health` 200s, and is marked `unhealthy` after `unhealthy_threshold` failures
+  (or at once when a connection to it is refused). When no registered instance is healthy the
+  proxy fails open and routes to all of them, as an ALB does.
+* **Draining**: an instance removed from the file gets no new request; the ones in flight
+  finish. The proxy writes a status file (generation applied, per-instance state and in-flight
+  count) so the deployer waits for the drain before it stops the instance.
+* **Requests are buffered** (head and body, with timeouts) before an instance is chosen, as
+  nginx does on the instances in AWS: a client trickling bytes holds a proxy coroutine, never
+  a gunicorn thread. Each request gets `X-Forwarded-For` with the two entries EB's two hops
+  append (the ALB appends the client, nginx on the instance appends the ALB), so the app's
+  `ProxyFix(x_for=2)` sees the same header here as on AWS, plus `X-Forwarded-Proto` and
+  `X-Forwarded-Port`.
+* **Limits in front of gunicorn**, as the bundle's nginx config sets them on EB: an over-long
+  request line gets 414 and an over-long header 431, in our JSON error shape (gunicorn's own
+  answers to those are HTML, and its limits are higher).
+* No instance registered → 503; an instance that fails mid-request → 502 (ALB's codes).
 
     python -m sandbox.proxy --port 8080 --target-file .sandbox/dev/proxy-target
 """
@@ -16,158 +34,460 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
-BAD_GATEWAY = (
-    b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    b"Content-Length: 83\r\n\r\n"
-    b'{"error": {"code": "bad_gateway", "message": "no healthy app version is running"}}\n'
-)
-
-
-class Target:
-    """The live app port, re-read from the target file whenever it changes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._port: int | None = None
-
-    def port(self) -> int | None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        stamp = (st.st_mtime_ns, st.st_ino)
-        if stamp != self._stamp:
-            try:
-                self._port = int(self.path.read_text().strip())
-            except (ValueError, FileNotFoundError):
-                self._port = None
-            self._stamp = stamp
-        return self._port
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            if writer.can_write_eof():
-                writer.write_eof()
-
-
-# --- Like EB's ALB + nginx in front of gunicorn (issue 12) -------------------------------------
-# Each request's head is read here: over-long request lines / headers get our JSON error (as the
-# bundle's nginx config answers on EB, with limits below gunicorn's, whose own answers are HTML),
-# and X-Forwarded-For gets the two entries EB's two hops append (the ALB adds the client, nginx
-# adds the ALB), so the app's ProxyFix(x_for=2) sees the same header here as on AWS. One request
-# per connection (Connection: close) keeps the head parsing exact.
+MAX_HEAD = 16 * 1024
 MAX_REQUEST_LINE = 4096
 MAX_HEADER_LINE = 4096
-MAX_HEAD = 16 * 1024
+MAX_BODY = 64 * 1024 * 1024
+#: ALB's idle timeout (keep-alive connections with no request are closed after it).
+IDLE_TIMEOUT_S = 60.0
+#: How long a client may take to send one request's head and body (nginx client_*_timeout).
+CLIENT_TIMEOUT_S = 60.0
+#: How long an instance may take to answer (gunicorn's own timeout is lower).
+UPSTREAM_TIMEOUT_S = 120.0
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+}
+DEFAULT_HEALTH = {
+    "path": "/health",
+    "interval_s": 1.0,
+    "timeout_s": 2.0,
+    "healthy_threshold": 2,
+    "unhealthy_threshold": 2,
+}
 
 
-def _json_error(status: int, reason: str, code: str, message: str) -> bytes:
-    body = (json.dumps({"error": {"code": code, "message": message}}) + "\n").encode()
+def status_path(target_file: Path) -> Path:
+    """Where the proxy reports what it applied (beside the target file)."""
+    return target_file.with_name(target_file.name + ".status.json")
+
+
+def read_target(path: Path) -> dict[str, Any] | None:
+    """The target file as {"generation", "backends", "health"}; None when absent/unreadable."""
+    try:
+        raw = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if isinstance(raw, int):  # the single-instance format of earlier sandboxes
+        return {"generation": 0, "backends": [{"name": "app", "port": raw}], "health": {}}
+    if not isinstance(raw, dict):
+        return None
+    return raw
+
+
+def response(status: int, reason: str, code: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode() + b"\n"
     return (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
 
 
-URI_TOO_LONG = _json_error(414, "URI Too Long", "uri_too_long", "the request line is too long")
-HEADERS_TOO_LARGE = _json_error(
+NO_TARGETS = response(
+    503, "Service Unavailable", "no_registered_instances", "no app instance is registered"
+)
+BAD_GATEWAY = response(502, "Bad Gateway", "bad_gateway", "the app instance failed to answer")
+BAD_REQUEST = response(400, "Bad Request", "bad_request", "malformed HTTP request")
+TOO_LARGE = response(413, "Payload Too Large", "payload_too_large", "request body too large")
+URI_TOO_LONG = response(414, "URI Too Long", "uri_too_long", "the request line is too long")
+HEADERS_TOO_LARGE = response(
     431, "Request Header Fields Too Large", "headers_too_large", "a request header is too large"
 )
-BAD_REQUEST = _json_error(400, "Bad Request", "bad_request", "malformed HTTP request")
+TIMEOUT = response(408, "Request Timeout", "request_timeout", "the request was not sent in time")
 
 
-async def _read_head(client_r: asyncio.StreamReader, peer: str) -> bytes:
-    """The request head rewritten for the app, or one of the JSON errors above (raised)."""
-    try:
-        head = await client_r.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError:
-        raise _Refused(HEADERS_TOO_LARGE) from None
-    except asyncio.IncompleteReadError as exc:
-        raise _Refused(BAD_REQUEST if exc.partial.strip() else b"") from None
-    lines = head[:-4].split(b"\r\n")
-    if len(lines[0]) > MAX_REQUEST_LINE:
-        raise _Refused(URI_TOO_LONG)
-    forwarded: list[bytes] = []
-    kept = [lines[0]]
-    for line in lines[1:]:
-        if len(line) > MAX_HEADER_LINE:
-            raise _Refused(HEADERS_TOO_LARGE)
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise _Refused(BAD_REQUEST)
-        lowered = name.strip().lower()
-        if lowered == b"x-forwarded-for":
-            forwarded.append(value.strip())
-        elif lowered not in (b"connection", b"keep-alive", b"x-forwarded-proto"):
-            kept.append(line)
-    chain = b", ".join([*forwarded, peer.encode(), LOOPBACK.encode()])
-    kept += [b"X-Forwarded-For: " + chain, b"X-Forwarded-Proto: http", b"Connection: close"]
-    return b"\r\n".join(kept) + b"\r\n\r\n"
+@dataclass
+class Backend:
+    name: str
+    port: int
+    state: str = "initial"  # initial | healthy | unhealthy
+    ok_streak: int = 0
+    fail_streak: int = 0
+    in_flight: int = 0
+    served: int = 0
+    registered: bool = True
+    checker: asyncio.Task | None = field(default=None, repr=False)
 
 
-class _Refused(Exception):
-    def __init__(self, response: bytes) -> None:
-        self.response = response
+class Balancer:
+    """Registered instances, their health, and the round-robin choice."""
 
+    def __init__(self, target_file: Path) -> None:
+        self.target_file = target_file
+        self.status_file = status_path(target_file)
+        self.backends: dict[int, Backend] = {}
+        self.health: dict[str, Any] = dict(DEFAULT_HEALTH)
+        self.generation = -1
+        self._stamp: tuple[int, int] | None = None
+        self._rr = itertools.count()
+        self._dirty = True
 
-async def _handle(
-    target: Target, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
-) -> None:
-    peer = (client_w.get_extra_info("peername") or ("0.0.0.0", 0))[0]  # noqa: S104
-    try:
-        head = await _read_head(client_r, peer)
-    except _Refused as refused:
-        with contextlib.suppress(Exception):
-            client_w.write(refused.response)
-            await client_w.drain()
-        client_w.close()
-        return
-    port = target.port()
-    try:
-        if port is None:
-            raise ConnectionRefusedError
-        up_r, up_w = await asyncio.open_connection(LOOPBACK, port)
-    except OSError:
-        client_w.write(BAD_GATEWAY)
-        with contextlib.suppress(Exception):
-            await client_w.drain()
-        client_w.close()
-        return
-    try:
-        up_w.write(head)
-        await asyncio.gather(_pipe(client_r, up_w), _pipe(up_r, client_w))
-    finally:
-        for w in (up_w, client_w):
+    # -- registration --------------------------------------------------------------------
+
+    def reload(self) -> None:
+        try:
+            st = os.stat(self.target_file)
+            stamp = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        target = read_target(self.target_file) if stamp else None
+        wanted = {
+            int(b["port"]): str(b.get("name", b["port"]))
+            for b in (target or {}).get("backends", [])
+        }
+        self.health = {**DEFAULT_HEALTH, **((target or {}).get("health") or {})}
+        for port, name in wanted.items():
+            backend = self.backends.get(port)
+            if backend is None or not backend.registered:
+                backend = Backend(name, port)
+                self.backends[port] = backend
+                backend.checker = asyncio.ensure_future(self._check_loop(backend))
+        for port, backend in list(self.backends.items()):
+            if port not in wanted and backend.registered:
+                backend.registered = False  # draining: no new requests
+                if backend.checker:
+                    backend.checker.cancel()
+        self.generation = int((target or {}).get("generation", -1))
+        self._dirty = True
+
+    def choose(self, exclude: set[int]) -> Backend | None:
+        registered = [b for b in self.backends.values() if b.registered and b.port not in exclude]
+        healthy = [b for b in registered if b.state == "healthy"]
+        # Fail open like an ALB: with no healthy target, every registered one gets traffic.
+        pool = healthy or registered
+        if not pool:
+            return None
+        pool.sort(key=lambda b: b.port)
+        return pool[next(self._rr) % len(pool)]
+
+    # -- health checks -------------------------------------------------------------------
+
+    async def _probe(self, backend: Backend) -> bool:
+        path = self.health["path"]
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(LOOPBACK, backend.port), self.health["timeout_s"]
+            )
+        except (TimeoutError, OSError):
+            return False
+        try:
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\nUser-Agent: ELB-HealthChecker/2.0"
+                f"\r\nConnection: close\r\n\r\n".encode()
+            )
+            line = await asyncio.wait_for(reader.readline(), self.health["timeout_s"])
+            return line.split(b" ")[1:2] == [b"200"]
+        except (TimeoutError, OSError, IndexError):
+            return False
+        finally:
             with contextlib.suppress(Exception):
-                w.close()
+                writer.close()
+
+    def mark(self, backend: Backend, ok: bool) -> None:
+        before = backend.state
+        if ok:
+            backend.ok_streak, backend.fail_streak = backend.ok_streak + 1, 0
+            if backend.ok_streak >= int(self.health["healthy_threshold"]):
+                backend.state = "healthy"
+        else:
+            backend.fail_streak, backend.ok_streak = backend.fail_streak + 1, 0
+            if backend.fail_streak >= int(self.health["unhealthy_threshold"]):
+                backend.state = "unhealthy"
+        self._dirty |= before != backend.state
+
+    async def _check_loop(self, backend: Backend) -> None:
+        while backend.registered:
+            self.mark(backend, await self._probe(backend))
+            await asyncio.sleep(float(self.health["interval_s"]))
+
+    # -- status for the deployer -----------------------------------------------------------
+
+    def write_status(self) -> None:
+        # Forget drained instances once nothing is in flight (after reporting them once).
+        for port, backend in list(self.backends.items()):
+            if not backend.registered and backend.in_flight == 0 and not self._dirty:
+                del self.backends[port]
+        status = {
+            "generation": self.generation,
+            "pid": os.getpid(),
+            "time": time.time(),
+            "backends": {
+                str(b.port): {
+                    "name": b.name,
+                    "state": b.state if b.registered else "draining",
+                    "in_flight": b.in_flight,
+                    "served": b.served,
+                }
+                for b in self.backends.values()
+            },
+        }
+        tmp = self.status_file.with_name(self.status_file.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, self.status_file)
+        self._dirty = False
+
+    async def housekeeping(self) -> None:
+        while True:
+            self.reload()
+            self.write_status()
+            await asyncio.sleep(0.1)
+
+
+# -- HTTP/1.1 request relaying -------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(reply[:40])
+        self.reply = reply
+
+
+def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
+    lines = head.decode("latin-1").split("\r\n")
+    request_line = lines[0]  # or a status line, whose reason phrase may hold spaces
+    if len(request_line) > MAX_REQUEST_LINE:
+        raise BadRequest(URI_TOO_LONG)
+    if len(request_line.split(" ", 2)) < 2:
+        raise BadRequest(BAD_REQUEST)
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if len(line) > MAX_HEADER_LINE:
+            raise BadRequest(HEADERS_TOO_LARGE)
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadRequest(BAD_REQUEST)
+        headers.append((name, value.strip()))
+    return request_line, headers
+
+
+def header(headers: list[tuple[str, str]], name: str) -> str | None:
+    values = [v for k, v in headers if k.lower() == name]
+    return ", ".join(values) if values else None
+
+
+async def read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]]) -> bytes:
+    if "chunked" in (header(headers, "transfer-encoding") or "").lower():
+        parts, total = [], 0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass  # trailers are dropped
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                raise BadRequest(TOO_LARGE)
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+    length = header(headers, "content-length")
+    if not length:
+        return b""
+    if not length.isdigit():
+        raise BadRequest(BAD_REQUEST)
+    if int(length) > MAX_BODY:
+        raise BadRequest(TOO_LARGE)
+    return await reader.readexactly(int(length))
+
+
+async def read_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """One whole request (None on a clean close between requests)."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT_S)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip():
+            raise BadRequest(BAD_REQUEST) from exc
+        return None
+    except asyncio.LimitOverrunError as exc:
+        raise BadRequest(HEADERS_TOO_LARGE) from exc
+    request_line, headers = parse_head(head[:-4])
+    if (header(headers, "expect") or "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # we buffer the body, like nginx
+        await writer.drain()
+    try:
+        body = await asyncio.wait_for(read_body(reader, headers), CLIENT_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise BadRequest(TIMEOUT) from exc
+    except (asyncio.IncompleteReadError, ValueError, asyncio.LimitOverrunError) as exc:
+        raise BadRequest(BAD_REQUEST) from exc
+    return request_line, headers, body
+
+
+def upstream_request(
+    request_line: str, headers: list[tuple[str, str]], body: bytes, client_ip: str, port: int
+) -> bytes:
+    kept = [
+        (k, v)
+        for k, v in headers
+        if k.lower() not in HOP_BY_HOP
+        and k.lower() not in ("content-length", "x-forwarded-proto", "x-forwarded-port")
+    ]
+    forwarded = header(headers, "x-forwarded-for")
+    kept = [(k, v) for k, v in kept if k.lower() != "x-forwarded-for"]
+    kept += [
+        # The ALB appends the client; nginx on the instance appends the ALB (here: loopback).
+        ("X-Forwarded-For", ", ".join([*([forwarded] if forwarded else []), client_ip, LOOPBACK])),
+        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Port", str(port)),
+        ("Connection", "close"),
+    ]
+    if body or request_line.split(" ")[0] in ("POST", "PUT", "PATCH"):
+        kept.append(("Content-Length", str(len(body))))
+    head = request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "\r\n"
+    return head.encode("latin-1") + body
+
+
+async def relay_response(
+    up_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, keep_alive: bool
+) -> bool:
+    """Copy the instance's answer to the client; True when the client connection may stay."""
+    head = await asyncio.wait_for(up_r.readuntil(b"\r\n\r\n"), UPSTREAM_TIMEOUT_S)
+    status_line, headers = parse_head(head[:-4])
+    framed = (
+        header(headers, "content-length") is not None
+        or "chunked" in (header(headers, "transfer-encoding") or "").lower()
+    )
+    status = status_line.split(" ")[1]
+    no_body = status in ("204", "304") or status.startswith("1")
+    keep = keep_alive and (framed or no_body)
+    kept = [(k, v) for k, v in headers if k.lower() not in ("connection", "keep-alive")]
+    kept.append(("Connection", "keep-alive" if keep else "close"))
+    client_w.write(
+        (status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in kept) + "\r\n").encode(
+            "latin-1"
+        )
+    )
+    # The instance closes after the response (we sent Connection: close): copy to EOF.
+    while data := await asyncio.wait_for(up_r.read(65536), UPSTREAM_TIMEOUT_S):
+        client_w.write(data)
+        await client_w.drain()
+    await client_w.drain()
+    return keep
+
+
+async def forward(
+    balancer: Balancer,
+    request: tuple[str, list[tuple[str, str]], bytes],
+    client_ip: str,
+    front_port: int,
+    client_w: asyncio.StreamWriter,
+) -> bool:
+    request_line, headers, body = request
+    version = request_line.rsplit(" ", 1)[-1]
+    connection = (header(headers, "connection") or "").lower()
+    keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+    balancer.reload()
+    tried: set[int] = set()
+    while True:
+        backend = balancer.choose(tried)
+        if backend is None:
+            client_w.write(BAD_GATEWAY if tried else NO_TARGETS)
+            await client_w.drain()
+            return False
+        tried.add(backend.port)
+        # Counted from the choice on, so a drain never misses a request still connecting.
+        backend.in_flight += 1
+        balancer._dirty = True
+        try:
+            up_r, up_w = await asyncio.wait_for(
+                asyncio.open_connection(LOOPBACK, backend.port), 5.0
+            )
+        except (TimeoutError, OSError):
+            # Nothing was sent: another instance may take it (the refusal counts as a failure).
+            backend.in_flight -= 1
+            balancer.mark(backend, False)
+            continue
+        break
+    sent_head = False
+    try:
+        up_w.write(upstream_request(request_line, headers, body, client_ip, front_port))
+        await up_w.drain()
+        sent_head = True
+        keep = await relay_response(up_r, client_w, keep_alive)
+        backend.served += 1
+        return keep
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, BadRequest):
+        if sent_head:
+            with contextlib.suppress(Exception):
+                client_w.write(BAD_GATEWAY)
+                await client_w.drain()
+        return False
+    finally:
+        backend.in_flight -= 1
+        balancer._dirty = True
+        with contextlib.suppress(Exception):
+            up_w.close()
+
+
+async def handle(
+    balancer: Balancer,
+    front_port: int,
+    client_r: asyncio.StreamReader,
+    client_w: asyncio.StreamWriter,
+) -> None:
+    peer = client_w.get_extra_info("peername") or (LOOPBACK, 0)
+    try:
+        while True:
+            try:
+                request = await read_request(client_r, client_w)
+            except BadRequest as exc:
+                client_w.write(exc.reply)
+                await client_w.drain()
+                return
+            except (TimeoutError, OSError):
+                return
+            if request is None:
+                return
+            if not await forward(balancer, request, peer[0], front_port, client_w):
+                return
+    except (OSError, asyncio.CancelledError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            client_w.close()
 
 
 async def serve(port: int, target_file: Path) -> None:
-    target = Target(target_file)
+    balancer = Balancer(target_file)
     server = await asyncio.start_server(
-        lambda r, w: _handle(target, r, w), LOOPBACK, port, reuse_address=True, limit=MAX_HEAD
+        lambda r, w: handle(balancer, port, r, w),
+        LOOPBACK,
+        port,
+        reuse_address=True,
+        limit=MAX_HEAD,
+        backlog=1024,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    keeper = asyncio.ensure_future(balancer.housekeeping())
     async with server:
         await stop.wait()
+    keeper.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,14 +25,15 @@ DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_IMAGES = ROOT / "test_images"
 
 
-def select(only: Iterable[str] | None) -> list[Check]:
+def select(only: Iterable[str] | None, outputs: Mapping[str, Any] | None = None) -> list[Check]:
     """The checks to run, in report order; readiness joins whenever an app check is selected.
 
+    Without `only`: every check except opt-in ones the outputs do not ask for (`load`).
     Unknown names are a usage error naming the allowed ones.
     """
     checks = all_checks()
     if not only:
-        return checks
+        return [c for c in checks if c.opt_in is None or c.opt_in(dict(outputs or {}))]
     wanted = set(only)
     known = {c.name for c in checks}
     unknown = sorted(wanted - known)
@@ -68,8 +69,8 @@ def run(
         raise OutputsError(f"concurrency must be ≥ 1, got {concurrency}")
     if timeout <= 0:
         raise OutputsError(f"timeout must be > 0 seconds, got {timeout}")
-    checks = select(only)
     outputs = dict(outputs)
+    checks = select(only, outputs)
     validate(outputs, {key for c in checks for key in c.requires})
     report_path = Path(report_dir) if report_dir is not None else None
     if report_path is not None:

@@ -70,3 +70,6 @@ class Check:
     needs_app: bool = True
     timeout_s: float = 60.0
     exclusive: bool = False
+    #: Opt-in checks (None = always in the default set) run without `--only` only when this
+    #: says so for the outputs (e.g. `load` when the stack's config asks for it).
+    opt_in: Callable[[dict[str, Any]], bool] | None = None

@@ -1,6 +1,7 @@
 """HTTP access to the deployed app: per-call timeouts clipped to the check's deadline, retries
 only on transient failures (connection refused/reset while an environment warms, and 429/502/
-503/504 from the load balancer or proxy, i.e. not the app's own JSON error answers).
+503/504 from the load balancer or proxy, i.e. not the app's own JSON error answers — except
+a 503 with Retry-After, the app's back-pressure answer `busy`, which asks to be retried).
 
 Anything else comes back to the check at once, because a wrong status or body is the answer the
 check is looking for, not noise to retry through.
@@ -105,7 +106,10 @@ class HttpClient:
             resp = self.session.request(
                 method, url, timeout=self.deadline.clip(per_call), allow_redirects=False, **kwargs
             )
-            if resp.status_code in TRANSIENT_STATUSES and not is_app_answer(resp):
+            # A 503 with Retry-After is the app's back-pressure (busy): it asks to be retried.
+            if resp.status_code in TRANSIENT_STATUSES and (
+                not is_app_answer(resp) or resp.headers.get("Retry-After")
+            ):
                 raise TransientStatus(resp)
             return resp
 

@@ -36,6 +36,7 @@ OUTPUT_TYPES: dict[str, type | tuple[type, ...]] = {
     "latency_budget_ms": int,
     "max_upload_mb": int,
     "ses_dns_records": list,  # DKIM CNAMEs still to add by hand (named by a BLOCKED ses check)
+    "load_test": dict,
 }
 
 

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import capacity
 from .aws import AwsClients, make_clients
 from .background import BackgroundRemover
 from .config import ConfigError, Settings, load_settings
@@ -99,6 +100,7 @@ def create_app(
     install_request_logging(app)
     register_error_handlers(app)
     install_host_check(app, settings.allowed_hosts)
+    capacity.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(photos.bp)
     app.register_blueprint(email.bp)

@@ -52,6 +52,7 @@ def decode_upload(data: bytes) -> Image.Image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise _bomb(width, height)
+            scale = draft_large_jpeg(image)
             image.load()  # full decode: truncated/corrupt data fails here, not later
             image = ImageOps.exif_transpose(image)
     except ApiError:
@@ -80,7 +81,25 @@ def decode_upload(data: bytes) -> Image.Image:
             f"the image is {width}x{height} px; at least {MIN_SIDE} px on the shorter side "
             "is needed",
         )
-    return to_rgb_on_white(image)
+    rgb = to_rgb_on_white(image)
+    rgb.info["decode_scale"] = scale
+    return rgb
+
+
+#: JPEGs above this are decoded downscaled (JPEG DCT scaling, 1/2..1/8) to at least this size:
+#: a 40-Mpx upload is decoded at 1/4 (2.5 Mpx, ~8 MB per RGB copy instead of ~120 MB), and
+#: nothing downstream needs more (the passport photo is 600 px; U²-Net sees 320 px).
+DRAFT_TARGET_PIXELS = 2_000_000
+
+
+def draft_large_jpeg(image: Image.Image) -> float:
+    """Ask the JPEG decoder for a reduced image; returns source/decoded scale (1.0 if none)."""
+    width, height = image.size
+    if image.format != "JPEG" or width * height <= DRAFT_TARGET_PIXELS:
+        return 1.0
+    factor = (DRAFT_TARGET_PIXELS / (width * height)) ** 0.5
+    image.draft("RGB", (max(1, int(width * factor) + 1), max(1, int(height * factor) + 1)))
+    return width / image.size[0]
 
 
 def _bomb(width: int, height: int) -> ApiError:

@@ -447,11 +447,13 @@ def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemove
     rgbf = np.asarray(framed, dtype=np.float32)
     out = rgbf * alpha[..., None] + 255.0 * (1.0 - alpha[..., None])
     photo = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), mode="RGB")
+    # A large JPEG was decoded downscaled (imaging.draft_large_jpeg): report input pixels.
+    k = image.info.get("decode_scale", 1.0)
     return PassportPhoto(
         jpeg=encode_jpeg(photo),
-        face=face,
+        face=FaceBox(*(round(v * k) for v in (face.x, face.y, face.w, face.h))),
         crop=plan,
-        input_size=image.size,
+        input_size=(round(image.size[0] * k), round(image.size[1] * k)),
         crown_measured=crown is not None,
         compliance=measured,
     )

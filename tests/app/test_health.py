@@ -10,7 +10,11 @@ from .conftest import APP_ENV, ensure_app_resources, image_bytes
 from .test_photos import assert_error, post_photo
 
 
-def test_shallow_health_is_ok(client) -> None:
+def test_shallow_health_is_ok(client, monkeypatch) -> None:
+    from passport_app import instance
+
+    monkeypatch.setenv("INSTANCE_ID", "i-0123456789abcdef0")  # as the sandbox fleet sets it
+    monkeypatch.setattr(instance, "_cached", [])
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {
@@ -18,6 +22,7 @@ def test_shallow_health_is_ok(client) -> None:
         "version": APP_ENV["APP_VERSION"],
         "model": "u2netp",
         "model_loaded": True,
+        "instance_id": "i-0123456789abcdef0",
     }
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from components.capacity import instance_fits
 from components.config import (
     DEPLOYMENT_POLICIES,
     ENVIRONMENTS,
@@ -115,6 +116,11 @@ def valid_configs(draw: st.DrawFn, stack: str | None = None) -> tuple[str, dict[
     for key, strategy in optional.items():
         if draw(st.booleans()) or (prod and key == "alarmEmail"):
             raw[NS + key] = draw(strategy)
+    # The full U²-Net does not fit the default t3.small's memory (components/capacity.py).
+    if raw.get(NS + "backgroundRemovalModel") == "u2net" and instance_fits(
+        raw.get(NS + "instanceType", "t3.small"), "u2net"
+    ):
+        raw[NS + "instanceType"] = "c7i.large"
     if draw(st.booleans()):
         raw = as_pulumi_config(raw)  # as the Pulumi CLI passes it: strings and JSON
     return stack, raw

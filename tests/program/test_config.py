@@ -435,3 +435,39 @@ def test_abuse_controls_defaults_and_rules() -> None:
     assert set(issues) >= {"emailDailyCap", "allowedHosts", "analyticsRetentionDays"}
     issues = issues_for("staging", base(publicBaseUrl="http://api.example.com/path"))
     assert "no path" in issues["publicBaseUrl"]
+
+
+def test_an_instance_too_small_for_the_model_times_workers_is_refused() -> None:
+    found = issues_for(
+        "dev",
+        {
+            "aws:region": "us-east-1",
+            "senderEmail": "a@example.com",
+            "instanceType": "t3.small",
+            "backgroundRemovalModel": "u2net",
+        },
+    )
+    message = found["instanceType, backgroundRemovalModel"]
+    assert "t3.small has 2048 MiB; u2net needs 2712 MiB" in message
+    assert (
+        "t3.micro"
+        in issues_for(
+            "dev",
+            {"aws:region": "us-east-1", "senderEmail": "a@example.com", "instanceType": "t3.micro"},
+        )["instanceType, backgroundRemovalModel"]
+    )
+
+
+def test_load_test_plan_is_validated_and_exported_with_defaults() -> None:
+    prod = parse_stack_config("prod", stack_file_config("prod"))
+    assert prod.load_test["runInPipeline"] is True
+    assert prod.load_test["thresholds"]["health"]["p95Ms"] == 1000
+    found = issues_for(
+        "dev",
+        {
+            "aws:region": "us-east-1",
+            "senderEmail": "a@example.com",
+            "loadTest": {"peakUsers": 0, "thresholds": {"photo": {"p95Ms": 9000, "p99Ms": 5000}}},
+        },
+    )
+    assert "loadTest.peakUsers" in found and "loadTest.thresholds.photo" in found

@@ -13,6 +13,7 @@ def all_checks() -> list[Check]:
         dynamodb,
         email,
         health,
+        load,
         ml,
         monitoring,
         performance,
@@ -21,7 +22,20 @@ def all_checks() -> list[Check]:
         ses,
     )
 
-    modules = (readiness, health, api, cors, dynamodb, s3, ses, ml, email, performance, monitoring)
+    modules = (
+        readiness,
+        health,
+        api,
+        cors,
+        dynamodb,
+        s3,
+        ses,
+        ml,
+        email,
+        performance,
+        load,
+        monitoring,
+    )
     return [m.CHECK for m in modules]
 
 

@@ -88,7 +88,7 @@ def _check_rows(report: Report) -> str:
             f"<details><summary>details</summary><pre>{escape(details)}</pre></details>"
             if r.details
             else ""
-        )
+        ) + _links_and_charts(report, r.details)
         rows.append(
             f"<tr><td><b>{escape(r.name)}</b></td><td>{_pill(r.status.value)}</td>"
             f"<td>{r.duration_s:.2f}s</td><td class=barcell><div class=bar "
@@ -96,6 +96,23 @@ def _check_rows(report: Report) -> str:
             f'<td class="msg">{escape(r.message)}{more}</td></tr>'
         )
     return "\n".join(rows)
+
+
+def _links_and_charts(report: Report, details: dict) -> str:
+    """Files a check wrote beside the report (the load test's Locust report, SVG charts)."""
+    if not isinstance(details, dict):
+        return ""
+    links = "".join(
+        f' <a href="{escape(str(rel))}">{escape(str(label))}</a>'
+        for label, rel in (details.get("links") or {}).items()
+    )
+    base = getattr(report, "report_dir", None)
+    charts = "".join(
+        f'<div><img alt="{escape(str(rel))}" src="{uri or escape(str(rel))}"></div>'
+        for rel in details.get("charts") or []
+        for uri in [_data_uri(Path(base) / rel) if base else None]
+    )
+    return (f"<div>{links}</div>" if links else "") + charts
 
 
 def _figure(report_dir: Path | None, rel: str | None, caption: str) -> str:

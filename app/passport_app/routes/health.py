@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..aws import AWS_ERRORS, error_code
+from ..instance import instance_id
 from ..services import services
 
 bp = Blueprint("health", __name__)
@@ -43,6 +44,7 @@ def health() -> Response:
         "version": svc.settings.app_version,
         "model": remover.model_name,
         "model_loaded": remover.loaded,
+        "instance_id": instance_id(),
     }
     checks: dict[str, dict] = {
         "model": {"ok": remover.loaded, "name": remover.model_name}

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, Response, request
 
 from ..aws import AWS_ERRORS, error_code
+from ..capacity import GATE
 from ..errors import ApiError, drain_request_body, excerpt
 from ..formats import parse_format
 from ..logs import add_log_fields
@@ -56,7 +57,8 @@ def create_photo() -> Response:
             "model_unavailable",
             "background removal is unavailable on this instance; try again shortly",
         )
-    photo = make_passport_photo(data, fmt, svc.remover)
+    with GATE.slot():  # back-pressure: 503 busy + Retry-After when slots and queue are full
+        photo = make_passport_photo(data, fmt, svc.remover)
     key = new_photo_key(fmt.name)
     processing_ms = round((time.perf_counter() - started) * 1000)
     stored = False

@@ -1,0 +1,25 @@
+"""EB health check and autoscaling trigger: explicit, and the trigger only where it can act."""
+
+from __future__ import annotations
+
+from components.eb_settings import EnvironmentShape, health_check_settings, scaling_settings
+
+PROCESS = "aws:elasticbeanstalk:environment:process:default"
+
+
+def shape(low: int, high: int) -> EnvironmentShape:
+    return EnvironmentShape("c7i.large", low, high, "Immutable", 30)
+
+
+def test_health_check_timeout_and_interval_are_explicit() -> None:
+    got = {name: value for ns, name, value in health_check_settings() if ns == PROCESS}
+    assert got["HealthCheckTimeout"] == "5" and got["HealthCheckInterval"] == "10"
+    assert int(got["HealthCheckTimeout"]) < int(got["HealthCheckInterval"])  # AWS requires it
+    assert {"HealthyThresholdCount", "UnhealthyThresholdCount", "DeregistrationDelay"} <= set(got)
+
+
+def test_autoscaling_trigger_on_cpu_only_when_the_environment_can_scale() -> None:
+    assert scaling_settings(shape(2, 2)) == []
+    trigger = {name: value for _, name, value in scaling_settings(shape(2, 6))}
+    assert trigger["MeasureName"] == "CPUUtilization" and trigger["Unit"] == "Percent"
+    assert int(trigger["LowerThreshold"]) < int(trigger["UpperThreshold"]) <= 80
