@@ -1,0 +1,74 @@
+"""`automation history`: deployment records and the runs that made them, as a table or JSON.
+
+Records outlive the stack (see records.py); the runs' report folders (reports/<stack>/<run>/)
+add durations and links. The same data feeds reports/<stack>/index.html.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+
+
+def runs(report_root: Path) -> list[dict[str, Any]]:
+    """Every run folder's run.json under report_root, newest first."""
+    found = []
+    for path in Path(report_root).glob("*/run.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        data["run_dir"] = str(path.parent)
+        found.append(data)
+    return sorted(found, key=lambda r: r.get("started_at") or 0, reverse=True)
+
+
+def history_data(pipeline: Any) -> dict[str, Any]:
+    engine = pipeline.engine
+    outputs = pipeline._safe_outputs()
+    store = pipeline.record_store(outputs)
+    try:
+        engine_history = engine.history()
+    except PipelineError as exc:  # a destroyed real stack has no engine history to read
+        engine_history = [{"error": str(exc)}]
+    by_run = {r.get("run_id"): r for r in runs(pipeline.report_root)}
+    deployments = []
+    for record in reversed(store.list() if store else []):
+        item = record.to_dict()
+        run = by_run.get(record.run_id) or {}
+        item["report"] = run.get("report_dir")
+        item["stages"] = {s["stage"]: s["duration_s"] for s in run.get("stages", [])}
+        deployments.append(item)
+    return {"stack": engine.stack, "deployments": deployments, "engine_history": engine_history}
+
+
+def print_history(data: dict[str, Any]) -> None:
+    """A table like `pulumi stack history`: newest first, one deployment per row."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"deployments of {data['stack']}", title_justify="left")
+    for column in ("started", "id", "kind", "version", "status", "rolled to", "commit", "secs"):
+        table.add_column(column)
+    for item in data["deployments"]:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item["started_at"]))
+        secs = f"{item['finished_at'] - item['started_at']:.0f}" if item.get("finished_at") else "-"
+        table.add_row(
+            started,
+            item["id"],
+            item["kind"],
+            item["app_version"],
+            item["status"],
+            item.get("rollback_version") or "",
+            (item.get("commit") or "")[:8],
+            secs,
+        )
+    console = Console()
+    if data["deployments"]:
+        console.print(table)
+    else:
+        console.print(f"no deployments recorded for {data['stack']}")

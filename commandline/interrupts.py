@@ -1,0 +1,102 @@
+"""SIGINT/SIGTERM as one exception, so every layer can undo its step and say the truth.
+
+GitHub Actions cancels a job with SIGINT, then SIGTERM a few seconds later, then SIGKILL. The
+first signal raises `Interrupted` in the main thread; the cleanup that follows (stopping the
+processes the run started, marking the deployment record) must not be cut short by the second,
+so later signals are only noted. Code that must not be split (write the state that names the
+serving version together with the switch) runs inside `deferred()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from commandline.exitcodes import ExitCode, for_signal
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM while `handle_signals()` is active.
+
+    A BaseException (like KeyboardInterrupt), so `except Exception` never swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return for_signal(self.signum)
+
+    @property
+    def status(self) -> str:
+        return "interrupted"
+
+
+#: Set by the first signal; worker threads poll it to stop waiting (they cannot be signalled).
+CANCELLED = threading.Event()
+_state = {"raised": False, "defer": 0, "pending": 0}
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    CANCELLED.set()
+    if _state["raised"]:
+        sys.stderr.write(f"{signal.Signals(signum).name} received; still stopping cleanly\n")
+        return
+    if _state["defer"]:
+        _state["pending"] = _state["pending"] or signum
+        return
+    _state["raised"] = True
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def handle_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Interrupted` for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _state.update(raised=False, defer=0, pending=0)
+    CANCELLED.clear()
+    for sig in previous:
+        signal.signal(sig, _handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a signal until the block is done (a step that must finish or not start)."""
+    _state["defer"] += 1
+    try:
+        yield
+    finally:
+        _state["defer"] -= 1
+        pending = _state["pending"]
+        if not _state["defer"] and pending and not _state["raised"]:
+            _state["pending"] = 0
+            _state["raised"] = True
+            raise Interrupted(pending)
+
+
+def cancelled() -> bool:
+    """True once a signal arrived (for loops in worker threads)."""
+    return CANCELLED.is_set()
+
+
+def as_interrupted(exc: BaseException) -> Interrupted | None:
+    """`Interrupted` for a signal-made exception (a bare KeyboardInterrupt counts as SIGINT)."""
+    if isinstance(exc, Interrupted):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(signal.SIGINT)
+    return None
