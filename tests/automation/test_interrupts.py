@@ -238,3 +238,123 @@ def _stack_processes(state_root: Path) -> set[int]:
         except ProcessLookupError:
             continue
     return found
+
+
+def cli(
+    module: str, *args: str, state_root: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", module, *args, "--stack", STACK, "--state-root", str(state_root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "CI": "true"},
+        check=False,
+    )
+
+
+def test_rollback_exit_codes_are_honest(state_root: Path, deployed: str) -> None:
+    """Nothing to roll back to is 5 (not 4, which pages); a mistyped version is a usage error."""
+    typo = cli("automation", "rollback", "--to", "v-000000000000", state_root=state_root)
+    assert typo.returncode == 2, typo.stderr[-2000:]
+    assert "unknown version 'v-000000000000'" in typo.stderr and "Traceback" not in typo.stderr
+    nothing = cli("automation", "rollback", state_root=state_root)
+    assert nothing.returncode == 5, nothing.stderr[-2000:]
+    assert "nothing to roll back to" in nothing.stdout
+    assert serving(state_root)[2] == deployed  # left as it was
+
+
+def test_verify_from_the_outputs_file_alone(
+    state_root: Path, deployed: str, tmp_path: Path
+) -> None:
+    outputs = state_root / STACK / "outputs.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    argv = [sys.executable, "-m", "verify", "--only", "dynamodb,health"]
+    ok = subprocess.run(  # noqa: S603
+        [*argv, "--outputs", str(outputs), "--report-dir", str(tmp_path / "r")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    copied = tmp_path / "outputs.json"
+    copied.write_text(outputs.read_text())  # away from its sandbox state: name the variable
+    lost = subprocess.run(  # noqa: S603
+        [*argv, "--outputs", str(copied)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert lost.returncode == 2 and "AWS_ENDPOINT_URL is not set" in lost.stderr
+    assert "NoCredentialsError" not in lost.stderr
+
+
+def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
+    import threading
+
+    from sandbox.state import StackPaths, stack_lock
+
+    held = threading.Event()
+
+    def hold() -> None:
+        with stack_lock(StackPaths(state_root, STACK)):
+            held.set()
+            time.sleep(4)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    result = cli("automation", "up", "--json", "--lock-timeout", "120", state_root=state_root)
+    holder.join()
+    assert result.returncode == 0, result.stderr[-3000:]
+    waits = [json.loads(x) for x in result.stderr.splitlines() if '"waiting"' in x]
+    assert waits and "is being changed by another command" in waits[0]["detail"]
+    short = threading.Thread(target=hold)
+    short.start()
+    held.clear()
+    held.wait(10)
+    refused = cli("automation", "up", "--lock-timeout", "1", state_root=state_root)
+    short.join()
+    assert refused.returncode == 1 and "gave up after waiting" in refused.stderr
+
+
+def test_a_killed_run_is_cleaned_by_the_next_command(state_root: Path, deployed: str) -> None:
+    """SIGKILL (no cleanup possible): the next command stops the orphans and says so."""
+    before = pids_mentioning(str(state_root))
+    bundle = build_variant(state_root.parent / "kill-v2", new_version)
+    proc = start("sandbox", "up", "--bundle", str(bundle), state_root=state_root, report_dir=ROOT)
+    state_file = state_root / STACK / "sandbox.json"
+    wait_for(lambda: bool(json.loads(state_file.read_text()).get("starting")), proc, "switch")
+    proc.kill()
+    proc.communicate()
+    assert pids_mentioning(str(state_root)) > before  # the orphaned new version
+    again = cli("sandbox", "up", state_root=state_root)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "cleaned a stale lock" in again.stderr and "stopped orphan app process" in again.stderr
+    assert pids_mentioning(str(state_root)) == before
+    assert serving(state_root) == (deployed, deployed, deployed)
+
+
+def test_history_outlives_down_and_continues(state_root: Path, deployed: str) -> None:
+    before = cli("automation", "history", "--json", state_root=state_root)
+    assert before.returncode == 0, before.stderr[-2000:]
+    recorded = json.loads(before.stdout)["deployments"]
+    assert recorded  # the runs interrupted above (this module runs in order)
+    sandbox_before = json.loads(cli("sandbox", "history", state_root=state_root).stdout)
+    down = cli("sandbox", "down", state_root=state_root)
+    assert down.returncode == 0
+    after = json.loads(cli("automation", "history", "--json", state_root=state_root).stdout)
+    assert [d["id"] for d in after["deployments"]] == [d["id"] for d in recorded]
+    assert json.loads(cli("sandbox", "history", state_root=state_root).stdout) == sandbox_before
+    up = cli("sandbox", "up", state_root=state_root)
+    assert up.returncode == 0, up.stderr[-2000:]
+    continued = json.loads(cli("sandbox", "history", state_root=state_root).stdout)
+    assert continued[0]["version"] == sandbox_before[0]["version"] + 1
+    assert continued[1:] == sandbox_before
