@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from commandline.console import StageRenderer, human_mode
+from commandline.exitcodes import epilog
 from commandline.interrupts import Interrupted, handle_signals
 from commandline.options import (
     Engine,
@@ -172,7 +173,7 @@ def _interrupted(session: Session | None, command: str, exc: Interrupted) -> int
 # -- commands ---------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=epilog())
 def run(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -203,7 +204,7 @@ def run(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def check(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -226,7 +227,7 @@ def check(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def preview(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -267,7 +268,7 @@ def preview(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def up(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -294,7 +295,7 @@ def up(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def verify(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -337,7 +338,7 @@ def verify(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def rollback(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -370,7 +371,7 @@ def rollback(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def history(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -404,7 +405,7 @@ def history(
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def outputs(
     stack: Stack,
     engine: Engine = EngineName.sandbox,
@@ -422,7 +423,7 @@ def outputs(
     return _session_run("outputs", stack, engine, body, as_json=True, state_root=state_root)
 
 
-@app.command()
+@app.command(epilog=epilog())
 def destroy(
     stack: Stack,
     engine: Engine = EngineName.sandbox,

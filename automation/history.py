@@ -6,25 +6,10 @@ add durations and links. The same data feeds reports/<stack>/index.html.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-
-
-def runs(report_root: Path) -> list[dict[str, Any]]:
-    """Every run folder's run.json under report_root, newest first."""
-    found = []
-    for path in Path(report_root).glob("*/run.json"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        data["run_dir"] = str(path.parent)
-        found.append(data)
-    return sorted(found, key=lambda r: r.get("started_at") or 0, reverse=True)
 
 
 def history_data(pipeline: Any) -> dict[str, Any]:
@@ -35,13 +20,16 @@ def history_data(pipeline: Any) -> dict[str, Any]:
         engine_history = engine.history()
     except PipelineError as exc:  # a destroyed real stack has no engine history to read
         engine_history = [{"error": str(exc)}]
-    by_run = {r.get("run_id"): r for r in runs(pipeline.report_root)}
+    from verify.reports.index import load_runs
+
+    by_run = {r.get("run_id"): r for r in load_runs(pipeline.report_root)}
     deployments = []
     for record in reversed(store.list() if store else []):
         item = record.to_dict()
         run = by_run.get(record.run_id) or {}
         item["report"] = run.get("report_dir")
         item["stages"] = {s["stage"]: s["duration_s"] for s in run.get("stages", [])}
+        item["checks"] = {name: d for name, (d, _) in run.get("checks", {}).items()}
         deployments.append(item)
     return {"stack": engine.stack, "deployments": deployments, "engine_history": engine_history}
 
@@ -52,7 +40,18 @@ def print_history(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"deployments of {data['stack']}", title_justify="left")
-    for column in ("started", "id", "kind", "version", "status", "rolled to", "commit", "secs"):
+    columns = (
+        "started",
+        "id",
+        "kind",
+        "version",
+        "status",
+        "rolled to",
+        "commit",
+        "secs",
+        "stages",
+    )
+    for column in columns:
         table.add_column(column)
     for item in data["deployments"]:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item["started_at"]))
@@ -66,6 +65,7 @@ def print_history(data: dict[str, Any]) -> None:
             item.get("rollback_version") or "",
             (item.get("commit") or "")[:8],
             secs,
+            " ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
         )
     console = Console()
     if data["deployments"]:

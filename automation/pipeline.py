@@ -229,8 +229,10 @@ class Pipeline:
         """Stages into the result, and the result into the run folder (run.json)."""
         result.stages = [asdict(s) for s in self.log.results]
         from sandbox.state import write_json_atomic
+        from verify.reports.index import write_index
 
         write_json_atomic(self.run_dir / "run.json", result.to_dict())
+        write_index(self.report_root, self.engine.stack)
         return result
 
     def interrupted(self, result: PipelineResult, exc: BaseException) -> PipelineResult:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from commandline.exitcodes import ExitCode
+from commandline.exitcodes import ExitCode, epilog
 from commandline.interrupts import Interrupted, handle_signals
 from commandline.options import Json, LockTimeout, StateRoot, new_app, run_app
 from commandline.stacks import available_stacks
@@ -95,7 +95,7 @@ def _print_outputs(outputs: dict[str, Any]) -> None:
         print(f"  {key.ljust(width)}  {shown}")
 
 
-@app.command()
+@app.command(epilog=epilog())
 def up(
     stack: SandboxStack,
     bundle: Bundle = None,
@@ -135,7 +135,7 @@ def up(
     return _guarded("up", body)
 
 
-@app.command()
+@app.command(epilog=epilog())
 def down(
     stack: SandboxStack,
     lock_timeout: LockTimeout = 600.0,
@@ -161,7 +161,7 @@ def down(
     return _guarded("down", body)
 
 
-@app.command()
+@app.command(epilog=epilog())
 def status(
     stack: SandboxStack,
     as_json: Json = False,
@@ -210,7 +210,7 @@ def _health_line(state: dict[str, Any]) -> str:
     )
 
 
-@app.command()
+@app.command(epilog=epilog())
 def outputs(
     stack: SandboxStack, project_dir: ProjectDir = None, state_root: StateRoot = None
 ) -> int:
@@ -226,7 +226,7 @@ def outputs(
     return _guarded("outputs", body)
 
 
-@app.command()
+@app.command(epilog=epilog())
 def preview(
     stack: SandboxStack,
     bundle: Bundle = None,
@@ -247,7 +247,7 @@ def preview(
     return _guarded("preview", body)
 
 
-@app.command()
+@app.command(epilog=epilog())
 def history(
     stack: SandboxStack,
     project_dir: ProjectDir = None,

@@ -71,6 +71,15 @@ def diff_graphs(
     return ops
 
 
+def changed_properties(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
+    """Input properties whose value differs between two recorded resources."""
+    before = (old or {}).get("input_digests")
+    after = (new or {}).get("input_digests") or {}
+    if before is None:
+        return ["(deployed before per-property tracking)"]
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def count_ops(ops: Mapping[str, str]) -> dict[str, int]:
     counts = {"create": 0, "update": 0, "same": 0, "delete": 0}
     for op in ops.values():
@@ -167,7 +176,12 @@ class SandboxEngine:
         summary = ChangeSummary(self.stack)
         for key, op in sorted(diff_graphs(deployed, mocks.graph).items()):
             entry = mocks.graph.get(key) or deployed[key]
-            summary.add(entry["type"], op)
+            diffs = (
+                changed_properties(deployed.get(key), mocks.graph.get(key))
+                if op == "update"
+                else []
+            )
+            summary.add(entry["type"], op, name=entry.get("name", key), diffs=diffs)
         return summary
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:

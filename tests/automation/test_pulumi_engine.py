@@ -260,3 +260,35 @@ def test_preview_on_a_local_file_backend(
     )
     summary = engine.preview()
     assert summary.totals()["create"] > 10
+
+
+def test_preview_lists_each_resource_with_its_changed_properties(tmp_path: Path) -> None:
+    """Like `pulumi preview --diff`: per resource, the action and the properties that change."""
+    urn = "urn:pulumi:staging::passport-photo-backend::passport:eb:Environment$"
+    meta = events.StepEventMetadata(
+        op=events.OpType.UPDATE,
+        urn=f"{urn}aws:elasticbeanstalk/environment:Environment::passport-staging",
+        type="aws:elasticbeanstalk/environment:Environment",
+        provider="",
+        diffs=["versionLabel", "settings"],
+    )
+    event = events.EngineEvent(
+        sequence=1, timestamp=0, resource_pre_event=events.ResourcePreEvent(metadata=meta)
+    )
+
+    class OneUpdate(FakeStack):
+        def preview(self, **kwargs: Any) -> Any:
+            kwargs["on_event"](event)
+
+    engine, _ = _engine(tmp_path, OneUpdate())
+    (change,) = engine.preview().to_dict()["resources"]
+    assert change == {
+        "name": "passport-staging",
+        "type": "aws:elasticbeanstalk/environment:Environment",
+        "op": "update",
+        "diffs": ["settings", "versionLabel"],
+        "component": "passport:eb:Environment",
+    }
+    markdown = engine.preview().to_markdown()
+    assert "#### passport:eb:Environment" in markdown
+    assert "| `~` | update | `passport-staging` |" in markdown and "`versionLabel`" in markdown
