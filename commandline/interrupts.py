@@ -19,10 +19,13 @@ from types import FrameType
 from commandline.exitcodes import ExitCode, for_signal
 
 
-class Interrupted(BaseException):
+class Interrupted(KeyboardInterrupt):
     """Raised in the main thread by SIGINT/SIGTERM while `handle_signals()` is active.
 
-    A BaseException (like KeyboardInterrupt), so `except Exception` never swallows it.
+    A KeyboardInterrupt, not just a BaseException: `except Exception` never swallows it, and
+    asyncio (the Pulumi runtime's loop) re-raises it out of a task step the way it does
+    Ctrl-C, where any other BaseException would be stored in the task and the loop would
+    wait forever.
     """
 
     def __init__(self, signum: int) -> None:

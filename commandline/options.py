@@ -97,6 +97,10 @@ def run_app(app: typer.Typer | Callable[..., Any], prog: str, argv: list[str] | 
         exc.show()
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
     except typer.Exit as exc:
+        cause = exc.__cause__
+        if isinstance(cause, Interrupted):  # typer maps KeyboardInterrupt to Exit(130)
+            print(f"{prog}: {cause}", file=sys.stderr)
+            return cause.exit_code
         return exc.exit_code
     except typer.Abort:
         print("interrupted", file=sys.stderr)

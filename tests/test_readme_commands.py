@@ -65,3 +65,18 @@ def test_a_wrong_line_would_fail() -> None:
         sub = cli.get_command(ctx, "preview")  # type: ignore[attr-defined]
         with pytest.raises(Exception, match="No such option"):
             sub.make_context("preview", ["--stack", "dev", "--to", "v-1"], parent=ctx)
+
+
+def workflow_lines() -> list[str]:
+    lines = []
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        text = re.sub(r">-\n\s+", "", path.read_text(encoding="utf-8"))
+        text = re.sub(r"\n\s{10,}(--)", r" \1", text)  # folded `run: >-` continuation lines
+        lines += re.findall(r"python -m automation [^\n#]+", text)
+    return [line.strip() for line in lines]
+
+
+@pytest.mark.parametrize("line", workflow_lines())
+def test_workflow_invocations_still_parse(line: str) -> None:
+    """GitHub Actions call `python -m automation …`: the new CLI must accept those lines."""
+    test_documented_line_parses(line.replace('"reports/$STACK"', "reports/staging"))
