@@ -65,9 +65,11 @@ def print_history(data: dict[str, Any]) -> None:
             item.get("rollback_version") or "",
             (item.get("commit") or "")[:8],
             secs,
-            " ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
+            " · ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
         )
-    console = Console()
+    import sys
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if data["deployments"]:
         console.print(table)
     else:

@@ -243,6 +243,8 @@ def _stack_processes(state_root: Path) -> set[int]:
 def cli(
     module: str, *args: str, state_root: Path, timeout: float = 600
 ) -> subprocess.CompletedProcess:
+    if module == "automation" and args[0] != "outputs":
+        args = (*args, "--report-dir", str(state_root / "reports"))  # not the worktree's
     return subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", module, *args, "--stack", STACK, "--state-root", str(state_root)],
         cwd=ROOT,

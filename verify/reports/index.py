@@ -119,12 +119,16 @@ def render_index(stack: str, runs: list[dict[str, Any]]) -> str:
         )
     oldest_first = list(reversed(runs))
     check_names = sorted({name for run in runs for name in run["checks"]})
-    trends = "".join(
-        f"<tr><td>{escape(name)}</td><td>{sparkline([_dur(r, name) for r in oldest_first])}</td>"
-        f"<td class='num'>{_fmt(_dur(runs[0], name))}</td>"
-        f"<td class='num'>{_fmt(_median([_dur(r, name) for r in runs[1:]]))}</td></tr>"
-        for name in check_names
-    )
+    trends = ""
+    for name in check_names:
+        having = [d for d in (_dur(r, name) for r in runs) if d is not None]  # newest first
+        trends += (
+            f"<tr><td>{escape(name)}</td>"
+            f"<td>{sparkline([_dur(r, name) for r in oldest_first if name in r['checks']])}</td>"
+            f"<td class='num'>{_fmt(having[0] if having else None)}</td>"
+            f"<td class='num'>{_fmt(_median(having[1:]))}</td>"
+            f"<td class='num'>{len(having)}</td></tr>"
+        )
     head = "".join(f"<th>{escape(name)}</th>" for name in stage_names)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -132,7 +136,8 @@ def render_index(stack: str, runs: list[dict[str, Any]]) -> str:
         f"<header><h1>Runs of stack <code>{escape(stack)}</code></h1>"
         f"<div>{len(runs)} runs · newest first</div></header><main>"
         "<section><h2>Check durations (oldest → newest)</h2><table><tr><th>check</th>"
-        f"<th>trend</th><th>latest</th><th>median before</th></tr>{trends}</table></section>"
+        f"<th>trend</th><th>latest</th><th>median before</th><th>runs</th></tr>{trends}"
+        "</table></section>"
         "<section><h2>Runs</h2><table><tr><th>time</th><th>command</th><th>version</th>"
         f"<th>result</th><th>rolled back to</th>{head}<th>checks</th><th>links</th></tr>"
         f"{''.join(rows)}</table></section></main></body></html>\n"
