@@ -344,6 +344,19 @@ def test_a_killed_run_is_cleaned_by_the_next_command(state_root: Path, deployed:
     assert serving(state_root) == (deployed, deployed, deployed)
 
 
+def test_status_is_honest_when_moto_dies(state_root: Path, deployed: str) -> None:
+    """The app still answers /health, but the stack's AWS is gone: status must not say OK."""
+    healthy = cli("sandbox", "status", state_root=state_root)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    state = json.loads((state_root / STACK / "sandbox.json").read_text())
+    os.killpg(state["moto"]["process"]["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    broken = cli("sandbox", "status", state_root=state_root)
+    assert broken.returncode == 1
+    assert "moto: NOT RUNNING" in broken.stdout and "problem: moto is not running" in broken.stdout
+    assert "/health?deep=1 fails" in broken.stdout  # the app's deep health sees it too
+
+
 def test_history_outlives_down_and_continues(state_root: Path, deployed: str) -> None:
     before = cli("automation", "history", "--json", state_root=state_root)
     assert before.returncode == 0, before.stderr[-2000:]
