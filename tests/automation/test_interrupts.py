@@ -59,10 +59,12 @@ def pids_mentioning(text: str) -> set[int]:
     return found
 
 
-def start(module: str, *args: str, state_root: Path, report_dir: Path) -> subprocess.Popen:
+def start(
+    module: str, *args: str, state_root: Path, report_dir: Path, only: str = "readiness,health"
+) -> subprocess.Popen:
     argv = [sys.executable, "-m", module, *args, "--stack", STACK, "--state-root", str(state_root)]
     if module == "automation":
-        argv += ["--report-dir", str(report_dir), "--only", "readiness,health"]
+        argv += ["--report-dir", str(report_dir), "--only", only]
     return subprocess.Popen(  # noqa: S603 - our own CLI
         argv,
         cwd=ROOT,
@@ -199,6 +201,11 @@ def test_sigint_during_the_blue_green_switch_keeps_the_old_version_serving(
 def test_sigterm_during_up_marks_the_record_interrupted(
     state_root: Path, deployed: str, tmp_path: Path
 ) -> None:
+    # Another version serves first, so the run's `up` is a real blue/green switch (seconds
+    # long), not an "unchanged" no-op the signal could miss.
+    other = build_variant(tmp_path / "other", new_version)
+    switched = cli("sandbox", "up", "--bundle", str(other), state_root=state_root)
+    assert switched.returncode == 0, switched.stderr[-2000:]
     before = pids_mentioning(str(state_root))
     proc = start("automation", "run", "--json", state_root=state_root, report_dir=tmp_path)
     wait_for(stage_started(tmp_path, "up"), proc, "the up stage")
@@ -214,7 +221,9 @@ def test_sigterm_during_up_marks_the_record_interrupted(
 def test_sigint_during_verify_marks_the_record_interrupted(
     state_root: Path, deployed: str, tmp_path: Path
 ) -> None:
-    proc = start("automation", "run", "--json", state_root=state_root, report_dir=tmp_path)
+    proc = start(  # ml runs every test photo: a verify stage long enough to interrupt
+        "automation", "run", "--json", state_root=state_root, report_dir=tmp_path, only="ml"
+    )
     wait_for(stage_started(tmp_path, "verify"), proc, "the verify stage")
     code, out, err = interrupt(proc, signal.SIGINT)
     payload = assert_truthful_interrupt(tmp_path, "verify", code, out, err, signal.SIGINT)

@@ -18,7 +18,14 @@ from pulumi import automation as auto
 from pulumi.automation import events
 from pulumi.automation._cmd import CommandResult
 
-from automation.errors import CredentialsError, PipelineError, ToolMissingError, TransientError
+from automation.errors import (
+    CredentialsError,
+    PipelineError,
+    StackLockedError,
+    ToolMissingError,
+    TransientError,
+    UsageError,
+)
 from automation.pulumi_engine import BUNDLE_ENV, PulumiEngine
 
 
@@ -194,12 +201,12 @@ def _cmd_error(cls: type, stderr: str) -> BaseException:
                 auto.ConcurrentUpdateError,
                 "[409] Conflict: Another update is currently in progress.",
             ),
-            TransientError,
+            StackLockedError,  # a TransientError the pipeline waits on, bounded
             "locked by another update",
         ),
         (
             _cmd_error(auto.StackNotFoundError, "no stack named 'staging' found"),
-            PipelineError,
+            UsageError,  # a stack that does not exist: exit 2, like every other CLI
             "pulumi stack init",
         ),
         (
