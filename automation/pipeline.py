@@ -408,6 +408,9 @@ class Pipeline:
             try:
                 outputs, _ = self.up(bundle)
             except PipelineError as exc:
+                signal_exc = as_interrupted(exc)
+                if signal_exc is not None:
+                    raise signal_exc from exc  # not a failed deploy to roll back: a cancel
                 record.status, record.message = "deploy_failed", str(exc)
                 record.finished_at = time.time()
                 store = store or self.record_store(self._safe_outputs())
@@ -436,22 +439,34 @@ class Pipeline:
                 store.save(record)
             return self._recover(result, store, record, "verification failed")
         except PipelineError as exc:
+            signal_exc = as_interrupted(exc)
+            if signal_exc is not None:  # a signal arrived; whatever failed after it, say so
+                return self._interrupted_run(result, record, store, signal_exc)
             result.status, result.exit_code = "failed", ExitCode.FAILED
             if isinstance(exc, UsageError):
                 result.exit_code = ExitCode.USAGE
             result.message = str(exc)
             return self.finish(result)
         except (Interrupted, KeyboardInterrupt) as exc:
-            if record is not None and record.status == "in_progress":
-                store = store or self.record_store(self._safe_outputs())
-                stage = next(
-                    (s.stage for s in reversed(self.log.results) if s.status == "interrupted"),
-                    "run",
-                )
-                self._mark(store, record, "interrupted", f"{as_interrupted(exc)} during {stage}")
-            return self.interrupted(result, exc)
+            return self._interrupted_run(result, record, store, exc)
         finally:
             self._report_run(result, outputs, time.monotonic() - started)
+
+    def _interrupted_run(
+        self,
+        result: PipelineResult,
+        record: DeploymentRecord | None,
+        store: RecordStore | None,
+        exc: BaseException,
+    ) -> PipelineResult:
+        signal_exc = as_interrupted(exc) or Interrupted(2)
+        stage = next(
+            (s.stage for s in reversed(self.log.results) if s.status == "interrupted"), "run"
+        )
+        if record is not None and record.status in ("in_progress", "deploy_failed"):
+            store = store or self.record_store(self._safe_outputs())
+            self._mark(store, record, "interrupted", f"{signal_exc} during {stage}")
+        return self.interrupted(result, signal_exc)
 
     @staticmethod
     def _mark(

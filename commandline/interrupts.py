@@ -43,7 +43,7 @@ class Interrupted(KeyboardInterrupt):
 
 #: Set by the first signal; worker threads poll it to stop waiting (they cannot be signalled).
 CANCELLED = threading.Event()
-_state = {"raised": False, "defer": 0, "pending": 0}
+_state = {"raised": False, "defer": 0, "pending": 0, "signum": 0}
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -55,6 +55,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         _state["pending"] = _state["pending"] or signum
         return
     _state["raised"] = True
+    _state["signum"] = signum
     raise Interrupted(signum)
 
 
@@ -65,7 +66,7 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _state.update(raised=False, defer=0, pending=0)
+    _state.update(raised=False, defer=0, pending=0, signum=0)
     CANCELLED.clear()
     for sig in previous:
         signal.signal(sig, _handler)
@@ -88,6 +89,7 @@ def deferred() -> Iterator[None]:
         if not _state["defer"] and pending and not _state["raised"]:
             _state["pending"] = 0
             _state["raised"] = True
+            _state["signum"] = pending
             raise Interrupted(pending)
 
 
@@ -97,9 +99,17 @@ def cancelled() -> bool:
 
 
 def as_interrupted(exc: BaseException) -> Interrupted | None:
-    """`Interrupted` for a signal-made exception (a bare KeyboardInterrupt counts as SIGINT)."""
+    """`Interrupted` for a signal-made exception (a bare KeyboardInterrupt counts as SIGINT).
+
+    Also when a signal arrived but another exception took its place on the way up: code in a
+    `finally` (the Pulumi runtime waiting for its outstanding registrations, which the signal
+    cancelled) can raise its own error over the one the signal raised. The truth is still
+    "interrupted".
+    """
     if isinstance(exc, Interrupted):
         return exc
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(signal.SIGINT)
+    if _state["signum"]:
+        return Interrupted(int(_state["signum"]))
     return None

@@ -236,6 +236,9 @@ class SandboxEngine:
                 if not had_app:
                     self._stop_started(state, started_here)
                 self._reconcile_outputs(state)
+                signal_exc = as_interrupted(exc)
+                if signal_exc is not None and signal_exc is not exc:
+                    raise signal_exc from exc  # a signal's error, masked on the way up
                 if isinstance(exc, SandboxError):
                     raise
                 if _user_error(exc):
