@@ -75,6 +75,7 @@ def handle_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _state.update(raised=False, defer=0, pending=0, signum=0)  # this command is over
 
 
 @contextlib.contextmanager
