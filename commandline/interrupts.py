@@ -53,6 +53,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         return
     if _state["defer"]:
         _state["pending"] = _state["pending"] or signum
+        _state["signum"] = _state["signum"] or signum
         return
     _state["raised"] = True
     _state["signum"] = signum
@@ -80,18 +81,24 @@ def handle_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold a signal until the block is done (a step that must finish or not start)."""
+    """Hold a signal until the block is done (a step that must finish or not start).
+
+    The signal still sets `CANCELLED`, so worker threads inside the block stop waiting and undo
+    their step; the main thread is not interrupted inside the block (an exception raised in
+    the middle of an asyncio loop's machinery can leave it waiting forever). If the block ends
+    normally the held signal is raised then; if it ends with an error, `as_interrupted` tells
+    the caller a signal was behind it.
+    """
     _state["defer"] += 1
     try:
         yield
     finally:
         _state["defer"] -= 1
-        pending = _state["pending"]
-        if not _state["defer"] and pending and not _state["raised"]:
-            _state["pending"] = 0
-            _state["raised"] = True
-            _state["signum"] = pending
-            raise Interrupted(pending)
+    pending = _state["pending"]
+    if not _state["defer"] and pending and not _state["raised"]:
+        _state["pending"] = 0
+        _state["raised"] = True
+        raise Interrupted(pending)
 
 
 def cancelled() -> bool:
@@ -112,5 +119,7 @@ def as_interrupted(exc: BaseException) -> Interrupted | None:
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(signal.SIGINT)
     if _state["signum"]:
+        _state["raised"] = True  # from here on, later signals only get noted
+        _state["pending"] = 0
         return Interrupted(int(_state["signum"]))
     return None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from commandline.interrupts import as_interrupted
+from commandline.interrupts import as_interrupted, deferred
 from sandbox import processes
 from sandbox.environment import AppRuntime, EnvironmentRunner, check_health
 from sandbox.errors import SandboxError, SandboxUsageError
@@ -166,7 +166,8 @@ class SandboxEngine:
         deployed = read_json(self.paths.sandbox, default={}).get("resources", {})
         mocks = PlanningMocks(self._region(config), deployed)
         try:
-            self._run(mocks, config, bundle, preview=True)
+            with deferred():
+                self._run(mocks, config, bundle, preview=True)
         except Exception as exc:
             if isinstance(exc, SandboxError):
                 raise
@@ -230,7 +231,8 @@ class SandboxEngine:
                 ctx.services = runner
                 mocks = RealisingMocks(ctx)
                 self.log(f"sandbox[{self.stack}]: running the Pulumi program against {endpoint}")
-                outputs = self._run(mocks, config, bundle, preview=False)
+                with deferred():  # a signal cancels the workers' waits; the program unwinds
+                    outputs = self._run(mocks, config, bundle, preview=False)
             except BaseException as exc:
                 self._record_failure(state, record, exc, mocks, runner)
                 if not had_app:
@@ -248,25 +250,26 @@ class SandboxEngine:
             if unhealthy:
                 self._record_failure(state, record, SandboxError(unhealthy), mocks, runner)
                 raise SandboxError(unhealthy)
-            old = state.get("resources", default={})
-            ops = diff_graphs(old, mocks.graph)
-            write_json_atomic(self.paths.outputs, outputs)
-            with state.update() as data:
-                data["resources"] = mocks.graph
-                data["app_url"] = f"http://{runner.front_address()}"
-                data["outputs_file"] = str(self.paths.outputs)
-                data["deployments"].append(
-                    {
-                        **record,
-                        "result": "succeeded",
-                        "end_time": utc_timestamp(),
-                        "message": self._deploy_message(runner),
-                        "app_version": outputs.get("app_version"),
-                        "api_url": outputs.get("api_url"),
-                        "app": runner.last_deploy,
-                        "resource_changes": count_ops(ops),
-                    }
-                )
+            with deferred():  # outputs and state name the new version together
+                old = state.get("resources", default={})
+                ops = diff_graphs(old, mocks.graph)
+                write_json_atomic(self.paths.outputs, outputs)
+                with state.update() as data:
+                    data["resources"] = mocks.graph
+                    data["app_url"] = f"http://{runner.front_address()}"
+                    data["outputs_file"] = str(self.paths.outputs)
+                    data["deployments"].append(
+                        {
+                            **record,
+                            "result": "succeeded",
+                            "end_time": utc_timestamp(),
+                            "message": self._deploy_message(runner),
+                            "app_version": outputs.get("app_version"),
+                            "api_url": outputs.get("api_url"),
+                            "app": runner.last_deploy,
+                            "resource_changes": count_ops(ops),
+                        }
+                    )
             return outputs
 
     def refresh(self) -> None:
