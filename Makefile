@@ -33,7 +33,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff, bandit (no high findings), detect-secrets (against .secrets.baseline), pip-audit
-PY_SOURCES := __main__.py app components sandbox verify automation policy benchmarks
+PY_SOURCES := __main__.py app components sandbox verify automation commandline policy benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,9 @@
-"""A preview's change summary per resource type, rendered for terminals and PR comments."""
+"""A preview's changes per resource (and totals per type), rendered for terminals and PR comments.
+
+Like `pulumi preview`: each resource with its action (create / update / replace / delete /
+same) and, for updates and replacements, the properties that change; the PR comment groups
+them by component.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,45 @@ from dataclasses import dataclass, field
 OPS = ("delete", "replace", "create", "update", "same")
 
 
+ICONS = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}
+
+
+@dataclass
+class ResourceChange:
+    name: str
+    type: str
+    op: str
+    diffs: list[str] = field(default_factory=list)
+    component: str = ""
+
+
 @dataclass
 class ChangeSummary:
-    """Counts of planned operations per resource type (e.g. aws:s3/bucket:Bucket → create: 2)."""
+    """Planned operations per resource, and their counts per type."""
 
     stack: str
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    resources: list[ResourceChange] = field(default_factory=list)
 
-    def add(self, resource_type: str, op: str, count: int = 1) -> None:
+    def add(
+        self,
+        resource_type: str,
+        op: str,
+        count: int = 1,
+        *,
+        name: str | None = None,
+        diffs: list[str] | tuple[str, ...] = (),
+        component: str = "",
+    ) -> None:
         normal = _normalise(op)
         if normal is None:
             return
         ops = self.by_type.setdefault(resource_type, defaultdict(int))
         ops[normal] += count
+        if name is not None:
+            self.resources.append(
+                ResourceChange(name, resource_type, normal, sorted(diffs), component)
+            )
 
     def totals(self) -> dict[str, int]:
         totals: dict[str, int] = {op: 0 for op in OPS}
@@ -39,6 +70,16 @@ class ChangeSummary:
             "stack": self.stack,
             "totals": self.totals(),
             "by_type": {t: dict(ops) for t, ops in sorted(self.by_type.items())},
+            "resources": [
+                {
+                    "name": r.name,
+                    "type": r.type,
+                    "op": r.op,
+                    "diffs": r.diffs,
+                    "component": r.component,
+                }
+                for r in self.resources
+            ],
         }
 
     def to_markdown(self) -> str:
@@ -57,11 +98,41 @@ class ChangeSummary:
         if not changed:
             lines.append("No changes.")
             return "\n".join(lines) + "\n"
-        lines += ["| resource type | " + " | ".join(OPS) + " |", "|---" * (len(OPS) + 1) + "|"]
+        lines += self._resource_lines()
+        lines += [
+            "<details><summary>per resource type</summary>",
+            "",
+            "| resource type | " + " | ".join(OPS) + " |",
+            "|---" * (len(OPS) + 1) + "|",
+        ]
         for rtype in sorted(changed):
             ops = changed[rtype]
             lines.append(f"| `{rtype}` | " + " | ".join(str(ops.get(o, 0)) for o in OPS) + " |")
+        lines += ["", "</details>"]
         return "\n".join(lines) + "\n"
+
+    def _resource_lines(self) -> list[str]:
+        """Changed resources grouped by component, destructive actions first."""
+        changed = [r for r in self.resources if r.op != "same"]
+        if not changed:
+            return []
+        groups: dict[str, list[ResourceChange]] = defaultdict(list)
+        for change in changed:
+            groups[change.component or _service(change.type)].append(change)
+        lines = []
+        for group in sorted(groups):
+            lines += [f"#### {group}", "", "| | action | resource | type | changed properties |"]
+            lines.append("|---|---|---|---|---|")
+            for r in sorted(groups[group], key=lambda r: (OPS.index(r.op), r.name)):
+                props = ", ".join(f"`{d}`" for d in r.diffs) or ""
+                lines.append(f"| `{ICONS[r.op]}` | {r.op} | `{r.name}` | `{r.type}` | {props} |")
+            lines.append("")
+        return lines
+
+
+def _service(resource_type: str) -> str:
+    """`aws:s3/bucket:Bucket` → `aws:s3` (the group when the component is not known)."""
+    return resource_type.split("/")[0]
 
 
 def _normalise(op: object) -> str | None:

@@ -1,124 +1,351 @@
-"""`python -m automation <command> --stack S [--engine sandbox|pulumi]`.
+"""`python -m automation <command> --stack S [--engine sandbox|pulumi]`: the pipeline's CLI.
 
-Exit codes (see pipeline.ExitCode): 0 ok, 1 failed (nothing changed), 2 usage or input error,
-3 failed and rolled back to the last verified version, 4 failed and not recovered,
-5 deployed but verification is blocked on a named manual step (e.g. SES identity pending).
+One subcommand per pipeline verb, each with its own options and an example in its `--help`.
+The exit codes are the shared table in `commandline.exitcodes`. SIGINT/SIGTERM stop what the
+command started, mark the deployment record `interrupted`, log it and exit 130/143.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from commandline.console import StageRenderer, human_mode
+from commandline.exitcodes import epilog
+from commandline.interrupts import Interrupted, handle_signals
+from commandline.options import (
+    Engine,
+    EngineName,
+    Json,
+    LockTimeout,
+    Only,
+    ReportDir,
+    Stack,
+    StateRoot,
+    new_app,
+    run_app,
+    split_names,
+)
 from components.config import PROJECT
 
-from .errors import PipelineError
-from .pipeline import ExitCode, PipelineResult, publish
-from .wiring import ENGINES, STACKS, build_pipeline
+from .errors import PipelineError, UsageError
+from .pipeline import ExitCode, Pipeline, PipelineResult, publish
+from .wiring import DEFAULT_STATE_ROOT, build_pipeline, clean_orphan_checks
 
-COMMANDS = ("check", "preview", "up", "verify", "rollback", "history", "outputs", "destroy", "run")
+PROG = "python -m automation"
+app = new_app(
+    "automation",
+    "The verified deployment pipeline: check → preview → up → verify → rollback.",
+)
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m automation", description=__doc__)
-    p.add_argument("command", choices=COMMANDS)
-    p.add_argument("--stack", required=True, choices=STACKS)
-    p.add_argument("--engine", default="sandbox", choices=ENGINES)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--report-dir", type=Path, help="where verify reports go (reports/<stack>)")
-    p.add_argument("--to", metavar="VERSION", help="rollback: the app version to roll back to")
-    p.add_argument("--markdown", type=Path, help="preview: write the PR-comment Markdown here")
-    p.add_argument("--only", nargs="+", metavar="CHECK", help="verify: run only these checks")
-    p.add_argument("--verify-timeout", type=float, help="verify: bound on the whole run (s)")
-    p.add_argument(
-        "--confirm",
-        metavar="STACK",
-        help="destroy: repeat the stack name; required for prod, which holds customer data",
-    )
-    p.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="pulumi engine: override a stack config value for this run (repeatable), "
-        "e.g. passport-photo-backend:maxInstances=4",
-    )
-    # -- real path (issue 10): policy pack and secrets provider for --engine pulumi --
-    p.add_argument(
-        "--no-policy-pack",
-        dest="policy_pack",
-        action="store_false",
-        help="pulumi engine: do not run the policy pack on preview/up (it runs by default)",
-    )
-    p.add_argument(
+VerifyTimeout = Annotated[
+    float | None, typer.Option("--verify-timeout", help="bound on the verify stage (s)", min=1)
+]
+PolicyPack = Annotated[
+    bool,
+    typer.Option(
+        "--policy-pack/--no-policy-pack",
+        help="pulumi engine: run the policy pack (policy/) on preview and up; on by default",
+    ),
+]
+SecretsProvider = Annotated[
+    str | None,
+    typer.Option(
         "--secrets-provider",
         metavar="PROVIDER",
-        help="pulumi engine: secrets provider of a new stack (passphrase, awskms://..., "
-        "default: the backend's); passphrase needs PULUMI_CONFIG_PASSPHRASE",
-    )
-    p.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)  # tests: sandbox state
-    return p
+        help="pulumi engine: secrets provider of a new stack (passphrase, awskms://…; default: "
+        "the backend's); passphrase needs PULUMI_CONFIG_PASSPHRASE",
+    ),
+]
+ConfigOverrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config",
+        metavar="KEY=VALUE",
+        help="pulumi engine: override a stack config value for this run (repeatable), "
+        "e.g. maxInstances=4",
+    ),
+]
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for chatty in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    args = parser().parse_args(argv)
-    try:
-        return _dispatch(args)
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
+class Session:
+    """What every command shares: output mode, the pipeline, stale-state cleanup, signals."""
 
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "destroy" and args.stack == "prod" and args.confirm != "prod":
-        print(
-            "error: refusing to destroy prod: it holds customer data. "
-            "Re-run with --confirm prod if you really mean it.",
-            file=sys.stderr,
+    def __init__(
+        self,
+        command: str,
+        stack: str,
+        engine: EngineName,
+        *,
+        as_json: bool,
+        report_dir: Path | None = None,
+        state_root: Path | None = None,
+        lock_timeout: float = 600.0,
+        only: list[str] | None = None,
+        verify_timeout: float | None = None,
+        config: list[str] | None = None,
+        policy_pack: bool = True,
+        secrets_provider: str | None = None,
+    ) -> None:
+        self.command, self.stack, self.as_json = command, stack, as_json
+        self.renderer = StageRenderer() if human_mode(as_json) else None
+        overrides = {}
+        for item in config or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--config expects KEY=VALUE, got {item!r}")
+            overrides[key if ":" in key else f"{PROJECT}:{key}"] = value
+        self.state_root = state_root
+        self.pipeline: Pipeline = build_pipeline(
+            stack,
+            engine.value,
+            config_overrides=overrides,
+            report_root=report_dir,
+            state_root=state_root,
+            verify_only=split_names(only),
+            verify_timeout=verify_timeout,
+            renderer=self.renderer,
+            lock_timeout_s=lock_timeout,
+            engine_options={"policy_pack": policy_pack, "secrets_provider": secrets_provider},
         )
-        return ExitCode.USAGE
-    overrides = {}
-    for item in args.config:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            print(f"error: --config expects KEY=VALUE, got {item!r}", file=sys.stderr)
+
+    def say(self, line: str) -> None:
+        """A note for the operator (what was cleaned): a progress line or a JSON line."""
+        self.pipeline.log.event(self.command, "note", detail=line)
+
+    def clean_stale(self) -> None:
+        """Whatever a killed run (SIGKILL, a lost runner) left behind, cleaned and said."""
+        from .records import reap_stale
+
+        for line in clean_orphan_checks(self.state_root or DEFAULT_STATE_ROOT):
+            self.say(line)
+        engine = self.pipeline.engine
+        if getattr(engine, "records_path", None) is not None:
+            store = self.pipeline.record_store({})
+            for record in reap_stale(store) if store else []:
+                self.say(
+                    f"marked deployment {record.id} ({record.app_version}) interrupted: "
+                    f"its run (pid {record.pid}) is gone"
+                )
+
+
+def _session_run(
+    command: str,
+    stack: str,
+    engine: EngineName,
+    body: Callable[[Session], PipelineResult | int],
+    *,
+    as_json: bool,
+    **kwargs: Any,
+) -> int:
+    """Build the session, run `body` under signal handling, publish and return the exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    session: Session | None = None
+    with handle_signals():
+        try:
+            session = Session(command, stack, engine, as_json=as_json, **kwargs)
+            session.clean_stale()
+            outcome = body(session)
+            for line in getattr(getattr(session.pipeline.engine, "engine", None), "cleaned", []):
+                session.say(line)
+        except Interrupted as exc:
+            return _interrupted(session, command, exc)
+        except UsageError as exc:
+            _error(session, exc)
             return ExitCode.USAGE
-        overrides[key if ":" in key else f"{PROJECT}:{key}"] = value
-    pipeline = build_pipeline(
-        args.stack,
-        args.engine,
-        config_overrides=overrides,
-        report_root=args.report_dir,
-        state_root=args.state_root,
-        verify_only=args.only,
-        verify_timeout=args.verify_timeout,
-        engine_options={"policy_pack": args.policy_pack, "secrets_provider": args.secrets_provider},
+        except PipelineError as exc:
+            _error(session, exc)
+            return ExitCode.FAILED
+        finally:
+            if session and session.renderer:
+                session.renderer.close()
+        if isinstance(outcome, int):
+            return outcome
+        publish(outcome, as_json=as_json)
+        return int(outcome.exit_code)
+
+
+def _error(session: Session | None, exc: PipelineError) -> None:
+    if session is not None:
+        session.pipeline.log.event(session.command, "failed", detail=str(exc))
+    print(f"error: {exc}", file=sys.stderr)
+
+
+def _interrupted(session: Session | None, command: str, exc: Interrupted) -> int:
+    """One line, a truthful audit record, the signal's exit code; never a traceback."""
+    if session is None:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    pipeline = session.pipeline
+    result = pipeline.interrupted(pipeline.new_result(command), exc)
+    pipeline.log.event(command, "interrupted", exit=int(exc.exit_code), detail=result.message)
+    publish(result, as_json=session.as_json)
+    return exc.exit_code
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+@app.command(epilog=epilog())
+def run(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    only: Only = None,
+    verify_timeout: VerifyTimeout = None,
+    config: ConfigOverrides = None,
+    lock_timeout: LockTimeout = 600.0,
+    policy_pack: PolicyPack = True,
+    secrets_provider: SecretsProvider = None,
+    state_root: StateRoot = None,
+) -> int:
+    """The whole pipeline: check → preview → up → verify, and rollback on failure.
+
+    Example: python -m automation run --stack staging --engine pulumi
+    """
+    return _session_run(
+        "run",
+        stack,
+        engine,
+        lambda s: s.pipeline.run(),
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        only=only,
+        verify_timeout=verify_timeout,
+        config=config,
+        lock_timeout=lock_timeout,
+        policy_pack=policy_pack,
+        secrets_provider=secrets_provider,
     )
-    engine = pipeline.engine
-    result: PipelineResult
-    if args.command == "run":
-        result = pipeline.run()
-    elif args.command == "check":
-        result = pipeline.check()
-    elif args.command == "preview":
-        summary, result = pipeline.preview()
-        markdown = summary.to_markdown()
-        if args.markdown:
-            args.markdown.parent.mkdir(parents=True, exist_ok=True)
-            args.markdown.write_text(markdown, encoding="utf-8")
-        if not args.json:
-            print(markdown)
-    elif args.command == "up":
-        _, result = pipeline.up()
-    elif args.command == "verify":
-        outputs = engine.outputs()
+
+
+@app.command(epilog=epilog())
+def check(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Pre-deployment validation only (requirements, model, config, bundle, local boot).
+
+    Example: python -m automation check --stack staging
+    """
+    return _session_run(
+        "check",
+        stack,
+        engine,
+        lambda s: s.pipeline.check(),
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+    )
+
+
+@app.command(epilog=epilog())
+def preview(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="write the PR-comment Markdown here")
+    ] = None,
+    config: ConfigOverrides = None,
+    report_dir: ReportDir = None,
+    lock_timeout: LockTimeout = 600.0,
+    policy_pack: PolicyPack = True,
+    secrets_provider: SecretsProvider = None,
+    state_root: StateRoot = None,
+) -> int:
+    """What an `up` would change, per resource (Markdown for a PR comment).
+
+    Example: python -m automation preview --stack staging --engine pulumi --markdown preview.md
+    """
+
+    def body(s: Session) -> PipelineResult:
+        summary, result = s.pipeline.preview()
+        text = summary.to_markdown()
+        if markdown:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(text, encoding="utf-8")
+        if not as_json:
+            print(text)
+        return result
+
+    return _session_run(
+        "preview",
+        stack,
+        engine,
+        body,
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        config=config,
+        lock_timeout=lock_timeout,
+        policy_pack=policy_pack,
+        secrets_provider=secrets_provider,
+    )
+
+
+@app.command(epilog=epilog())
+def up(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    config: ConfigOverrides = None,
+    report_dir: ReportDir = None,
+    lock_timeout: LockTimeout = 600.0,
+    policy_pack: PolicyPack = True,
+    secrets_provider: SecretsProvider = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Build the bundle and deploy it (no verify, no rollback: `run` does those).
+
+    Example: python -m automation up --stack dev
+    """
+    return _session_run(
+        "up",
+        stack,
+        engine,
+        lambda s: s.pipeline.up()[1],
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        config=config,
+        lock_timeout=lock_timeout,
+        policy_pack=policy_pack,
+        secrets_provider=secrets_provider,
+    )
+
+
+@app.command(epilog=epilog())
+def verify(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    only: Only = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="bound on the whole verify run (s)", min=1)
+    ] = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Run verify/ against the stack's current outputs.
+
+    Example: python -m automation verify --stack dev --only health,ml
+    """
+
+    def body(s: Session) -> PipelineResult:
+        pipeline = s.pipeline
+        outputs = pipeline.engine.outputs()
         outcome = pipeline.verify(outputs)
         result = pipeline.new_result("verify")
         result.app_version, result.api_url = outputs.get("app_version"), outputs.get("api_url")
@@ -126,32 +353,172 @@ def _dispatch(args: argparse.Namespace) -> int:
         result.report_dir = str(outcome.report_dir)
         if not outcome.passed:
             result.status, result.exit_code = "failed", ExitCode.FAILED
-            if outcome.blocked:  # only a named manual step is outstanding (exit 5)
+            if outcome.blocked:  # only a named manual step is outstanding: not a failure
                 result.status, result.exit_code = "blocked", ExitCode.BLOCKED
         result.message = f"report: {outcome.report_dir}"
-        result = pipeline.finish(result)
-    elif args.command == "rollback":
-        result = pipeline.rollback(args.to)
-    elif args.command in ("history", "outputs"):
-        return _print_data(args, pipeline)
-    else:  # destroy
-        engine.destroy()
+        return pipeline.finish(result)
+
+    return _session_run(
+        "verify",
+        stack,
+        engine,
+        body,
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        only=only,
+        verify_timeout=timeout,
+    )
+
+
+@app.command(epilog=epilog())
+def rollback(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="VERSION", help="the app version (default: last verified)"),
+    ] = None,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    only: Only = None,
+    verify_timeout: VerifyTimeout = None,
+    lock_timeout: LockTimeout = 600.0,
+    policy_pack: PolicyPack = True,
+    secrets_provider: SecretsProvider = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Roll forward to the last verified version (or --to VERSION), then verify it.
+
+    Example: python -m automation rollback --stack prod --engine pulumi --to v-0123456789ab
+    """
+    return _session_run(
+        "rollback",
+        stack,
+        engine,
+        lambda s: s.pipeline.rollback(to),
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        only=only,
+        verify_timeout=verify_timeout,
+        lock_timeout=lock_timeout,
+        policy_pack=policy_pack,
+        secrets_provider=secrets_provider,
+    )
+
+
+@app.command(epilog=epilog())
+def history(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Deployment records (kept after down/destroy) and the engine's own history.
+
+    Example: python -m automation history --stack dev --json
+    """
+
+    def body(s: Session) -> int:
+        from .history import history_data, print_history
+
+        data = history_data(s.pipeline)
+        if as_json:
+            print(json.dumps(data, indent=2, default=str))
+        else:
+            print_history(data)
+        return ExitCode.OK
+
+    return _session_run(
+        "history",
+        stack,
+        engine,
+        body,
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+    )
+
+
+@app.command(epilog=epilog())
+def outputs(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    state_root: StateRoot = None,
+) -> int:
+    """The stack outputs as JSON (`pulumi stack output --json` shape).
+
+    Example: python -m automation outputs --stack dev
+    """
+
+    def body(s: Session) -> int:
+        print(json.dumps(s.pipeline.engine.outputs(), indent=2, default=str))
+        return ExitCode.OK
+
+    return _session_run("outputs", stack, engine, body, as_json=True, state_root=state_root)
+
+
+@app.command(epilog=epilog())
+def destroy(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            metavar="STACK",
+            help="repeat the stack name; required for prod, which holds customer data",
+        ),
+    ] = None,
+    as_json: Json = False,
+    lock_timeout: LockTimeout = 600.0,
+    state_root: StateRoot = None,
+) -> int:
+    """Delete the stack's resources; its deployment records are kept (history continues).
+
+    Example: python -m automation destroy --stack prod --engine pulumi --confirm prod
+    """
+    if stack == "prod" and confirm != "prod":
+        print(
+            "error: refusing to destroy prod: it holds customer data. "
+            "Re-run with --confirm prod if you really mean it.",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+
+    def body(s: Session) -> PipelineResult:
+        pipeline = s.pipeline
+        kept = _export_records(pipeline)
+        pipeline._retrying("destroy", pipeline.engine.destroy)
         result = pipeline.new_result("destroy")
-        result.message = f"stack {args.stack} destroyed"
-    publish(result, as_json=args.json)
-    return int(result.exit_code)
+        result.message = f"stack {stack} destroyed; {kept} deployment records kept for history"
+        return pipeline.finish(result)
+
+    return _session_run(
+        "destroy",
+        stack,
+        engine,
+        body,
+        as_json=as_json,
+        state_root=state_root,
+        lock_timeout=lock_timeout,
+    )
 
 
-def _print_data(args: argparse.Namespace, pipeline: Any) -> int:
-    engine = pipeline.engine
-    if args.command == "outputs":
-        data: Any = engine.outputs()
-    else:
-        outputs = engine.outputs()
-        store = pipeline.record_store(outputs)
-        data = {
-            "deployments": [r.to_dict() for r in store.list()] if store else [],
-            "engine_history": engine.history(),
-        }
-    print(json.dumps(data, indent=2, default=str))
-    return ExitCode.OK
+def _export_records(pipeline: Pipeline) -> int:
+    """Records that would go with the stack (a real stack's artifact bucket) are exported."""
+    from .records import ArchivedRecordStore
+
+    outputs = pipeline._safe_outputs()
+    store = pipeline.record_store(outputs)
+    if isinstance(store, ArchivedRecordStore):
+        return store.export()
+    return len(store.list()) if store else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    return run_app(app, PROG, argv)

@@ -25,6 +25,14 @@ class TransientError(PipelineError):
     """Worth retrying: a lock held by another update, throttling, a network blip."""
 
 
+class UsageError(PipelineError):
+    """Bad input the user can fix (unknown stack, check or version; bad config): exit 2."""
+
+
+class StackLockedError(TransientError):
+    """Another update holds the stack; the pipeline waits for it, bounded, with progress lines."""
+
+
 class ToolMissingError(PipelineError):
     """A required program (the Pulumi CLI) is not installed."""
 
@@ -65,12 +73,12 @@ def translate_pulumi_error(exc: BaseException, stack: str) -> PipelineError:
             "Actions), or use --engine sandbox",
         )
     if isinstance(exc, auto.ConcurrentUpdateError):
-        return TransientError(
+        return StackLockedError(
             f"stack {stack!r} is locked by another update",
             "wait for it to finish; if it crashed, run `pulumi cancel` for that stack",
         )
     if isinstance(exc, auto.StackNotFoundError):
-        return PipelineError(
+        return UsageError(
             f"stack {stack!r} does not exist in this backend; create it with "
             f"`pulumi stack init {stack}` or run `up`",
             "check `pulumi whoami` / PULUMI_BACKEND_URL if the stack should exist",

@@ -13,30 +13,27 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from commandline.exitcodes import ExitCode
+from commandline.interrupts import Interrupted, as_interrupted
 from verify.model import Deadline
 from verify.retry import Backoff, RetriesExhausted, call_with_retry
 
 from . import github, notify
 from .changes import ChangeSummary
-from .errors import PipelineError, TransientError
+from .errors import PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified
 from .stagelog import StageLog
 
+__all__ = ["ExitCode", "Pipeline", "PipelineResult", "new_run_id", "publish"]
 
-class ExitCode(IntEnum):
-    """What a CI step can branch on without parsing logs."""
 
-    OK = 0
-    FAILED = 1  # failed before changing the stack, or a command failed with nothing changed
-    USAGE = 2  # bad arguments or input
-    ROLLED_BACK = 3  # the new version failed; the previous verified version serves again
-    NOT_RECOVERED = 4  # failed and the stack is not known to be good: page someone
-    BLOCKED = 5  # deployed; verification waits on a named manual step (SES identity pending)
+def new_run_id() -> str:
+    """A sortable, unique name for one command's report folder: 20261122T013000Z-1a2b3c."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
 
 
 class Engine(Protocol):
@@ -78,6 +75,9 @@ class PipelineResult:
     deployment_id: str | None = None
     rollback_version: str | None = None
     report_dir: str | None = None
+    run_id: str = ""
+    run_dir: str | None = None
+    started_at: float = field(default_factory=time.time)
     stages: list[dict[str, Any]] = field(default_factory=list)
     verify: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
@@ -87,7 +87,13 @@ class PipelineResult:
         return asdict(self)
 
     def to_markdown(self) -> str:
-        icon = {"succeeded": "✅", "rolled_back": "↩️", "failed": "❌"}.get(self.status, "🚨")
+        icon = {
+            "succeeded": "✅",
+            "rolled_back": "↩️",
+            "failed": "❌",
+            "interrupted": "⏹️",
+            "nothing_to_roll_back": "⚠️",
+        }.get(self.status, "🚨")
         lines = [
             f"## {icon} `{self.command}` {self.stack} ({self.engine}): {self.status}",
             "",
@@ -130,6 +136,10 @@ class Pipeline:
         retry_window_s: float = 1800.0,
         sleep: Callable[[float], None] = time.sleep,
         stream: TextIO | None = None,
+        run_id: str | None = None,
+        renderer: Callable[[dict[str, Any]], None] | None = None,
+        lock_timeout_s: float = 600.0,
+        lock_poll_s: float = 5.0,
     ) -> None:
         self.engine = engine
         self.verifier = verifier
@@ -143,12 +153,53 @@ class Pipeline:
         self.retry_base_delay = retry_base_delay
         self.retry_window_s = retry_window_s
         self.sleep = sleep
-        self.log = StageLog(engine.stack, engine.name, stream=stream or sys.stderr)
+        self.lock_timeout_s = lock_timeout_s
+        self.lock_poll_s = lock_poll_s
+        self.run_id = run_id or new_run_id()
+        self.log = StageLog(
+            engine.stack,
+            engine.name,
+            stream=stream or sys.stderr,
+            audit_path=self.run_dir / "pipeline.jsonl",
+            renderer=renderer,
+        )
+
+    @property
+    def run_dir(self) -> Path:
+        """This command's own report folder: reports/<stack>/<run_id>/ (never overwritten)."""
+        return self.report_root / self.run_id
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
-        """fn, retried on TransientError only: exponential backoff with jitter, bounded."""
+        """fn, retried on TransientError only: exponential backoff with jitter, bounded.
+
+        A locked stack is waited for (bounded by lock_timeout_s, a progress line per poll)
+        rather than retried a few times: another update may well take minutes.
+        """
+        return self._retrying_transient(what, lambda: self._waiting_for_lock(what, fn))
+
+    def _waiting_for_lock(self, what: str, fn: Callable[[], Any]) -> Any:
+        waited = 0.0
+        while True:
+            try:
+                return fn()
+            except StackLockedError as exc:
+                if waited >= self.lock_timeout_s:
+                    raise PipelineError(
+                        f"{exc.message}; gave up after waiting {waited:.0f}s",
+                        exc.hint or "raise --lock-timeout, or find the other update",
+                    ) from exc
+                self.log.event(
+                    what,
+                    "waiting",
+                    detail=f"{exc.message}; waited {waited:.0f}s of {self.lock_timeout_s:.0f}s",
+                )
+                pause = min(self.lock_poll_s, max(self.lock_timeout_s - waited, 0.0)) or 0.1
+                self.sleep(pause)
+                waited += pause
+
+    def _retrying_transient(self, what: str, fn: Callable[[], Any]) -> Any:
         backoff = Backoff(
             attempts=self.retry_attempts, base_s=self.retry_base_delay, max_s=60.0, jitter=0.5
         )
@@ -156,7 +207,9 @@ class Pipeline:
             return call_with_retry(
                 fn,
                 what=f"{what} ({self.engine.stack})",
-                is_transient=lambda exc: isinstance(exc, TransientError),
+                is_transient=lambda exc: (
+                    isinstance(exc, TransientError) and not isinstance(exc, StackLockedError)
+                ),
                 deadline=Deadline(self.retry_window_s),
                 backoff=backoff,
                 sleep=self.sleep,
@@ -166,11 +219,31 @@ class Pipeline:
             raise exc.last from exc
 
     def new_result(self, command: str) -> PipelineResult:
-        return PipelineResult(command, self.engine.stack, self.engine.name)
+        return PipelineResult(
+            command,
+            self.engine.stack,
+            self.engine.name,
+            run_id=self.run_id,
+            run_dir=str(self.run_dir),
+        )
 
     def finish(self, result: PipelineResult) -> PipelineResult:
+        """Stages into the result, and the result into the run folder (run.json)."""
         result.stages = [asdict(s) for s in self.log.results]
+        from sandbox.state import write_json_atomic
+        from verify.reports.index import write_index
+
+        write_json_atomic(self.run_dir / "run.json", result.to_dict())
+        write_index(self.report_root, self.engine.stack)
         return result
+
+    def interrupted(self, result: PipelineResult, exc: BaseException) -> PipelineResult:
+        """The truth after a signal: the stage that was cut short, the exit code, the log line."""
+        signal_exc = as_interrupted(exc) or Interrupted(2)
+        result.status, result.exit_code = "interrupted", signal_exc.exit_code
+        stage = next((s.stage for s in reversed(self.log.results) if s.status == "interrupted"), "")
+        result.message = f"{signal_exc}" + (f" during {stage}" if stage else "")
+        return self.finish(result)
 
     # -- stages -----------------------------------------------------------------------------
 
@@ -213,7 +286,7 @@ class Pipeline:
 
     def verify(self, outputs: dict[str, Any] | None = None, label: str = "verify") -> VerifyOutcome:
         outputs = outputs if outputs is not None else self.engine.outputs()
-        report_dir = self.report_root / label
+        report_dir = self.run_dir / label
         with self.log.stage(label) as stage:
             outcome = self.verifier(outputs, report_dir)
             stage.detail = json.dumps(outcome.summary, default=str)[:500]
@@ -228,10 +301,19 @@ class Pipeline:
         store = self.record_store(outputs)
         records = store.list() if store else []
         current = outputs.get("app_version")
+        if to and not any(r.app_version == to for r in records):
+            known = sorted({r.app_version for r in records})
+            raise UsageError(
+                f"unknown version {to!r}: no deployment of stack {self.engine.stack!r} used it",
+                f"pick one of: {', '.join(known)}" if known else "nothing was deployed yet",
+            )
         target = to or last_verified(records, exclude=current)
         if not target:
-            result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
-            result.message = "no verified version to roll back to (no deployment record verified)"
+            result.status, result.exit_code = "nothing_to_roll_back", ExitCode.NOTHING_TO_ROLL_BACK
+            result.message = (
+                f"nothing to roll back to: no verified version other than {current or 'none'} "
+                "in the deployment records; the stack was left as it was"
+            )
             return self.finish(result)
         self._rollback_to(target, store, result)
         return self.finish(result)
@@ -244,15 +326,21 @@ class Pipeline:
             kind="rollback",
             **git_context(self.project_dir),
         )
+        record.run_id = self.run_id
         self.log.deployment_id = record.id
         result.rollback_version = target
+        if store:
+            store.save(record)
         try:
             with self.log.stage("rollback") as stage:
                 outputs = self.engine.outputs()
                 bundle = self.bundle_fetcher(outputs, target)
                 outputs = self._retrying("rollback up", lambda: self.engine.up(bundle))
                 stage.detail = f"serving {outputs.get('app_version')}"
-        except PipelineError as exc:
+        except BaseException as exc:
+            if not isinstance(exc, PipelineError):
+                self._mark(store, record, "interrupted", str(exc))
+                raise
             record.status, record.message = "deploy_failed", str(exc)
             record.finished_at = time.time()
             if store:
@@ -260,7 +348,11 @@ class Pipeline:
             result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
             result.message = f"rollback to {target} failed: {exc}"
             return False
-        outcome = self.verify(outputs, label="verify-rollback")
+        try:
+            outcome = self.verify(outputs, label="verify-rollback")
+        except BaseException as exc:
+            self._mark(store, record, "interrupted", f"{exc} while verifying {target}")
+            raise
         record.verify_summary = outcome.summary
         record.status = "verified" if outcome.passed else "verify_failed"
         record.finished_at = time.time()
@@ -287,6 +379,8 @@ class Pipeline:
         outputs: dict[str, Any] = {}
         deployment_id = uuid.uuid4().hex[:12]
         self.log.deployment_id = result.deployment_id = deployment_id
+        record: DeploymentRecord | None = None
+        store: RecordStore | None = None
         try:
             checked = self.check()
             result.findings = checked.findings
@@ -305,6 +399,7 @@ class Pipeline:
                 app_version=_label_of(bundle),
                 engine=self.engine.name,
                 id=deployment_id,
+                run_id=self.run_id,
                 **git_context(self.project_dir),
             )
             result.app_version = record.app_version
@@ -315,6 +410,9 @@ class Pipeline:
             try:
                 outputs, _ = self.up(bundle)
             except PipelineError as exc:
+                signal_exc = as_interrupted(exc)
+                if signal_exc is not None:
+                    raise signal_exc from exc  # not a failed deploy to roll back: a cancel
                 record.status, record.message = "deploy_failed", str(exc)
                 record.finished_at = time.time()
                 store = store or self.record_store(self._safe_outputs())
@@ -354,11 +452,43 @@ class Pipeline:
                 store.save(record)
             return self._recover(result, store, record, "verification failed")
         except PipelineError as exc:
+            signal_exc = as_interrupted(exc)
+            if signal_exc is not None:  # a signal arrived; whatever failed after it, say so
+                return self._interrupted_run(result, record, store, signal_exc)
             result.status, result.exit_code = "failed", ExitCode.FAILED
+            if isinstance(exc, UsageError):
+                result.exit_code = ExitCode.USAGE
             result.message = str(exc)
             return self.finish(result)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            return self._interrupted_run(result, record, store, exc)
         finally:
             self._report_run(result, outputs, time.monotonic() - started)
+
+    def _interrupted_run(
+        self,
+        result: PipelineResult,
+        record: DeploymentRecord | None,
+        store: RecordStore | None,
+        exc: BaseException,
+    ) -> PipelineResult:
+        signal_exc = as_interrupted(exc) or Interrupted(2)
+        stage = next(
+            (s.stage for s in reversed(self.log.results) if s.status == "interrupted"), "run"
+        )
+        if record is not None and record.status in ("in_progress", "deploy_failed"):
+            store = store or self.record_store(self._safe_outputs())
+            self._mark(store, record, "interrupted", f"{signal_exc} during {stage}")
+        return self.interrupted(result, signal_exc)
+
+    @staticmethod
+    def _mark(
+        store: RecordStore | None, record: DeploymentRecord, status: str, message: str
+    ) -> None:
+        record.status, record.message = status, message
+        record.finished_at = time.time()
+        if store:
+            store.save(record)
 
     def _recover(
         self,
@@ -370,8 +500,11 @@ class Pipeline:
         records = store.list() if store else []
         target = last_verified(records, exclude=record.app_version)
         if not target:
-            result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
-            result.message = f"{why}; no earlier verified version to roll back to"
+            result.status, result.exit_code = "nothing_to_roll_back", ExitCode.NOTHING_TO_ROLL_BACK
+            result.message = (
+                f"{record.app_version}: {why}; nothing to roll back to (no earlier verified "
+                "version)"
+            )
             return self.finish(result)
         failed_version = record.app_version
         if self._rollback_to(target, store, result):
@@ -386,10 +519,16 @@ class Pipeline:
             return self.engine.outputs()
         except PipelineError:
             return {}
+        except Exception:  # noqa: BLE001 - best effort while reporting (an interrupted run)
+            return {}
 
     def _report_run(self, result: PipelineResult, outputs: dict[str, Any], duration: float) -> None:
+        self.log.event(
+            "run", result.status, duration_s=round(duration, 3), exit=int(result.exit_code)
+        )
+        if result.status == "interrupted":
+            return  # no AWS calls after a cancel: the runner may SIGKILL us any moment
         outputs = outputs or self._safe_outputs()
-        self.log.event("run", result.status, duration_s=round(duration, 3), exit=result.exit_code)
         if outputs:
             aws_env = getattr(self.engine, "aws_env", None)  # the sandbox's moto, never os.environ
             notify.put_deployment_metrics(
@@ -420,6 +559,8 @@ def publish(result: PipelineResult, *, as_json: bool, stream: TextIO = sys.stdou
         stream.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     else:
         stream.write(f"{result.command} {result.stack}: {result.status} — {result.message}\n")
+        if result.report_dir:
+            stream.write(f"report: {Path(result.report_dir) / 'report.html'}\n")
     github.write_outputs(
         {"api_url": result.api_url, "app_version": result.app_version, "status": result.status}
     )

@@ -179,7 +179,16 @@ class PulumiEngine:
                 return
             if pre.metadata.type.startswith("pulumi:"):
                 return  # the stack and provider pseudo-resources are not changes a reviewer reads
-            summary.add(pre.metadata.type, pre.metadata.op)
+            meta = pre.metadata
+            urn = str(getattr(meta, "urn", "") or "")
+            qualified = urn.split("::")[2] if urn.count("::") >= 3 else ""
+            summary.add(
+                meta.type,
+                meta.op,
+                name=urn.rsplit("::", 1)[-1] or meta.type,
+                diffs=list(getattr(meta, "diffs", None) or []),
+                component=qualified.split("$")[-2] if "$" in qualified else "",
+            )
 
         self._call(
             "preview",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -19,7 +20,14 @@ from typing import Any, Protocol
 
 from sandbox.state import write_json_atomic
 
-STATUSES = ("in_progress", "verified", "verify_failed", "deploy_failed", "rolled_back")
+STATUSES = (
+    "in_progress",
+    "verified",
+    "verify_failed",
+    "deploy_failed",
+    "rolled_back",
+    "interrupted",
+)
 
 
 @dataclass
@@ -40,6 +48,9 @@ class DeploymentRecord:
     verify_summary: dict[str, Any] = field(default_factory=dict)
     rollback_version: str | None = None  # set on a failed deploy: the version it was rolled to
     message: str = ""
+    run_id: str = ""  # the run's report folder, reports/<stack>/<run_id>/
+    pid: int = field(default_factory=os.getpid)  # who writes it: a stale in_progress is found
+    host: str = field(default_factory=socket.gethostname)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +74,47 @@ def last_verified(records: list[DeploymentRecord], exclude: str | None = None) -
     return None
 
 
+def reap_stale(store: RecordStore, *, alive: Any = None) -> list[DeploymentRecord]:
+    """Mark `in_progress` records whose process is gone (SIGKILL, a lost runner) interrupted.
+
+    Only records written on this host can be judged; others are left alone. Returns the ones
+    it changed, so the caller can say what it cleaned.
+    """
+    alive = alive or _pid_alive
+    reaped = []
+    for record in store.list():
+        if record.status != "in_progress" or record.host != socket.gethostname():
+            continue
+        if record.pid == os.getpid() or alive(record.pid):
+            continue
+        record.status = "interrupted"
+        record.finished_at = record.finished_at or time.time()
+        record.message = (
+            f"found in progress by a later command; its process (pid {record.pid}) is gone "
+            "(killed?)" + (f"; {record.message}" if record.message else "")
+        )
+        store.save(record)
+        reaped.append(record)
+    return reaped
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 class FileRecordStore:
     """Records as one JSON file (the sandbox's state folder). Thread-safe within a process."""
 
@@ -82,6 +134,35 @@ class FileRecordStore:
             records[record.id] = record
             ordered = sorted(records.values(), key=lambda r: r.started_at)
             write_json_atomic(self.path, [r.to_dict() for r in ordered])
+
+
+class ArchivedRecordStore:
+    """A live store plus an exported archive: what outlives `destroy` of a real stack.
+
+    `destroy` exports the live records (the artifact bucket goes with the stack); `list` shows
+    the archive and the live records together, so a new stack of the same name continues the
+    history, and new records go to the live store.
+    """
+
+    def __init__(self, live: RecordStore | None, archive: Path) -> None:
+        self.live = live
+        self.archive = FileRecordStore(archive)
+
+    def list(self) -> list[DeploymentRecord]:
+        merged = {r.id: r for r in self.archive.list()}
+        if self.live is not None:
+            merged.update({r.id: r for r in self.live.list()})
+        return sorted(merged.values(), key=lambda r: r.started_at)
+
+    def save(self, record: DeploymentRecord) -> None:
+        (self.live or self.archive).save(record)
+
+    def export(self) -> int:
+        """Copy every live record into the archive; returns how many there are now."""
+        records = self.list()
+        for record in records:
+            self.archive.save(record)
+        return len(records)
 
 
 class S3RecordStore:

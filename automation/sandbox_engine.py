@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .changes import ChangeSummary
-from .errors import PipelineError
+from .errors import PipelineError, StackLockedError, UsageError
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +33,24 @@ class SandboxAdapter:
 
     @property
     def state_dir(self) -> Path:
-        """Where the pipeline keeps this stack's deployment records (next to sandbox.json)."""
+        """The stack's sandbox state folder (`down` deletes it)."""
         return self.state_root / self.stack
 
+    @property
+    def records_path(self) -> Path:
+        """Deployment records, beside (not inside) the folder `down` deletes: they outlive it."""
+        return self.state_root / ".records" / f"{self.stack}.json"
+
     def _call(self, fn: Callable[[], T]) -> T:
-        from sandbox.errors import SandboxError
+        from sandbox.errors import SandboxError, SandboxUsageError
+        from sandbox.errors import StackLockedError as SandboxLocked
 
         try:
             return fn()
+        except SandboxLocked as exc:  # the pipeline waits for the lock, bounded
+            raise StackLockedError(str(exc)) from exc
+        except SandboxUsageError as exc:
+            raise UsageError(str(exc)) from exc
         except SandboxError as exc:
             raise PipelineError(str(exc)) from exc
 

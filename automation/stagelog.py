@@ -1,7 +1,9 @@
 """Structured stage logging: one JSON line per stage start/end, for humans and log pipelines.
 
 The audit trail of a deployment is these lines (time, stack, stage, status, duration,
-deployment id) plus the deployment record; both are written for every pipeline run.
+deployment id) plus the deployment record; both are written for every pipeline run. The lines
+always go to the run's `pipeline.jsonl`; on a terminal a renderer shows them as progress lines
+instead of raw JSON, elsewhere (CI, --json, a pipe) they go to `stream` as JSON lines.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
+
+from commandline.interrupts import as_interrupted
 
 
 @dataclass
@@ -26,13 +31,15 @@ class StageResult:
 
 @dataclass
 class StageLog:
-    """Collects stage results and prints each as a JSON line on `stream`."""
+    """Collects stage results; each event is a JSON line in the audit file and on `stream`."""
 
     stack: str
     engine: str
     deployment_id: str = ""
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     results: list[StageResult] = field(default_factory=list)
+    audit_path: Path | None = None
+    renderer: Callable[[dict[str, Any]], None] | None = None
 
     def event(self, stage: str, status: str, **extra: Any) -> None:
         line = {
@@ -44,20 +51,29 @@ class StageLog:
             "deployment_id": self.deployment_id,
             **extra,
         }
-        self.stream.write(json.dumps(line, default=str) + "\n")
-        self.stream.flush()
+        text = json.dumps(line, default=str)
+        if self.audit_path is not None:
+            self.audit_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.audit_path, "a", encoding="utf-8") as audit:
+                audit.write(text + "\n")
+        if self.renderer is not None:
+            self.renderer(line)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[StageResult]:
-        """Time a stage; an exception marks it failed (and propagates)."""
+        """Time a stage; an exception marks it failed, a signal interrupted (and propagates)."""
         result = StageResult(name, "running", time.time(), 0.0)
         start = time.monotonic()
         self.event(name, "started")
         try:
             yield result
         except BaseException as exc:
-            result.status = "failed"
-            result.detail = result.detail or str(exc)
+            interrupted = as_interrupted(exc)
+            result.status = "interrupted" if interrupted else "failed"
+            result.detail = str(interrupted) if interrupted else (result.detail or str(exc))
             raise
         else:
             if result.status == "running":

@@ -10,31 +10,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import PipelineError
+from commandline.stacks import UnknownStackError, require_stack
+
+from .errors import PipelineError, UsageError
 from .pipeline import Engine, Pipeline, VerifyOutcome
 from .preflight import Finding
-from .records import FileRecordStore, RecordStore, S3RecordStore
+from .records import ArchivedRecordStore, FileRecordStore, RecordStore, S3RecordStore
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "staging", "prod")  # the committed stacks (the CLI's choices until i1415's)
 ENGINES = ("sandbox", "pulumi")
+DEFAULT_STATE_ROOT = ROOT / ".sandbox"
 
 
 def known_stacks(root: Path | None = None) -> list[str]:
     """Every stack with a Pulumi.<name>.yaml: stacks are files (`pr-123` review stacks too)."""
-    from sandbox.program import available_stacks
+    from commandline.stacks import available_stacks
 
     return available_stacks(root or ROOT)
 
 
 def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwargs: Any) -> Engine:
     """The engine called `name` for `stack` (sandbox by default: it needs no cloud)."""
-    if stack not in known_stacks():
-        raise PipelineError(
-            f"unknown stack {stack!r}: there is no Pulumi.{stack}.yaml; "
-            f"stacks here: {', '.join(known_stacks())}",
-            f"copy Pulumi.dev.yaml to Pulumi.{stack}.yaml and set its `environment`",
-        )
+    try:
+        require_stack(stack, ROOT)
+    except UnknownStackError as exc:
+        raise UsageError(str(exc)) from exc
     if name == "pulumi":
         from .pulumi_engine import PulumiEngine
 
@@ -48,12 +48,12 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
         kwargs.pop("policy_pack", None)  # the check stage runs the same rules on the graph
         kwargs.pop("secrets_provider", None)
         if kwargs.get("config_overrides"):
-            raise PipelineError(
+            raise UsageError(
                 "config overrides are only applied by --engine pulumi",
                 f"edit Pulumi.{stack}.yaml to change what the sandbox deploys",
             )
         return SandboxAdapter(stack, state_root=state_root)
-    raise PipelineError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    raise UsageError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
 
 
 def effective_config(stack: str, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -105,24 +105,31 @@ def fetch_bundle(
     return cache
 
 
-def record_store_for(engine: Engine, fallback: Path | None = None) -> Any:
-    """Where deployment records live: the sandbox state folder, or the artifact bucket.
+def records_archive(stack: str) -> Path:
+    """Where `destroy` exports a real stack's records (its artifact bucket goes with it)."""
+    return ROOT / "build" / "deployment-records" / f"{stack}.json"
 
-    Before the stack has an artifact bucket (a first deploy whose `up` failed has no outputs)
-    records go to `fallback` (reports/<stack>/records.json, uploaded by the workflows), so even
-    that failure leaves a record.
+
+def record_store_for(engine: Engine, archive: Path | None = None) -> Any:
+    """Where deployment records live: beside the sandbox state, or the artifact bucket.
+
+    Both outlive the stack: the sandbox's file is outside the folder `down` deletes; a real
+    stack's records are exported before `destroy` and listed with the new stack's. Before the
+    stack has an artifact bucket (a first deploy whose `up` failed has no outputs) records go to
+    the archive, so even that failure leaves a record.
     """
 
     def factory(outputs: Mapping[str, Any]) -> RecordStore | None:
-        state_dir = getattr(engine, "state_dir", None)
-        if state_dir is not None:
-            return FileRecordStore(Path(state_dir) / "records.json")
+        records_path = getattr(engine, "records_path", None)
+        if records_path is not None:
+            return FileRecordStore(Path(records_path))
         bucket = outputs.get("artifact_bucket") if outputs else None
-        if not bucket:
-            return FileRecordStore(fallback) if fallback is not None else None
-        from verify.aws import make_client
+        live = None
+        if bucket:
+            from verify.aws import make_client
 
-        return S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
+            live = S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
+        return ArchivedRecordStore(live, archive or records_archive(engine.stack))
 
     return factory
 
@@ -154,7 +161,7 @@ def verifier(
         try:
             report = verify.run(outputs, **kwargs)
         except verify.OutputsError as exc:
-            raise PipelineError(f"cannot verify: {exc}", "check the stack outputs") from exc
+            raise UsageError(f"cannot verify: {exc}", "check the stack outputs") from exc
         failed = {
             r.name: r.message for r in report.results if r.status.value in ("FAILED", "ERROR")
         }
@@ -171,9 +178,16 @@ def verifier(
 
 def preflight_checks(stack: str, engine: Engine) -> Any:
     """The check stage's list: static checks, then the app booted locally and verified."""
-    from . import preflight
-
+    state_root = Path(getattr(engine, "state_root", None) or DEFAULT_STATE_ROOT)
     overrides = dict(getattr(engine, "config_overrides", None) or {})
+    return _preflight_checks(stack, state_root, overrides, real=engine.name == "pulumi")
+
+
+def _preflight_checks(
+    stack: str, state_root: Path, overrides: Mapping[str, str], *, real: bool
+) -> Any:
+    """The check stage's list: static checks, then the app booted locally and verified."""
+    from . import preflight
 
     def checks() -> list[Finding]:
         from components.config import parse_stack_config
@@ -209,10 +223,9 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
                 # Unknown is not a failure here: `up` names a missing platform itself.
                 return Finding("platform", True, f"platforms not listed ({exc}); not checked")
 
-        real = [platform] if engine.name == "pulumi" else []  # the sandbox's list is moto's
         static = preflight.run_all(
             [
-                *real,
+                *([platform] if real else []),  # the sandbox's platform list is moto's
                 config_valid,
                 preflight.check_requirements_pinned,
                 preflight.check_requirements_installed,
@@ -223,12 +236,74 @@ def preflight_checks(stack: str, engine: Engine) -> Any:
         )
         if not all(f.ok for f in static):
             return static
-        return static + sandbox_checks(stack)
+        return static + sandbox_checks(stack, state_root)
 
     return checks
 
 
-def sandbox_checks(stack: str) -> list[Finding]:
+CHECK_FOLDER = ".check"
+
+
+def clean_orphan_checks(state_root: Path) -> list[str]:
+    """Throwaway check sandboxes whose run was killed: stop their processes, delete them.
+
+    Each lives in `<state_root>/.check/<id>/` with the pid (and kernel start time) of the run
+    that owns it; a SIGKILLed run leaves moto and the proxy running there, and the next command
+    finds them here. Returns one line per sandbox cleaned.
+    """
+    import shutil
+
+    from sandbox.processes import ProcessRecord, is_alive
+    from sandbox.state import read_json
+
+    from .sandbox_engine import SandboxAdapter
+
+    cleaned = []
+    for folder in sorted((Path(state_root) / CHECK_FOLDER).glob("*")):
+        owner = read_json(folder / "owner.json", default=None) or {}
+        if owner and is_alive(ProcessRecord.from_dict(owner)):
+            continue
+        stopped = []
+        for stack_dir in folder.iterdir():
+            state = (
+                read_json(stack_dir / "sandbox.json", default=None) if stack_dir.is_dir() else None
+            )
+            if not state:
+                continue
+            stopped += [
+                f"{key} pid {state[key]['process']['pid']}"
+                for key in ("app", "proxy", "moto")
+                if state.get(key, {}).get("process")
+                and is_alive(ProcessRecord.from_dict(state[key]["process"]))
+            ]
+            SandboxAdapter(stack_dir.name, state_root=folder).destroy()
+        shutil.rmtree(folder, ignore_errors=True)
+        cleaned.append(
+            f"cleaned the check-stage sandbox of a killed run (pid {owner.get('pid', '?')}): "
+            + (f"stopped {', '.join(stopped)}" if stopped else "no process was left")
+        )
+    return cleaned
+
+
+def _own_check_folder(state_root: Path) -> Path:
+    """A fresh folder for this run's throwaway sandbox, marked with this process as owner."""
+    import os
+    import uuid
+
+    from sandbox.processes import _start_time
+    from sandbox.state import write_json_atomic
+
+    folder = Path(state_root) / CHECK_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    pid = os.getpid()
+    write_json_atomic(
+        folder / "owner.json",
+        {"pid": pid, "start_time": _start_time(pid) or 0, "command": "automation", "log": ""},
+    )
+    return folder
+
+
+def sandbox_checks(stack: str, state_root: Path = DEFAULT_STATE_ROOT) -> list[Finding]:
     """Deploy the stack to a throwaway sandbox, then judge what was deployed.
 
     Two findings: the policy rules over the realised resource graph (the same rule functions
@@ -236,23 +311,26 @@ def sandbox_checks(stack: str) -> list[Finding]:
     readiness, health, CORS and ML checks.
     """
     import json
-    import tempfile
+    import shutil
 
     from policy.rules import evaluate, resources_from_sandbox
 
     from .sandbox_engine import SandboxAdapter
 
-    with tempfile.TemporaryDirectory(prefix="passport-check-") as tmp:
-        engine = SandboxAdapter(stack, state_root=Path(tmp))
+    tmp = _own_check_folder(state_root)
+    try:
+        engine = SandboxAdapter(stack, state_root=tmp)
         try:
             outputs = engine.up(build_bundle_for(stack))
             state = json.loads((engine.state_dir / "sandbox.json").read_text(encoding="utf-8"))
             violations = evaluate(resources_from_sandbox(state.get("resources", {})))
             outcome = verifier(only=["readiness", "health", "cors", "ml"], engine=engine)(
-                outputs, Path(tmp) / "report"
+                outputs, tmp / "report"
             )
         finally:
             engine.destroy()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     findings = [
         Finding(
             "policy",
@@ -278,7 +356,7 @@ def _validate_overrides(stack: str, overrides: Mapping[str, str]) -> None:
     try:
         parse_stack_config(stack, effective_config(stack, overrides))
     except StackConfigError as exc:
-        raise PipelineError(str(exc).replace("\n", " "), "fix the --config values") from exc
+        raise UsageError(str(exc).replace("\n", " "), "fix the --config values") from exc
 
 
 def build_pipeline(
@@ -307,9 +385,7 @@ def build_pipeline(
         checks=preflight_checks(stack, engine),
         bundle_builder=lambda: build_bundle_for(stack, getattr(engine, "config_overrides", None)),
         bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
-        record_store=record_store_for(
-            engine, (report_root or ROOT / "reports" / stack) / "records.json"
-        ),
+        record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
         **pipeline_kwargs,

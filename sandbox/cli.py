@@ -1,60 +1,91 @@
 """`python -m sandbox up|down|status|outputs|preview|history --stack <stack>`.
 
-Exit codes: 0 ok; 1 the stack is not healthy / not deployed (status); 2 a clear error the
-user can fix (unknown stack, port in use, moto not installed, model missing, invalid config,
-app unhealthy) printed as one line without a traceback.
+Exit codes are the shared table (commandline.exitcodes): 0 ok; 1 failed (an app version that
+never got healthy, a stack that is not healthy in `status`); 2 input the user must fix
+(unknown stack, bad config, port in use, moto or the model missing, not deployed), printed as
+one line without a traceback; 130/143 interrupted, with every process the command started
+stopped and the state naming what serves.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from sandbox.errors import SandboxError
+import typer
 
-COMMANDS = ("up", "down", "status", "outputs", "preview", "history")
+from commandline.exitcodes import ExitCode, epilog
+from commandline.interrupts import Interrupted, handle_signals
+from commandline.options import Json, LockTimeout, StateRoot, new_app, run_app
+from commandline.stacks import available_stacks
+from sandbox.errors import SandboxError, SandboxUsageError
+
+PROG = "python -m sandbox"
+app = new_app(
+    "sandbox", "Run the Pulumi program on a local moto server with the app running locally."
+)
+
+SandboxStack = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        "-s",
+        help="any stack with a Pulumi.<stack>.yaml (dev, staging, prod, …)",
+        autocompletion=lambda incomplete: [
+            s for s in available_stacks() if s.startswith(incomplete)
+        ],
+        show_default=False,
+    ),
+]
+Bundle = Annotated[
+    Path | None, typer.Option("--bundle", help="deploy this prebuilt bundle zip (app/ otherwise)")
+]
+ProjectDir = Annotated[Path | None, typer.Option("--project-dir", hidden=True)]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sandbox",
-        description="Run the Pulumi program on a local moto server with the app running locally.",
-    )
-    parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("--stack", required=True, help="dev, staging, prod (a Pulumi.<stack>.yaml)")
-    parser.add_argument("--bundle", type=Path, help="deploy this prebuilt bundle zip (up/preview)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--moto-port", type=int, help="pin moto's port (default: per-stack, free)")
-    parser.add_argument("--app-port", type=int, help="pin the app's stable port (api_url)")
-    parser.add_argument(
-        "--health-timeout", type=float, default=120.0, help="seconds a new app version may take"
-    )
-    parser.add_argument("--project-dir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)
-    return parser
-
-
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(
+    stack: str,
+    project_dir: Path | None,
+    state_root: Path | None,
+    *,
+    existing_ok: bool = False,
+    **kwargs: Any,
+) -> Any:
     from sandbox.engine import ROOT, SandboxEngine
-    from sandbox.program import available_stacks
 
-    project = (args.project_dir or ROOT).resolve()
+    project = (project_dir or ROOT).resolve()
     engine = SandboxEngine(
-        args.stack,
+        stack,
         project_dir=project,
-        state_root=args.state_root,
-        moto_port=args.moto_port,
-        app_port=args.app_port,
-        health_timeout=args.health_timeout,
+        state_root=state_root,
         on_output=lambda line: print(line, file=sys.stderr, flush=True),
+        **kwargs,
     )
-    if args.stack not in available_stacks(project) and not engine.paths.dir.exists():
-        known = ", ".join(available_stacks(project)) or "none"
-        raise SandboxError(f"unknown stack '{args.stack}'; available: {known}")
+    known = available_stacks(project)
+    if stack not in known and not (existing_ok and engine.paths.dir.exists()):
+        raise SandboxUsageError(
+            f"unknown stack '{stack}': no Pulumi.{stack}.yaml; available: "
+            f"{', '.join(known) or 'none'}"
+        )
     return engine
+
+
+def _guarded(command: str, body: Any) -> int:
+    """Signals → 130/143 with one line; SandboxError → 1, input errors → 2; no traceback."""
+    with handle_signals():
+        try:
+            return int(body())
+        except Interrupted as exc:
+            print(f"{command}: {exc}; processes this command started are stopped", file=sys.stderr)
+            return exc.exit_code
+        except SandboxUsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+        except SandboxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return ExitCode.FAILED
 
 
 def _print_outputs(outputs: dict[str, Any]) -> None:
@@ -64,9 +95,113 @@ def _print_outputs(outputs: dict[str, Any]) -> None:
         print(f"  {key.ljust(width)}  {shown}")
 
 
-def _health_line(status: dict[str, Any]) -> str:
-    health = status.get("health") or {}
-    url = f"{status.get('app_url')}/health"
+@app.command(epilog=epilog())
+def up(
+    stack: SandboxStack,
+    bundle: Bundle = None,
+    as_json: Json = False,
+    moto_port: Annotated[int | None, typer.Option(help="pin moto's port")] = None,
+    app_port: Annotated[int | None, typer.Option(help="pin the app's stable port")] = None,
+    health_timeout: Annotated[
+        float, typer.Option(help="seconds a new app version may take to get healthy", min=1)
+    ] = 120.0,
+    lock_timeout: LockTimeout = 600.0,
+    project_dir: ProjectDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Deploy the stack (blue/green for the app); idempotent.
+
+    Example: python -m sandbox up --stack dev --bundle build/bundles/v-0123456789ab.zip
+    """
+
+    def body() -> int:
+        engine = _engine(
+            stack,
+            project_dir,
+            state_root,
+            moto_port=moto_port,
+            app_port=app_port,
+            health_timeout=health_timeout,
+            lock_timeout=lock_timeout,
+        )
+        outputs = engine.up(bundle)
+        if as_json:
+            print(json.dumps(outputs, indent=2))
+        else:
+            print(f"stack '{stack}' is up in the sandbox: {outputs.get('api_url')}")
+            _print_outputs(outputs)
+        return ExitCode.OK
+
+    return _guarded("up", body)
+
+
+@app.command(epilog=epilog())
+def down(
+    stack: SandboxStack,
+    lock_timeout: LockTimeout = 600.0,
+    project_dir: ProjectDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Stop every process of the stack and remove its state; its history is kept.
+
+    Example: python -m sandbox down --stack dev
+    """
+
+    def body() -> int:
+        engine = _engine(
+            stack, project_dir, state_root, existing_ok=True, lock_timeout=lock_timeout
+        )
+        engine.destroy()
+        print(
+            f"stack '{stack}' is down: processes stopped, state removed (deployment history kept)",
+            file=sys.stderr,
+        )
+        return ExitCode.OK
+
+    return _guarded("down", body)
+
+
+@app.command(epilog=epilog())
+def status(
+    stack: SandboxStack,
+    as_json: Json = False,
+    project_dir: ProjectDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Is every part alive: moto, the proxy, every app instance, and /health?deep=1.
+
+    Exit 0 only when all are; 1 otherwise (or not deployed).
+
+    Example: python -m sandbox status --stack dev
+    """
+
+    def body() -> int:
+        engine = _engine(stack, project_dir, state_root, existing_ok=True)
+        state = engine.status()
+        if as_json:
+            print(json.dumps(state, indent=2, default=str))
+        elif not state.get("deployed"):
+            print(f"stack '{stack}' is not deployed in the sandbox")
+        else:
+            print(f"stack '{stack}' (sandbox, state {state['state_dir']})")
+            _print_outputs(state.get("outputs") or {})
+            print(f"app:  {state['app_url']}  (version {state['app_version']})")
+            print(f"aws:  {state['aws_endpoint_url']}  (moto)")
+            for name in ("moto", "proxy", "app"):
+                proc = state.get(name) or {}
+                alive = "running" if proc.get("alive") else "NOT RUNNING"
+                print(f"{name}: {alive} (pid {proc.get('pid')}, port {proc.get('port')})")
+            print(_health_line(state))
+            for problem in state.get("problems", []):
+                print(f"problem: {problem}")
+        return ExitCode.OK if state.get("ok") else ExitCode.FAILED
+
+    return _guarded("status", body)
+
+
+def _health_line(state: dict[str, Any]) -> str:
+    health = state.get("health") or {}
+    url = f"{state.get('app_url')}/health?deep=1"
     if health.get("ok"):
         return f"health: OK (HTTP 200, version {health.get('version')}) {url}"
     code = health.get("status")
@@ -75,53 +210,61 @@ def _health_line(status: dict[str, Any]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    engine = _engine(args)
-    if args.command == "up":
-        outputs = engine.up(args.bundle)
-        if args.json:
-            print(json.dumps(outputs, indent=2))
-        else:
-            print(f"stack '{args.stack}' is up in the sandbox: {outputs.get('api_url')}")
-            _print_outputs(outputs)
-        return 0
-    if args.command == "down":
-        engine.destroy()
-        print(f"stack '{args.stack}' is down: processes stopped, state removed", file=sys.stderr)
-        return 0
-    if args.command == "outputs":
-        print(json.dumps(engine.outputs(), indent=2))
-        return 0
-    if args.command == "history":
+@app.command(epilog=epilog())
+def outputs(
+    stack: SandboxStack, project_dir: ProjectDir = None, state_root: StateRoot = None
+) -> int:
+    """The stack outputs (`pulumi stack output --json` shape).
+
+    Example: python -m sandbox outputs --stack dev
+    """
+
+    def body() -> int:
+        print(json.dumps(_engine(stack, project_dir, state_root).outputs(), indent=2))
+        return ExitCode.OK
+
+    return _guarded("outputs", body)
+
+
+@app.command(epilog=epilog())
+def preview(
+    stack: SandboxStack,
+    bundle: Bundle = None,
+    as_json: Json = False,
+    project_dir: ProjectDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """What `up` would change, per resource, against the state the sandbox keeps.
+
+    Example: python -m sandbox preview --stack dev --json
+    """
+
+    def body() -> int:
+        summary = _engine(stack, project_dir, state_root).preview(bundle)
+        print(json.dumps(summary.to_dict(), indent=2) if as_json else summary.to_markdown())
+        return ExitCode.OK
+
+    return _guarded("preview", body)
+
+
+@app.command(epilog=epilog())
+def history(
+    stack: SandboxStack,
+    project_dir: ProjectDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Every deployment, newest first, including those before a `down`.
+
+    Example: python -m sandbox history --stack dev
+    """
+
+    def body() -> int:
+        engine = _engine(stack, project_dir, state_root, existing_ok=True)
         print(json.dumps(engine.history(), indent=2))
-        return 0
-    if args.command == "preview":
-        summary = engine.preview(args.bundle)
-        print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.to_markdown())
-        return 0
-    status = engine.status()
-    if args.json:
-        print(json.dumps(status, indent=2, default=str))
-    elif not status.get("deployed"):
-        print(f"stack '{args.stack}' is not deployed in the sandbox")
-    else:
-        print(f"stack '{args.stack}' (sandbox, state {status['state_dir']})")
-        _print_outputs(status.get("outputs") or {})
-        print(f"app:  {status['app_url']}  (version {status['app_version']})")
-        print(f"aws:  {status['aws_endpoint_url']}  (moto)")
-        print(_health_line(status))
-    return 0 if (status.get("health") or {}).get("ok") else 1
+        return ExitCode.OK
+
+    return _guarded("history", body)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # `... | head`
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_app(app, PROG, argv)

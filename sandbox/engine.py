@@ -10,16 +10,19 @@ and the next `up` reuses them (idempotent), and `destroy` stops exactly them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from commandline.interrupts import as_interrupted, deferred
 from sandbox import processes
 from sandbox.environment import AppRuntime, EnvironmentRunner, check_health, instances_of
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, SandboxUsageError
 from sandbox.program import load_stack_config, project_name, run_program
 from sandbox.state import (
     SandboxState,
@@ -46,7 +49,7 @@ def require_moto() -> None:
     """moto[server] must be importable (the server needs flask/werkzeug too)."""
     missing = [m for m in ("moto", "flask", "werkzeug") if importlib.util.find_spec(m) is None]
     if missing:
-        raise SandboxError(
+        raise SandboxUsageError(
             f"moto[server] is not installed in this Python ({', '.join(missing)} missing); "
             "run `make setup` or `pip install 'moto[server]'`"
         )
@@ -70,11 +73,46 @@ def diff_graphs(
     return ops
 
 
+def changed_properties(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
+    """Input properties whose value differs between two recorded resources."""
+    before = (old or {}).get("input_digests")
+    after = (new or {}).get("input_digests") or {}
+    if before is None:
+        return ["(deployed before per-property tracking)"]
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def count_ops(ops: Mapping[str, str]) -> dict[str, int]:
     counts = {"create": 0, "update": 0, "same": 0, "delete": 0}
     for op in ops.values():
         counts[op] += 1
     return counts
+
+
+def _get_json(url: str, timeout: float = 5.0) -> tuple[int | None, Any]:
+    """GET a loopback URL of ours → (status, JSON body or error text)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310  # nosec B310
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return None, str(getattr(exc, "reason", exc))
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")[:200]
+
+
+def _answers(endpoint: str) -> bool:
+    """Does the stack's moto server answer HTTP at all (a dead or wedged one does not)?"""
+    from sandbox.moto_server import wait_for_moto
+
+    try:
+        wait_for_moto(endpoint, timeout=3.0)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _user_error(exc: BaseException) -> bool:
@@ -102,6 +140,7 @@ class SandboxEngine:
         app_port: int | None = None,
         health_timeout: float = 120.0,
         on_output: Callable[[str], Any] | None = None,
+        lock_timeout: float = 0.0,
     ) -> None:
         self.stack = stack
         self.log = on_output or (lambda line: None)
@@ -113,6 +152,9 @@ class SandboxEngine:
         self.moto_port = moto_port
         self.app_port = app_port
         self.health_timeout = health_timeout
+        self.lock_timeout = lock_timeout
+        #: What this engine found left behind by a killed run and cleaned (said, not hidden).
+        self.cleaned: list[str] = []
 
     # -- the engine interface ---------------------------------------------------------------
 
@@ -125,11 +167,24 @@ class SandboxEngine:
         self._check_inputs(config, bundle)
         deployed = read_json(self.paths.sandbox, default={}).get("resources", {})
         mocks = PlanningMocks(self._region(config), deployed)
-        self._run(mocks, config, bundle, preview=True)
+        try:
+            with deferred():
+                self._run(mocks, config, bundle, preview=True)
+        except Exception as exc:
+            if isinstance(exc, SandboxError):
+                raise
+            if _user_error(exc):
+                raise SandboxError(_one_line(str(exc))) from exc
+            raise
         summary = ChangeSummary(self.stack)
         for key, op in sorted(diff_graphs(deployed, mocks.graph).items()):
             entry = mocks.graph.get(key) or deployed[key]
-            summary.add(entry["type"], op)
+            diffs = (
+                changed_properties(deployed.get(key), mocks.graph.get(key))
+                if op == "update"
+                else []
+            )
+            summary.add(entry["type"], op, name=entry.get("name", key), diffs=diffs)
         return summary
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
@@ -140,12 +195,13 @@ class SandboxEngine:
         require_moto()
         config = self._config()
         self._check_inputs(config, bundle)
-        with stack_lock(self.paths):
+        with self._lock():
             state = SandboxState(self.paths)
+            self._clean_orphans(state)
             had_app = bool(state.get("app"))
             started_here: list[str] = []
             record: dict[str, Any] = {
-                "version": len(state.get("deployments", default=[])) + 1,
+                "version": self._next_version(state),
                 "kind": "update",
                 "start_time": utc_timestamp(),
                 "bundle": str(bundle) if bundle else None,
@@ -178,43 +234,54 @@ class SandboxEngine:
                 ctx.services = runner
                 mocks = RealisingMocks(ctx)
                 self.log(f"sandbox[{self.stack}]: running the Pulumi program against {endpoint}")
-                outputs = self._run(mocks, config, bundle, preview=False)
+                with deferred():  # a signal cancels the workers' waits; the program unwinds
+                    outputs = self._run(mocks, config, bundle, preview=False)
             except BaseException as exc:
                 self._record_failure(state, record, exc, mocks, runner)
                 if not had_app:
                     self._stop_started(state, started_here)
+                self._reconcile_outputs(state)
+                signal_exc = as_interrupted(exc)
+                if signal_exc is not None and signal_exc is not exc:
+                    raise signal_exc from exc  # a signal's error, masked on the way up
                 if isinstance(exc, SandboxError):
                     raise
                 if _user_error(exc):
                     raise SandboxError(_one_line(str(exc))) from exc
                 raise
-            old = state.get("resources", default={})
-            ops = diff_graphs(old, mocks.graph)
-            write_json_atomic(self.paths.outputs, outputs)
-            with state.update() as data:
-                data["resources"] = mocks.graph
-                data["app_url"] = f"http://{runner.front_address()}"
-                data["outputs_file"] = str(self.paths.outputs)
-                data["deployments"].append(
-                    {
-                        **record,
-                        "result": "succeeded",
-                        "end_time": utc_timestamp(),
-                        "message": self._deploy_message(runner),
-                        "app_version": outputs.get("app_version"),
-                        "api_url": outputs.get("api_url"),
-                        "app": runner.last_deploy,
-                        "resource_changes": count_ops(ops),
-                    }
-                )
+            unhealthy = self._unhealthy(runner)
+            if unhealthy:
+                self._record_failure(state, record, SandboxError(unhealthy), mocks, runner)
+                raise SandboxError(unhealthy)
+            with deferred():  # outputs and state name the new version together
+                old = state.get("resources", default={})
+                ops = diff_graphs(old, mocks.graph)
+                write_json_atomic(self.paths.outputs, outputs)
+                with state.update() as data:
+                    data["resources"] = mocks.graph
+                    data["app_url"] = f"http://{runner.front_address()}"
+                    data["outputs_file"] = str(self.paths.outputs)
+                    data["deployments"].append(
+                        {
+                            **record,
+                            "result": "succeeded",
+                            "end_time": utc_timestamp(),
+                            "message": self._deploy_message(runner),
+                            "app_version": outputs.get("app_version"),
+                            "api_url": outputs.get("api_url"),
+                            "app": runner.last_deploy,
+                            "resource_changes": count_ops(ops),
+                        }
+                    )
             return outputs
 
     def refresh(self) -> None:
         """Reconcile recorded processes with reality (dead ones are marked, not restarted)."""
         if not self.paths.sandbox.exists():
             return
-        with stack_lock(self.paths):
+        with self._lock():
             state = SandboxState(self.paths)
+            self._clean_orphans(state)
             with state.update() as data:
                 for key in ("moto", "proxy", "app"):
                     node = data.get(key)
@@ -231,16 +298,29 @@ class SandboxEngine:
     def outputs(self) -> dict[str, Any]:
         data = read_json(self.paths.outputs, default=None)
         if data is None:
-            raise SandboxError(
+            raise SandboxUsageError(
                 f"stack '{self.stack}' is not deployed in the sandbox (no {self.paths.outputs}); "
                 f"run `python -m sandbox up --stack {self.stack}`"
             )
         return data
 
     def history(self) -> list[dict[str, Any]]:
-        """Deployments, newest first (like `pulumi stack history`)."""
+        """Deployments, newest first (like `pulumi stack history`), earlier stacks' included.
+
+        `down` archives the deployments beside the stack folder (like `pulumi stack history`
+        surviving a destroy), and a new stack of the same name continues the numbering.
+        """
         data = read_json(self.paths.sandbox, default={}) or {}
-        return list(reversed(data.get("deployments", [])))
+        archived = read_json(self._archive_path, default=[]) or []
+        return list(reversed([*archived, *data.get("deployments", [])]))
+
+    @property
+    def _archive_path(self) -> Path:
+        return self.state_root / ".history" / f"{self.stack}.json"
+
+    def _next_version(self, state: SandboxState) -> int:
+        archived = read_json(self._archive_path, default=[]) or []
+        return len(archived) + len(state.get("deployments", default=[])) + 1
 
     def status(self) -> dict[str, Any]:
         """Processes, URLs, a live health probe and the outputs; never raises for 'not up'."""
@@ -262,27 +342,39 @@ class SandboxEngine:
         app_url = data.get("app_url")
         health: dict[str, Any] = {"ok": False, "detail": "no app deployed"}
         if app_url:
-            try:
-                code, body = check_health(app_url)
-            except urllib.error.URLError as exc:  # pragma: no cover - check_health catches
-                code, body = None, str(exc)
+            code, body = _get_json(f"{app_url}/health?deep=1")
+            failed = body.get("failed") if isinstance(body, dict) else None
             health = {
                 "ok": code == 200,
                 "status": code,
                 "version": body.get("version") if isinstance(body, dict) else None,
-                "detail": body if isinstance(body, str) else body.get("status"),
+                "detail": body if isinstance(body, str) else (failed or body.get("status")),
+                "deep": True,
             }
         deployments = data.get("deployments", [])
         app = data.get("app") or {}
-        return {
-            "stack": self.stack,
-            "deployed": bool(app),
-            "aws_endpoint_url": data.get("aws_endpoint_url"),
-            "app_url": app_url,
-            "app_version": app.get("version"),
+        parts = {
             "moto": proc(data.get("moto")),
             "proxy": proc(data.get("proxy")),
             "app": proc(app),
+        }
+        for inst in instances_of(app):  # the fleet: every instance is checked
+            parts[f"instance {inst.get('name') or inst.get('port')}"] = proc(inst)
+        moto_answers = bool(data.get("aws_endpoint_url")) and _answers(data["aws_endpoint_url"])
+        problems = [f"{name} is not running" for name, p in parts.items() if p and not p["alive"]]
+        if parts["moto"] and parts["moto"]["alive"] and not moto_answers:
+            problems.append("moto does not answer")
+        if app and not health["ok"]:
+            problems.append(f"/health?deep=1 fails ({health.get('status') or 'no answer'})")
+        return {
+            "stack": self.stack,
+            "deployed": bool(app),
+            "ok": bool(app) and not problems,
+            "problems": problems,
+            "aws_endpoint_url": data.get("aws_endpoint_url"),
+            "app_url": app_url,
+            "app_version": app.get("version"),
+            **parts,
             "instances": [{"name": i.get("name"), **(proc(i) or {})} for i in instances_of(app)],
             "deployment_policy": app.get("policy"),
             "health": health,
@@ -295,8 +387,11 @@ class SandboxEngine:
         """Stop every process this stack started and remove its state (= `down`)."""
         if not self.paths.dir.exists():
             return
-        with stack_lock(self.paths):
+        with self._lock():
             data = read_json(self.paths.sandbox, default={}) or {}
+            if data.get("deployments"):
+                archived = read_json(self._archive_path, default=[]) or []
+                write_json_atomic(self._archive_path, [*archived, *data["deployments"]])
             records = [p for p in data.get("starting", [])]
             # Every app instance first (serving fleet, a rollout's new ones): they talk to moto.
             fleet = instances_of(data.get("app")) + (data.get("deploying") or {}).get(
@@ -316,7 +411,67 @@ class SandboxEngine:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _config(self) -> dict[str, str]:
-        return load_stack_config(self.project_dir, self.stack)
+        """The stack's config, validated before any process starts (exit 2, one line)."""
+        config = load_stack_config(self.project_dir, self.stack)
+        try:
+            from components.config import StackConfigError, parse_stack_config
+        except ImportError:  # a project without our typed config
+            return config
+        try:
+            parse_stack_config(self.stack, config)
+        except StackConfigError as exc:
+            raise SandboxUsageError(_one_line(str(exc))) from exc
+        return config
+
+    def _lock(self) -> Any:
+        return stack_lock(
+            self.paths, wait_s=self.lock_timeout, on_wait=self.log, on_stale=self._cleaned
+        )
+
+    def _cleaned(self, line: str) -> None:
+        self.cleaned.append(line)
+        self.log(f"sandbox[{self.stack}]: {line}")
+
+    def _clean_orphans(self, state: SandboxState) -> None:
+        """Stop app processes a killed `up` started but never switched to (we hold the lock)."""
+        left = state.get("starting", default=[]) or []
+        if not left:
+            return
+        for item in left:
+            rec = processes.ProcessRecord.from_dict(item)
+            if processes.is_alive(rec):
+                processes.stop(rec)
+                self._cleaned(
+                    f"stopped orphan app process pid {rec.pid} left by an interrupted deployment"
+                )
+        with state.update() as data:
+            data["starting"] = []
+
+    def _reconcile_outputs(self, state: SandboxState) -> None:
+        """After a failed or interrupted `up`, outputs.json names the version that serves.
+
+        A signal can land after the new version took traffic but before the outputs were
+        written; the switch is kept (finished), and the outputs are brought up to it.
+        """
+        serving = (state.get("app") or {}).get("version")
+        outputs = read_json(self.paths.outputs, default=None)
+        if serving and isinstance(outputs, dict) and outputs.get("app_version") != serving:
+            write_json_atomic(self.paths.outputs, {**outputs, "app_version": serving})
+            self.log(f"sandbox[{self.stack}]: outputs updated to the serving version {serving}")
+
+    def _unhealthy(self, runner: EnvironmentRunner) -> str | None:
+        """Why the version now serving is not healthy (None when it is): `up` must not say OK."""
+        app = runner.current() or {}
+        if not app.get("port"):
+            return None
+        code, body = check_health(f"http://{runner.front_address()}")
+        if code == 200:
+            return None
+        detail = body if isinstance(body, str) else json.dumps(body)[:200]
+        return (
+            f"app version {app.get('version')} is deployed but not healthy "
+            f"({f'HTTP {code}' if code else 'no answer'}: {detail})"
+        )
 
     def _region(self, config: Mapping[str, str]) -> str:
         return config.get("aws:region") or "us-east-1"
@@ -325,7 +480,7 @@ class SandboxEngine:
         """Fail before touching anything when the bundle or the model it needs is missing."""
         if bundle is not None:
             if not Path(bundle).is_file():
-                raise SandboxError(f"bundle {bundle} does not exist")
+                raise SandboxUsageError(f"bundle {bundle} does not exist")
             return
         model = config.get(f"{project_name(self.project_dir)}:{MODEL_KEY}", DEFAULT_MODEL)
         try:
@@ -335,7 +490,7 @@ class SandboxEngine:
         try:
             check(model)
         except ModelError as exc:
-            raise SandboxError(str(exc)) from exc
+            raise SandboxUsageError(str(exc)) from exc
 
     def _run(
         self, mocks: Any, config: Mapping[str, str], bundle: Path | None, *, preview: bool
@@ -369,7 +524,7 @@ class SandboxEngine:
 
         if pinned is not None:
             if port_in_use(pinned):
-                raise SandboxError(
+                raise SandboxUsageError(
                     f"port {pinned} on 127.0.0.1 (wanted for the {role} of stack "
                     f"'{self.stack}') is already in use; choose another port or stop what uses it"
                 )
@@ -495,7 +650,7 @@ class SandboxEngine:
             data["deployments"].append(
                 {
                     **record,
-                    "result": "failed",
+                    "result": "interrupted" if as_interrupted(exc) else "failed",
                     "end_time": utc_timestamp(),
                     "message": _one_line(str(exc)) or type(exc).__name__,
                     "app_version": (runner.last_deploy or {}).get("app_version")

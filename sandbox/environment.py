@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from commandline.interrupts import cancelled
 from sandbox import processes
 from sandbox.errors import SandboxError
 from sandbox.state import SandboxState, utc_timestamp, write_json_atomic
@@ -383,6 +384,11 @@ class EnvironmentRunner:
         deadline = time.monotonic() + self.runtime.health_timeout
         last: Any = "no answer yet"
         while time.monotonic() < deadline:
+            if cancelled():  # a signal: undo (stop the new version), the old one serves on
+                raise SandboxError(
+                    f"deployment of {label} cancelled before it became healthy; the "
+                    "previous version keeps serving"
+                )
             if not processes.is_alive(record):
                 cause = processes.first_error(record.log) or "see the log"
                 raise SandboxError(

@@ -10,3 +10,12 @@ from __future__ import annotations
 
 class SandboxError(RuntimeError):
     """A clear, user-facing sandbox failure (bad stack, port in use, app unhealthy, ...)."""
+
+
+class SandboxUsageError(SandboxError):
+    """Input the user must fix before anything can run (unknown stack, bad config, not deployed,
+    a pinned port in use, a missing model or moto): exit 2 rather than 1."""
+
+
+class StackLockedError(SandboxError):
+    """Another command holds the stack's lock (after waiting as long as allowed)."""

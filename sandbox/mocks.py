@@ -107,6 +107,8 @@ class _GraphMocks(pulumi.runtime.Mocks):
             "name": args.name,
             "id": res_id,
             "inputs_digest": inputs_digest(args.inputs),
+            # per property, so a preview can name what changes (like `pulumi preview --diff`)
+            "input_digests": {k: inputs_digest({k: v}) for k, v in args.inputs.items()},
             "state": _jsonable(state),
         }
         with self._lock:

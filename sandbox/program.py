@@ -17,25 +17,19 @@ import logging
 import os
 import runpy
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sandbox.errors import SandboxError
+from commandline.interrupts import CANCELLED
+from commandline.stacks import available_stacks
+from sandbox.errors import SandboxError, SandboxUsageError
 
 PROJECT_FILE = "Pulumi.yaml"
 PROGRAM_FILE = "__main__.py"
 BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
-
-
-def available_stacks(project_dir: Path) -> list[str]:
-    """Stacks that have a `Pulumi.<stack>.yaml` in the project."""
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")]
-        for p in project_dir.glob("Pulumi.*.yaml")
-        if p.name.count(".") == 2
-    )
 
 
 def project_name(project_dir: Path) -> str:
@@ -62,7 +56,9 @@ def load_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = ", ".join(available_stacks(project_dir)) or "none"
-        raise SandboxError(f"unknown stack '{stack}': no {stack_file.name}; available: {known}")
+        raise SandboxUsageError(
+            f"unknown stack '{stack}': no {stack_file.name}; available: {known}"
+        )
     project = project_name(project_dir)
     config: dict[str, str] = {}
     project_data = yaml.safe_load((project_dir / PROJECT_FILE).read_text(encoding="utf-8")) or {}
@@ -75,14 +71,14 @@ def load_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     try:
         data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise SandboxError(f"{stack_file.name} is not valid YAML: {exc}") from exc
+        raise SandboxUsageError(f"{stack_file.name} is not valid YAML: {exc}") from exc
     raw = data.get("config") or {}
     if not isinstance(raw, dict):
-        raise SandboxError(f"{stack_file.name}: 'config' must be a mapping")
+        raise SandboxUsageError(f"{stack_file.name}: 'config' must be a mapping")
     for key, value in raw.items():
         full = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and "secure" in value:
-            raise SandboxError(
+            raise SandboxUsageError(
                 f"{stack_file.name}: {full} is an encrypted secret; the sandbox cannot decrypt "
                 "Pulumi secrets, give it a plain value for local runs"
             )
@@ -141,7 +137,13 @@ def run_program(
     env.update(extra_env or {})
 
     loop = asyncio.new_event_loop()
+    # Our own pool for the mocks' worker threads, so an interrupted run can wait for the
+    # registration in flight (a blue/green switch) instead of leaving it running behind us.
+    workers = ThreadPoolExecutor(thread_name_prefix="sandbox-mocks")
+    loop.set_default_executor(workers)
     asyncio.set_event_loop(loop)
+    CANCELLED.clear()  # a new run; an earlier signal has already ended the earlier one
+    failed = True
     quiet = _QuietAsyncio()
     logging.getLogger("asyncio").addFilter(quiet)
     try:
@@ -161,8 +163,13 @@ def run_program(
                 key: _sync_await(pulumi.Output.from_input(value).future())
                 for key, value in root.outputs.items()
             }
+        failed = False
         return _plain(outputs)
     finally:
+        if failed:
+            CANCELLED.set()  # worker threads stop waiting for app health and undo their step
+        workers.shutdown(wait=True, cancel_futures=True)
+        CANCELLED.clear()
         runtime_settings.ROOT.set(None)
         runtime_settings.SETTINGS.outputs.clear()
         loop.close()

@@ -100,25 +100,79 @@ class StackPaths:
 
 
 @contextlib.contextmanager
-def stack_lock(paths: StackPaths) -> Iterator[None]:
+def stack_lock(
+    paths: StackPaths,
+    *,
+    wait_s: float = 0.0,
+    on_wait: Any = None,
+    on_stale: Any = None,
+    poll_s: float = 0.2,
+    progress_every_s: float = 5.0,
+) -> Iterator[None]:
     """Hold an exclusive lock on the stack so two CLIs never deploy it at once.
 
     Pulumi refuses concurrent updates of one stack (ConcurrentUpdateError); so do we, with the
-    same kind of message instead of two processes racing over the same ports and pids.
+    same kind of message instead of two processes racing over the same ports and pids. A held
+    lock is waited for up to `wait_s` (`on_wait(line)` every few seconds). The holder's pid and
+    command are written into the lock file: the kernel releases a killed holder's flock, and the
+    pid it leaves behind tells the next holder (`on_stale(line)`) that a run died holding it.
     """
+    from sandbox.errors import StackLockedError
+
     paths.root.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "a+") as handle:
+        started = time.monotonic()
+        next_progress = progress_every_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                holder = _lock_holder(paths.lock)
+                if waited >= wait_s:
+                    raise StackLockedError(
+                        f"stack '{paths.stack}' is being changed by another command{holder} "
+                        f"(lock {paths.lock}); waited {waited:.0f}s"
+                    ) from None
+                if on_wait is not None and waited >= next_progress:
+                    on_wait(
+                        f"stack '{paths.stack}' is locked by another command{holder}; "
+                        f"waiting {waited:.0f}s of {wait_s:.0f}s"
+                    )
+                    next_progress += progress_every_s
+                time.sleep(poll_s)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SandboxError(
-                f"stack '{paths.stack}' is being changed by another sandbox command "
-                f"(lock {paths.lock}); wait for it to finish"
-            ) from None
-        try:
+            handle.seek(0)
+            previous = handle.read().strip()
+            if previous and on_stale is not None:
+                on_stale(
+                    f"cleaned a stale lock on stack '{paths.stack}': {previous} died holding it"
+                )
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} ({' '.join(_argv())})")
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    return f" ({text})" if text else ""
+
+
+def _argv() -> list[str]:
+    import sys
+
+    return [os.path.basename(sys.argv[0]) if sys.argv else "python", *sys.argv[1:4]]
 
 
 class SandboxState:

@@ -1,111 +1,149 @@
-"""`python -m verify`: exit 0 all passed, 1 any check failed, 2 usage or input error."""
+"""`python -m verify`: post-deployment checks driven only by the stack outputs.
+
+Exit codes are the shared table (commandline.exitcodes): 0 all passed, 1 any check failed,
+2 usage or input error (an unknown check, missing outputs, no credentials), 130/143
+interrupted.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from commandline.exitcodes import ExitCode, epilog
+from commandline.interrupts import Interrupted, handle_signals
+from commandline.options import (
+    ONLY_OPTION,
+    STACK_OPTION,
+    Engine,
+    EngineName,
+    ReportDir,
+    StateRoot,
+    run_app,
+)
 from verify import DEFAULT_TIMEOUT_S, run
 from verify.checks import names
-from verify.outputs import ROOT, OutputsError, load_file, load_pulumi, load_sandbox
+from verify.outputs import (
+    ROOT,
+    OutputsError,
+    aws_env_for_file,
+    load_file,
+    load_pulumi,
+    load_sandbox,
+)
 from verify.progress import log
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROG = "python -m verify"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"verify: error: {message}\n")
+def _only(values: list[str] | None) -> list[str] | None:
+    from commandline.options import split_names
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m verify",
-        description="Post-deployment checks driven only by the stack outputs.",
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--outputs", type=Path, metavar="FILE", help="a `pulumi stack output --json` file"
-    )
-    source.add_argument(
-        "--stack", metavar="S", help="read the outputs of this stack (see --engine)"
-    )
-    parser.add_argument(
-        "--engine",
-        choices=("sandbox", "pulumi"),
-        default="sandbox",
-        help="with --stack: the sandbox state or the Pulumi CLI (default sandbox)",
-    )
-    parser.add_argument(
-        "--report-dir", type=Path, metavar="DIR", help="where reports go (default reports/<stack>/)"
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        metavar="NAME",
-        choices=names(),
-        help=f"run only these checks ({', '.join(names())})",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=4, metavar="N", help="checks running at once (default 4)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"bound on the whole run (default {DEFAULT_TIMEOUT_S:g})",
-    )
-    parser.add_argument(
-        "--images-dir", type=Path, default=ROOT / "test_images", help=argparse.SUPPRESS
-    )
-    # Like `python -m sandbox --state-root`: tests keep their sandbox stacks apart from .sandbox/.
-    parser.add_argument("--state-root", type=Path, help=argparse.SUPPRESS)
-    return parser
-
-
-def load(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
-    if args.outputs is not None:
-        return load_file(args.outputs), {}
-    if args.engine == "sandbox":
-        return load_sandbox(args.stack, args.state_root)
-    return load_pulumi(args.stack), {}
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.concurrency < 1:
-            raise OutputsError(f"--concurrency must be ≥ 1, got {args.concurrency}")
-        if args.timeout <= 0:
-            raise OutputsError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
-        outputs, env = load(args)
-        os.environ.update(env)  # point boto3 at the sandbox's moto when --engine sandbox
-        stack = args.stack or outputs.get("stack") or "outputs"
-        report_dir = args.report_dir or ROOT / "reports" / str(stack)
-        report = run(
-            outputs,
-            only=args.only,
-            concurrency=args.concurrency,
-            timeout=args.timeout,
-            report_dir=report_dir,
-            images_dir=args.images_dir,
+    wanted = split_names(values)
+    unknown = sorted(set(wanted or ()) - set(names()))
+    if unknown:
+        raise typer.BadParameter(
+            f"invalid choice: {', '.join(repr(u) for u in unknown)} "
+            f"(choose from {', '.join(names())})"
         )
-    except OutputsError as exc:
-        print(f"verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return wanted
+
+
+def verify(
+    outputs: Annotated[
+        Path | None,
+        typer.Option("--outputs", metavar="FILE", help="a `pulumi stack output --json` file"),
+    ] = None,
+    stack: Annotated[str | None, STACK_OPTION] = None,
+    engine: Engine = EngineName.sandbox,
+    report_dir: ReportDir = None,
+    only: Annotated[list[str] | None, ONLY_OPTION] = None,
+    concurrency: Annotated[int, typer.Option(help="checks running at once")] = 4,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="bound on the whole run (s)")
+    ] = DEFAULT_TIMEOUT_S,
+    images_dir: Annotated[Path, typer.Option(hidden=True)] = ROOT / "test_images",
+    state_root: StateRoot = None,
+) -> int:
+    """Verify a deployment from its stack outputs (--outputs FILE, or --stack S [--engine]).
+
+    Example: python -m verify --stack dev --only health,ml
+    """
+    with handle_signals():
+        try:
+            selected = _only(only)
+            if (outputs is None) == (stack is None):
+                raise OutputsError("give exactly one of --outputs FILE or --stack S")
+            if concurrency < 1:
+                raise OutputsError(f"--concurrency must be ≥ 1, got {concurrency}")
+            if timeout <= 0:
+                raise OutputsError(f"--timeout must be > 0 seconds, got {timeout:g}")
+            data, env = _load(outputs, stack, engine, state_root, selected)
+            os.environ.update(env)  # point boto3 at the sandbox's moto for a sandbox stack
+            name = stack or data.get("stack") or "outputs"
+            target = report_dir or ROOT / "reports" / str(name)
+            report = run(
+                data,
+                only=selected,
+                concurrency=concurrency,
+                timeout=timeout,
+                report_dir=target,
+                images_dir=images_dir,
+            )
+        except typer.BadParameter as exc:
+            print(f"verify: error: --only: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except OutputsError as exc:
+            print(f"verify: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except Interrupted as exc:
+            print(f"verify: {exc}; no report written", file=sys.stderr)
+            return exc.exit_code
     totals = report.totals
     log(
         f"{'PASSED' if report.passed else 'FAILED'}: {totals['PASSED']} passed, "
         f"{totals['FAILED']} failed, {totals['ERROR']} errors, {totals['SKIPPED']} skipped "
         f"in {report.wall_s:.1f}s (checks sum {report.checks_sum_s:.1f}s)"
     )
-    print(f"report: {Path(report_dir) / 'report.html'}")
+    print(f"report: {Path(target) / 'report.html'}")
     return report.exit_code
+
+
+def _load(
+    outputs: Path | None,
+    stack: str | None,
+    engine: EngineName,
+    state_root: Path | None,
+    only: list[str] | None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    if outputs is not None:
+        from verify import select
+        from verify.outputs import validate
+
+        data = load_file(outputs)
+        validate(data, {key for c in select(only) for key in c.requires})  # first: named keys
+        return data, aws_env_for_file(outputs, data, only)
+    assert stack is not None
+    if engine == EngineName.sandbox:
+        return load_sandbox(stack, state_root)
+    return load_pulumi(stack), {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(APP, PROG, argv)
+
+
+APP = typer.Typer(
+    epilog=epilog(),
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+APP.command(epilog=epilog())(verify)
 
 
 if __name__ == "__main__":

@@ -140,10 +140,12 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 passed, 1 failed, 5 blocked on a manual step (same code as the pipeline's)."""
+        """0 passed, 1 failed, 6 blocked on a manual step (commandline.exitcodes' table)."""
+        from commandline.exitcodes import ExitCode
+
         if self.passed:
-            return 0
-        return 5 if self.blocked else 1
+            return ExitCode.OK
+        return ExitCode.BLOCKED if self.blocked else ExitCode.FAILED
 
     @property
     def totals(self) -> dict[str, int]:

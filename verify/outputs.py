@@ -134,6 +134,52 @@ def load_sandbox(
     return outputs, env
 
 
+#: Checks that call AWS (the rest only talk to the app over HTTP).
+def _aws_checks(only: Iterable[str] | None) -> bool:
+    from verify.checks import all_checks
+
+    wanted = set(only or ())
+    return any("region" in c.requires for c in all_checks() if not wanted or c.name in wanted)
+
+
+def aws_env_for_file(
+    path: Path, outputs: dict[str, Any], only: Iterable[str] | None = None
+) -> dict[str, str]:
+    """What boto3 needs to verify the deployment an outputs file describes.
+
+    A sandbox stack's outputs.json sits beside its sandbox.json, which names the stack's moto
+    endpoint: that is used (unless AWS_ENDPOINT_URL is set). Otherwise a missing credential
+    chain, or a loopback api_url with no AWS_ENDPOINT_URL, is named before any check runs,
+    with the variable to set, instead of every AWS call failing with NoCredentialsError.
+    """
+    import os
+
+    if not _aws_checks(only) or os.environ.get("AWS_ENDPOINT_URL"):
+        return {}
+    beside = Path(path).resolve().parent / "sandbox.json"
+    if beside.is_file():
+        stack_dir = beside.parent
+        _, env = load_sandbox(stack_dir.name, stack_dir.parent)
+        return env
+    host = urlparse(str(outputs.get("api_url", ""))).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        raise OutputsError(
+            f"{path} describes a local sandbox stack (api_url on {host}) but AWS_ENDPOINT_URL "
+            "is not set: set AWS_ENDPOINT_URL to the stack's moto endpoint (shown by "
+            "`python -m sandbox status --stack <stack>`), or verify with "
+            "`python -m verify --stack <stack> --engine sandbox`"
+        )
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise OutputsError(
+            "no AWS credentials found for the AWS checks: set AWS_PROFILE (or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run under a role; "
+            "`--only readiness,health,api,cors,ml,performance` needs none"
+        )
+    return {}
+
+
 def load_pulumi(stack: str, cwd: Path = ROOT, pulumi: str = "pulumi") -> dict[str, Any]:
     """`pulumi stack output --json` for the stack; secrets stay masked (no --show-secrets)."""
     exe = shutil.which(pulumi)

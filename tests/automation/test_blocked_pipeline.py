@@ -59,7 +59,7 @@ def test_a_blocked_verification_exits_5_without_rollback(tmp_path: Path) -> None
     )
     pipeline._report_run = lambda *a: None  # type: ignore[method-assign]  # no AWS here
     result = pipeline.run()
-    assert result.exit_code == ExitCode.BLOCKED == 5 and result.status == "blocked"
+    assert result.exit_code == ExitCode.BLOCKED == 6 and result.status == "blocked"
     assert step in result.message and "not rolled back" in result.message
     assert engine.ups == [bundle]  # deployed once, no rollback deploy
     (record,) = store.list()

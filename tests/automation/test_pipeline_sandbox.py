@@ -95,7 +95,7 @@ def serving_version(outputs: dict[str, Any]) -> str:
 
 
 def records(state_root: Path) -> list[Any]:
-    return FileRecordStore(state_root / STACK / "records.json").list()
+    return FileRecordStore(state_root / ".records" / f"{STACK}.json").list()
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +248,7 @@ def test_rollback_to_a_named_version(
         first,
         "--json",
         "--only",
-        "readiness",
-        "health",
+        "readiness,health",
         "--report-dir",
         str(tmp_path / "reports"),
     )

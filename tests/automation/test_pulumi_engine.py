@@ -18,7 +18,14 @@ from pulumi import automation as auto
 from pulumi.automation import events
 from pulumi.automation._cmd import CommandResult
 
-from automation.errors import CredentialsError, PipelineError, ToolMissingError, TransientError
+from automation.errors import (
+    CredentialsError,
+    PipelineError,
+    StackLockedError,
+    ToolMissingError,
+    TransientError,
+    UsageError,
+)
 from automation.pulumi_engine import BUNDLE_ENV, PulumiEngine
 
 
@@ -195,12 +202,12 @@ def _cmd_error(cls: type, stderr: str) -> BaseException:
                 auto.ConcurrentUpdateError,
                 "[409] Conflict: Another update is currently in progress.",
             ),
-            TransientError,
+            StackLockedError,  # a TransientError the pipeline waits on, bounded
             "locked by another update",
         ),
         (
             _cmd_error(auto.StackNotFoundError, "no stack named 'staging' found"),
-            PipelineError,
+            UsageError,  # a stack that does not exist: exit 2, like every other CLI
             "pulumi stack init",
         ),
         (
@@ -279,3 +286,35 @@ def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) 
     fresh, selected = _engine(tmp_path, FakeStack(), version_lookup=lambda b: False)
     fresh.up(bundle)
     assert selected[-1][2] == {BUNDLE_ENV: str(bundle)}
+
+
+def test_preview_lists_each_resource_with_its_changed_properties(tmp_path: Path) -> None:
+    """Like `pulumi preview --diff`: per resource, the action and the properties that change."""
+    urn = "urn:pulumi:staging::passport-photo-backend::passport:eb:Environment$"
+    meta = events.StepEventMetadata(
+        op=events.OpType.UPDATE,
+        urn=f"{urn}aws:elasticbeanstalk/environment:Environment::passport-staging",
+        type="aws:elasticbeanstalk/environment:Environment",
+        provider="",
+        diffs=["versionLabel", "settings"],
+    )
+    event = events.EngineEvent(
+        sequence=1, timestamp=0, resource_pre_event=events.ResourcePreEvent(metadata=meta)
+    )
+
+    class OneUpdate(FakeStack):
+        def preview(self, **kwargs: Any) -> Any:
+            kwargs["on_event"](event)
+
+    engine, _ = _engine(tmp_path, OneUpdate())
+    (change,) = engine.preview().to_dict()["resources"]
+    assert change == {
+        "name": "passport-staging",
+        "type": "aws:elasticbeanstalk/environment:Environment",
+        "op": "update",
+        "diffs": ["settings", "versionLabel"],
+        "component": "passport:eb:Environment",
+    }
+    markdown = engine.preview().to_markdown()
+    assert "#### passport:eb:Environment" in markdown
+    assert "| `~` | update | `passport-staging` |" in markdown and "`versionLabel`" in markdown

@@ -84,6 +84,11 @@ def test_preview_of_a_changed_bundle_shows_the_app_update(
     assert "aws:elasticbeanstalk/environment:Environment" in changed
     assert "aws:s3/bucketObjectv2:BucketObjectv2" in changed
     assert "aws:dynamodb/table:Table" not in changed  # nothing else moves
+    # per resource, against the state the sandbox keeps: which properties change
+    updates = {r["type"]: r for r in summary["resources"] if r["op"] == "update"}
+    environment = updates["aws:elasticbeanstalk/environment:Environment"]
+    assert {"version", "settings"} <= set(environment["diffs"])  # label + APP_VERSION
+    assert "name" not in environment["diffs"] and "application" not in environment["diffs"]
     assert live_app(dev)  # preview touched nothing
 
 

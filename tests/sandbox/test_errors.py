@@ -131,7 +131,8 @@ pulumi.export("bucket", bucket.bucket)
 
 
 def test_unknown_resource_type_fails_loudly(tmp_path: Path) -> None:
-    project = _project_copy(tmp_path, "config:\n  aws:region: us-east-1\n", main=BOGUS_PROGRAM)
+    # The real dev config: config is validated (before anything starts) for every program.
+    project = _project_copy(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text(), main=BOGUS_PROGRAM)
     engine = SandboxEngine("dev", project_dir=project, state_root=tmp_path / "state")
     try:
         with pytest.raises(SandboxError) as err:

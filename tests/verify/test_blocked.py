@@ -60,7 +60,7 @@ def test_a_pending_domain_identity_is_blocked_on_its_dns_records(check, tmp_path
     assert result.status is Status.BLOCKED, result.message
     assert "pending verification" in result.message and "ses_dns_records" in result.message
     report = Report([result], 0.1)
-    assert report.blocked and not report.passed and report.exit_code == 5
+    assert report.blocked and not report.passed and report.exit_code == 6
     assert b"blocked on a manual step" in render_junit(report)
 
 

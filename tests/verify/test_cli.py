@@ -85,7 +85,8 @@ def exit_code(argv: list[str]) -> int:
         (["--only", "bogus", "--outputs", "x"], "invalid choice: 'bogus'"),
         (["--concurrency", "0", "--outputs", "x"], "--concurrency must be ≥ 1"),
         (["--timeout", "-1", "--outputs", "x"], "--timeout must be > 0"),
-        ([], "one of the arguments --outputs --stack is required"),
+        ([], "give exactly one of --outputs FILE or --stack S"),
+        (["--stack", "qa"], "unknown stack 'qa': no Pulumi.qa.yaml; available: dev, prod"),
     ],
 )
 def test_usage_errors_are_exit_2(argv, needle, capsys):

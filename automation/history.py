@@ -1,0 +1,76 @@
+"""`automation history`: deployment records and the runs that made them, as a table or JSON.
+
+Records outlive the stack (see records.py); the runs' report folders (reports/<stack>/<run>/)
+add durations and links. The same data feeds reports/<stack>/index.html.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .errors import PipelineError
+
+
+def history_data(pipeline: Any) -> dict[str, Any]:
+    engine = pipeline.engine
+    outputs = pipeline._safe_outputs()
+    store = pipeline.record_store(outputs)
+    try:
+        engine_history = engine.history()
+    except PipelineError as exc:  # a destroyed real stack has no engine history to read
+        engine_history = [{"error": str(exc)}]
+    from verify.reports.index import load_runs
+
+    by_run = {r.get("run_id"): r for r in load_runs(pipeline.report_root)}
+    deployments = []
+    for record in reversed(store.list() if store else []):
+        item = record.to_dict()
+        run = by_run.get(record.run_id) or {}
+        item["report"] = run.get("report_dir")
+        item["stages"] = {s["stage"]: s["duration_s"] for s in run.get("stages", [])}
+        item["checks"] = {name: d for name, (d, _) in run.get("checks", {}).items()}
+        deployments.append(item)
+    return {"stack": engine.stack, "deployments": deployments, "engine_history": engine_history}
+
+
+def print_history(data: dict[str, Any]) -> None:
+    """A table like `pulumi stack history`: newest first, one deployment per row."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"deployments of {data['stack']}", title_justify="left")
+    columns = (
+        "started",
+        "id",
+        "kind",
+        "version",
+        "status",
+        "rolled to",
+        "commit",
+        "secs",
+        "stages",
+    )
+    for column in columns:
+        table.add_column(column)
+    for item in data["deployments"]:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item["started_at"]))
+        secs = f"{item['finished_at'] - item['started_at']:.0f}" if item.get("finished_at") else "-"
+        table.add_row(
+            started,
+            item["id"],
+            item["kind"],
+            item["app_version"],
+            item["status"],
+            item.get("rollback_version") or "",
+            (item.get("commit") or "")[:8],
+            secs,
+            " · ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
+        )
+    import sys
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if data["deployments"]:
+        console.print(table)
+    else:
+        console.print(f"no deployments recorded for {data['stack']}")

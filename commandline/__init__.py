@@ -1,0 +1,1 @@
+"""What the three CLIs (`automation`, `sandbox`, `verify`) share: exit codes, interrupts, stacks."""
