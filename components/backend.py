@@ -63,6 +63,7 @@ def abuse_env_vars(cfg: StackConfig) -> dict[str, str]:
         "EMAIL_DAILY_CAP": str(abuse.email_daily_cap),
         "ANALYTICS_TTL_DAYS": str(abuse.analytics_retention_days),
         "TRUSTED_PROXY_HOPS": str(TRUSTED_PROXY_HOPS),
+        "RATE_LIMIT_EXEMPT_CIDRS": ",".join(abuse.rate_limit_exempt_cidrs),
     }
 
 
@@ -166,6 +167,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                 WafArgs(
                     load_balancer_arn=self.app.environment.load_balancers[0],
                     rate_limit=cfg.abuse.waf_rate_limit,
+                    exempt_cidrs=cfg.abuse.rate_limit_exempt_cidrs,
                     tags=tags,
                 ),
                 opts=child,

@@ -240,6 +240,7 @@ ABUSE_KEYS = (
     "emailDailyCap",
     "wafRateLimit",
     "analyticsRetentionDays",
+    "rateLimitExemptCidrs",
 )
 EMAIL_COOLDOWN_RANGE = (30, 3600)
 EMAIL_DAILY_CAP_RANGE = (1, 20)
@@ -259,6 +260,8 @@ class AbuseConfig:
     waf_rate_limit: int = 0
     """0 = no WAF (dev); otherwise the rate-based rule's limit per IP per 5 minutes."""
     analytics_retention_days: int = 90
+    rate_limit_exempt_cidrs: tuple[str, ...] = ()
+    """Trusted load generators (IPv4 CIDRs) that neither the app's limits nor the WAF count."""
 
     @property
     def public_host(self) -> str:
@@ -294,9 +297,37 @@ def _check_abuse(c: _Collector, tier: str) -> AbuseConfig:
     cooldown = c.integer("emailResendCooldownSeconds", 60, EMAIL_COOLDOWN_RANGE)
     cap = c.integer("emailDailyCap", 5, EMAIL_DAILY_CAP_RANGE)
     retention = c.integer("analyticsRetentionDays", 90, ANALYTICS_RETENTION_DAYS_RANGE)
-    if None in (url, hosts, waf, cooldown, cap, retention):
+    exempt = _check_exempt_cidrs(c)
+    if None in (url, hosts, waf, cooldown, cap, retention, exempt):
         return AbuseConfig()  # the collector holds the issues; parse_stack_config raises
-    return AbuseConfig(url, tuple(hosts), cooldown, cap, waf, retention)
+    return AbuseConfig(url, tuple(hosts), cooldown, cap, waf, retention, exempt)
+
+
+MIN_EXEMPT_PREFIX = 24
+"""An exemption names load-generator machines, not whole networks (a /8 would exempt anyone)."""
+
+
+def _check_exempt_cidrs(c: _Collector) -> tuple[str, ...] | None:
+    """rateLimitExemptCidrs: where the `load` check runs from (a load test from one machine is
+    one client: unexempted, it measures the limiter, not the service)."""
+    import ipaddress
+
+    allowed = f"a list of IPv4 CIDRs of /{MIN_EXEMPT_PREFIX} or narrower (the load generators)"
+    raw = c.get("rateLimitExemptCidrs", [], allowed, _to_str_list)
+    if raw is None:
+        return None
+    networks = []
+    for item in raw:
+        try:
+            network = ipaddress.IPv4Network(item)
+        except ValueError:
+            c.add("rateLimitExemptCidrs", _show(item), allowed)
+            return None
+        if network.prefixlen < MIN_EXEMPT_PREFIX:
+            c.add("rateLimitExemptCidrs", _show(item), allowed + " (too broad)")
+            return None
+        networks.append(str(network))
+    return tuple(networks)
 
 
 # The keys a stack file may set in the project namespace, in documentation order.

@@ -34,10 +34,13 @@ class WafArgs:
     rate_limit: int
     """Requests per client IP per 5 minutes before the IP is blocked (until it slows down)."""
     tags: Mapping[str, str]
+    exempt_cidrs: tuple[str, ...] = ()
+    """Trusted load generators the rate rule does not count (an IP set, NOT-ed in scope-down)."""
 
 
 class Waf(pulumi.ComponentResource):
     web_acl: aws.wafv2.WebAcl
+    exempt: aws.wafv2.IpSet | None
     association: aws.wafv2.WebAclAssociation
     metric_name: str
 
@@ -47,6 +50,27 @@ class Waf(pulumi.ComponentResource):
         super().__init__("passport:waf:Waf", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.metric_name = f"{name}-{RATE_RULE}"
+        self.exempt = None
+        scope_down = None
+        if args.exempt_cidrs:
+            self.exempt = aws.wafv2.IpSet(
+                f"{name}-load-generators",
+                description="Trusted load generators: not counted by the per-IP rate rule",
+                scope="REGIONAL",
+                ip_address_version="IPV4",
+                addresses=list(args.exempt_cidrs),
+                tags=dict(args.tags),
+                opts=child,
+            )
+            scope_down = aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
+                not_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementNotStatementArgs(
+                    statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
+                        ip_set_reference_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementIpSetReferenceStatementArgs(
+                            arn=self.exempt.arn
+                        )
+                    )
+                )
+            )
         self.web_acl = aws.wafv2.WebAcl(
             f"{name}-waf",
             description="Passport Photo API: per-IP rate limit in front of the load balancer",
@@ -82,6 +106,7 @@ class Waf(pulumi.ComponentResource):
                             aggregate_key_type="IP",
                             limit=args.rate_limit,
                             evaluation_window_sec=EVALUATION_WINDOW_SECONDS,
+                            scope_down_statement=scope_down,
                         )
                     ),
                     visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(

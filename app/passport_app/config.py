@@ -48,6 +48,8 @@ class Settings:
     rate_limit_photos: str = "30 per minute"
     analytics_ttl_days: int = 90
     trusted_proxy_hops: int = 2
+    rate_limit_exempt: tuple[str, ...] = ()
+    """CIDRs of trusted load generators the per-client limits do not count (stack config)."""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -134,7 +136,23 @@ def _abuse_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, ob
         "rate_limit_photos": limits_["RATE_LIMIT_PHOTOS"],
         "analytics_ttl_days": _int_in(env, "ANALYTICS_TTL_DAYS", 90, 1, 3650, problems),
         "trusted_proxy_hops": _int_in(env, "TRUSTED_PROXY_HOPS", 2, 0, 3, problems),
+        "rate_limit_exempt": _exempt_networks(env, problems),
     }
+
+
+def _exempt_networks(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:
+    """RATE_LIMIT_EXEMPT_CIDRS: the load generators' IPv4 networks (comma-separated)."""
+    import ipaddress
+
+    networks = []
+    for raw in (c.strip() for c in env.get("RATE_LIMIT_EXEMPT_CIDRS", "").split(",")):
+        if not raw:
+            continue
+        try:
+            networks.append(str(ipaddress.IPv4Network(raw)))
+        except ValueError:
+            problems.append(f"RATE_LIMIT_EXEMPT_CIDRS: {raw[:40]!r} — allowed: IPv4 CIDRs")
+    return tuple(networks)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -10,10 +10,15 @@ worker*, so an instance admits up to ``workers x limit``; the fleet-wide limit i
 rate-based rule in front of the load balancer (components/waf.py), and the per-address email
 quota is fleet-wide through DynamoDB conditional writes (email_validation.py). A shared
 counter store (Redis/ElastiCache) would make these limits fleet-wide too; we do not run one.
+
+Trusted load generators (``RATE_LIMIT_EXEMPT_CIDRS``, stack config ``rateLimitExemptCidrs``)
+are not counted: a load test from one machine is one client, and would otherwise measure the
+limiter instead of the service. The same networks are excluded from the WAF's rate rule.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from flask import Flask, request
@@ -45,6 +50,16 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         headers_enabled=True,
         key_prefix="passport",
     )
+    exempt = [ipaddress.IPv4Network(c) for c in settings.rate_limit_exempt]
+
+    @limiter.request_filter
+    def _trusted_load_generator() -> bool:
+        try:
+            address = ipaddress.ip_address(client_address())
+        except ValueError:
+            return False
+        return any(address in network for network in exempt)
+
     for endpoint, field in LIMITED_ENDPOINTS.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(getattr(settings, field))(view)

@@ -26,7 +26,22 @@ _REGIONAL_ARN = re.compile(
     r"^arn:aws:(elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/"
     r"|apigateway:[a-z0-9-]+::/restapis/|cognito-idp:|appsync:|apprunner:)"
 )
-_PASCAL = {"cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled"}
+_PASCAL = {
+    "cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled",
+    "ipSetReferenceStatement": "IPSetReferenceStatement",
+    "arn": "ARN",
+}
+
+
+def _ip_set_refs(value: Any) -> list[str]:
+    """Every IP set ARN a rule tree references (at any depth of and/or/not/scope-down)."""
+    if isinstance(value, Mapping):
+        ref = value.get("ipSetReferenceStatement")
+        found = [str(ref["arn"])] if isinstance(ref, Mapping) and ref.get("arn") else []
+        return found + [a for v in value.values() for a in _ip_set_refs(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in _ip_set_refs(v)]
+    return []
 
 
 def _ints(value: Any) -> Any:
@@ -100,6 +115,12 @@ def web_acl(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str
         raise WafValidationError(f"WAFInvalidParameterException: name {acl_name!r}")
     waf = ctx.client("wafv2")
     scope = inputs["scope"]
+    known = {s["ARN"] for s in waf.list_ip_sets(Scope=scope)["IPSets"]}
+    missing = [arn for arn in _ip_set_refs(inputs.get("rules")) if arn not in known]
+    if missing:  # AWS: WAFNonexistentItemException (an IP set of another scope counts too)
+        raise WafValidationError(
+            f"WAFNonexistentItemException: IP set(s) {', '.join(missing)} not found in {scope}"
+        )
     existing = [a for a in waf.list_web_acls(Scope=scope)["WebACLs"] if a["Name"] == acl_name]
     request: dict[str, Any] = {
         "Name": acl_name,
@@ -149,7 +170,69 @@ def web_acl_association(
     return f"{acl_arn},{resource_arn}", dict(inputs)
 
 
+IP_VERSIONS = ("IPV4", "IPV6")
+MAX_IP_SET_ADDRESSES = 10_000
+
+
+def ip_set(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """CreateIPSet with AWS's checks: scope, IP version, and every address a CIDR of it."""
+    import ipaddress
+
+    problems = []
+    if inputs.get("scope") not in SCOPES:
+        problems.append(f"scope {inputs.get('scope')!r} not in {SCOPES}")
+    version = inputs.get("ipAddressVersion")
+    if version not in IP_VERSIONS:
+        problems.append(f"ipAddressVersion {version!r} not in {IP_VERSIONS}")
+    addresses = list(inputs.get("addresses") or [])
+    if len(addresses) > MAX_IP_SET_ADDRESSES:
+        problems.append(f"{len(addresses)} addresses (at most {MAX_IP_SET_ADDRESSES})")
+    kind = ipaddress.IPv4Network if version == "IPV4" else ipaddress.IPv6Network
+    for address in addresses:
+        if "/" not in str(address):
+            problems.append(f"address {address!r} is not in CIDR notation")
+            continue
+        try:
+            kind(str(address))
+        except ValueError:
+            problems.append(f"address {address!r} is not a valid {version} CIDR")
+    if problems:
+        raise WafValidationError("WAFInvalidParameterException: " + "; ".join(problems))
+    set_name = ctx.physical_name("aws:wafv2/ipSet:IpSet", name, inputs, max_len=128)
+    waf = ctx.client("wafv2")
+    scope = inputs["scope"]
+    existing = [s for s in waf.list_ip_sets(Scope=scope)["IPSets"] if s["Name"] == set_name]
+    if existing:
+        summary = existing[0]
+        waf.update_ip_set(
+            Name=set_name,
+            Scope=scope,
+            Id=summary["Id"],
+            Addresses=addresses,
+            LockToken=summary["LockToken"],
+        )
+    else:
+        request: dict[str, Any] = {
+            "Name": set_name,
+            "Scope": scope,
+            "IPAddressVersion": version,
+            "Addresses": addresses,
+            "Description": inputs.get("description") or "",
+        }
+        if inputs.get("tags"):
+            request["Tags"] = tag_list(inputs["tags"])
+        summary = waf.create_ip_set(**request)["Summary"]
+    return summary["Id"], {
+        **inputs,
+        "name": set_name,
+        "arn": summary["ARN"],
+        "lockToken": summary.get("LockToken", ""),
+        "tagsAll": ctx.tags_all(inputs),
+    }
+
+
 HANDLERS = {
+    "aws:wafv2/ipSet:IpSet": ip_set,
     "aws:wafv2/webAcl:WebAcl": web_acl,
     "aws:wafv2/webAclAssociation:WebAclAssociation": web_acl_association,
 }

@@ -29,6 +29,7 @@ AUTONAMED = {
     "aws:sns/topic:Topic": "name",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
     "aws:wafv2/webAcl:WebAcl": "name",
+    "aws:wafv2/ipSet:IpSet": "name",
 }
 
 
@@ -169,6 +170,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:wafv2/webAcl:WebAcl":
             state["arn"] = f"arn:aws:wafv2:{region}:{account}:regional/webacl/{state['name']}/id"
             return "waf-id"
+        if typ == "aws:wafv2/ipSet:IpSet":
+            state["arn"] = f"arn:aws:wafv2:{region}:{account}:regional/ipset/{state['name']}/id"
+            return "ipset-id"
         if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             return state["key"]
         return f"{logical}-id"

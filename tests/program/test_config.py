@@ -471,3 +471,19 @@ def test_load_test_plan_is_validated_and_exported_with_defaults() -> None:
         },
     )
     assert "loadTest.peakUsers" in found and "loadTest.thresholds.photo" in found
+
+
+def test_rate_limit_exemptions_are_narrow_ipv4_networks() -> None:
+    cfg = parse_stack_config("prod", base(environment="prod", allowInsecureHttp=True))
+    assert cfg.abuse.rate_limit_exempt_cidrs == ()
+    cfg = parse_stack_config(
+        "dev", base(environment="dev", rateLimitExemptCidrs=["198.51.100.0/24", "10.1.2.3"])
+    )
+    assert cfg.abuse.rate_limit_exempt_cidrs == ("198.51.100.0/24", "10.1.2.3/32")
+    too_broad = issues_for("dev", base(environment="dev", rateLimitExemptCidrs=["0.0.0.0/0"]))
+    assert (
+        "/24 or narrower" in too_broad["rateLimitExemptCidrs"]
+        and "too broad" in (too_broad["rateLimitExemptCidrs"])
+    )
+    bad = issues_for("dev", base(environment="dev", rateLimitExemptCidrs=["2001:db8::/64"]))
+    assert "IPv4 CIDRs" in bad["rateLimitExemptCidrs"]

@@ -10,6 +10,7 @@ from tests.program.test_monitoring import alarms
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+IP_SET = "aws:wafv2/ipSet:IpSet"
 
 
 def test_staging_and_prod_have_a_rate_based_rule_on_the_load_balancer(
@@ -23,8 +24,17 @@ def test_staging_and_prod_have_a_rate_based_rule_on_the_load_balancer(
         assert acl.inputs["defaultAction"] == {"allow": {}}
         (rule,) = acl.inputs["rules"]
         assert rule["name"] == RATE_RULE
-        rate = rule["statement"]["rateBasedStatement"]
+        rate = dict(rule["statement"]["rateBasedStatement"])
+        scope_down = rate.pop("scopeDownStatement", None)
         assert rate == {"aggregateKeyType": "IP", "limit": limit, "evaluationWindowSec": 300}
+        if stack == "prod":  # the load generators (rateLimitExemptCidrs) are not counted
+            ip_set = graph.one(IP_SET)
+            assert ip_set.inputs["addresses"] == ["127.0.0.1/32"]
+            assert ip_set.inputs["ipAddressVersion"] == "IPV4"
+            negated = scope_down["notStatement"]["statement"]["ipSetReferenceStatement"]
+            assert negated == {"arn": ip_set.state["arn"]}
+        else:
+            assert scope_down is None and graph.of_type(IP_SET) == []
         custom = rule["action"]["block"]["customResponse"]
         assert custom["responseCode"] == 429
         assert custom["responseHeaders"] == [{"name": "Retry-After", "value": "300"}]

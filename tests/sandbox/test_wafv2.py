@@ -75,3 +75,49 @@ def test_association_needs_a_load_balancer_arn(clean_moto: str, staging_acl: dic
     _, acl = HANDLERS[ACL](ctx, "passport-staging-waf", copy.deepcopy(staging_acl))
     with pytest.raises(WafValidationError, match="resourceArn"):
         HANDLERS[ASSOCIATION](ctx, "lb", {"resourceArn": "", "webAclArn": acl["arn"]})
+
+
+IP_SET = "aws:wafv2/ipSet:IpSet"
+
+
+@pytest.fixture(scope="module")
+def prod_graph(tmp_path_factory: pytest.TempPathFactory):
+    """Prod exempts its load generators: an IP set NOT-ed in the rate rule's scope-down."""
+    bundle = make_fake_bundle(Path(tmp_path_factory.mktemp("bundle")))
+    return build_graph("prod", stack_file_config("prod"), bundle)
+
+
+def test_the_load_generator_ip_set_is_realised_and_referenced(clean_moto: str, prod_graph) -> None:
+    ctx = _ctx(clean_moto)
+    _, ip_set = HANDLERS[IP_SET](
+        ctx, "load-generators", copy.deepcopy(prod_graph.one(IP_SET).inputs)
+    )
+    acl_inputs = copy.deepcopy(prod_graph.one(ACL).inputs)
+    ref = acl_inputs["rules"][0]["statement"]["rateBasedStatement"]["scopeDownStatement"]
+    ref["notStatement"]["statement"]["ipSetReferenceStatement"]["arn"] = ip_set["arn"]
+    _, acl = HANDLERS[ACL](ctx, "passport-prod-waf", acl_inputs)
+    waf = boto3.client("wafv2", region_name="us-east-1")
+    (summary,) = waf.list_ip_sets(Scope="REGIONAL")["IPSets"]
+    assert summary["ARN"] == ip_set["arn"]
+    stored = waf.get_ip_set(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["IPSet"]
+    assert stored["Addresses"] == ["127.0.0.1/32"]
+    # A web ACL that references an IP set which does not exist fails as on AWS.
+    ref["notStatement"]["statement"]["ipSetReferenceStatement"]["arn"] = ip_set["arn"] + "-gone"
+    with pytest.raises(WafValidationError, match="WAFNonexistentItemException"):
+        HANDLERS[ACL](ctx, "passport-prod-waf-2", acl_inputs)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "why"),
+    [
+        (["127.0.0.1"], "CIDR notation"),
+        (["2001:db8::/64"], "IPV4 CIDR"),
+        (["300.1.1.1/32"], "IPV4"),
+    ],
+)
+def test_ip_set_addresses_are_checked_like_aws(
+    clean_moto: str, prod_graph, addresses: list[str], why: str
+) -> None:
+    inputs = {**copy.deepcopy(prod_graph.one(IP_SET).inputs), "addresses": addresses}
+    with pytest.raises(WafValidationError, match=why):
+        HANDLERS[IP_SET](_ctx(clean_moto), "bad-set", inputs)
