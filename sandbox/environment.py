@@ -316,12 +316,20 @@ class EnvironmentRunner:
         return env
 
     def launch(
-        self, release: Path, label: str, env_vars: Mapping[str, str], names: list[str]
+        self,
+        release: Path,
+        label: str,
+        env_vars: Mapping[str, str],
+        names: list[str],
+        *,
+        cancellable: bool = True,
     ) -> list[dict[str, Any]]:
         """Start one app process per name and wait until each answers /health directly.
 
         Each process is in `starting` on disk before anything can fail, so `down` (or the
-        rollback) finds it; on failure every process started here is stopped again.
+        rollback) finds it; on failure every process started here is stopped again. Restoring
+        the previous version after a cancel is not cancellable (`cancellable=False`): the
+        signal that asked to stop is the reason the old version must serve again.
         """
         started: list[dict[str, Any]] = []
         began = time.monotonic()
@@ -330,7 +338,10 @@ class EnvironmentRunner:
                 started.append(self._start(release, label, env_vars, name))
             for inst in started:
                 self._wait_healthy(
-                    processes.ProcessRecord.from_dict(inst["process"]), inst["port"], label
+                    processes.ProcessRecord.from_dict(inst["process"]),
+                    inst["port"],
+                    label,
+                    cancellable=cancellable,
                 )
         except BaseException:
             self.stop_instances(started)
@@ -379,12 +390,14 @@ class EnvironmentRunner:
         with self.state.update() as data:
             data["starting"] = [p for p in data.get("starting", []) if p.get("pid") not in pids]
 
-    def _wait_healthy(self, record: processes.ProcessRecord, port: int, label: str) -> None:
+    def _wait_healthy(
+        self, record: processes.ProcessRecord, port: int, label: str, *, cancellable: bool = True
+    ) -> None:
         url = f"http://{LOOPBACK}:{port}"
         deadline = time.monotonic() + self.runtime.health_timeout
         last: Any = "no answer yet"
         while time.monotonic() < deadline:
-            if cancelled():  # a signal: undo (stop the new version), the old one serves on
+            if cancellable and cancelled():  # a signal: undo (stop the new version)
                 raise SandboxError(
                     f"deployment of {label} cancelled before it became healthy; the "
                     "previous version keeps serving"

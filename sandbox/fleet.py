@@ -290,6 +290,7 @@ class Rollout:
                     self.current["version"],
                     self.current.get("env_vars") or self.env_vars,
                     [i["name"] for i in missing],
+                    cancellable=False,
                 )
             except Exception as again:  # noqa: BLE001 - reported with the first failure
                 self.note("restoring the old version failed", error=str(again)[:300])

@@ -193,7 +193,13 @@ def test_sigint_during_the_blue_green_switch_keeps_the_old_version_serving(
     assert code == 130, err[-3000:]
     assert "Traceback" not in err and "interrupted by SIGINT" in err.splitlines()[-1]
     assert serving(state_root) == (deployed, deployed, deployed)  # state = what serves
-    assert pids_mentioning(str(state_root)) == before  # the new version's gunicorn is gone
+    # dev deploys AllAtOnce (EB's in-place policy): the old instance was already stopped when
+    # the signal came, so the undo restarted it. As many processes as before, and every new one
+    # runs the old version's release: the new version's gunicorn is gone.
+    after = pids_mentioning(str(state_root))
+    assert len(after) == len(before)
+    for pid in after - before:
+        assert f"/releases/{deployed}" in os.readlink(f"/proc/{pid}/cwd"), pid
     history = json.loads((state_root / STACK / "sandbox.json").read_text())["deployments"]
     assert history[-1]["result"] == "interrupted"
 
