@@ -48,11 +48,7 @@ def health() -> Response:
     }
     checks: dict[str, dict] = {
         "model": {"ok": remover.loaded, "name": remover.model_name}
-        | (
-            {"error": "the model could not be loaded (details in the instance log)"}
-            if remover.error
-            else {}
-        )
+        | ({"error": _public_model_error(remover.error)} if remover.error else {})
     }
     if request.args.get("deep", "").lower() in ("1", "true", "yes"):
         settings = svc.settings
@@ -68,3 +64,9 @@ def health() -> Response:
     response.status_code = 503 if failed else 200
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _public_model_error(error: str) -> str:
+    """What went wrong with the model, without the server path (the instance log has it)."""
+    what = "missing" if "missing" in error else "failed to load"
+    return f"the model file is {what}; details in the instance log"
