@@ -320,10 +320,10 @@ def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
 
     held = threading.Event()
 
-    def hold() -> None:
+    def hold(seconds: float = 4) -> None:
         with stack_lock(StackPaths(state_root, STACK)):
             held.set()
-            time.sleep(4)
+            time.sleep(seconds)
 
     holder = threading.Thread(target=hold)
     holder.start()
@@ -333,9 +333,9 @@ def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     waits = [json.loads(x) for x in result.stderr.splitlines() if '"waiting"' in x]
     assert waits and "is being changed by another command" in waits[0]["detail"]
-    short = threading.Thread(target=hold)
-    short.start()
     held.clear()
+    short = threading.Thread(target=hold, args=(20,))  # longer than the CLI's start + 1 s
+    short.start()
     held.wait(10)
     refused = cli("automation", "up", "--lock-timeout", "1", state_root=state_root)
     short.join()
