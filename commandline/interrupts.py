@@ -95,6 +95,8 @@ def deferred() -> Iterator[None]:
     finally:
         _state["defer"] -= 1
     pending = _state["pending"]
+    if threading.current_thread() is not threading.main_thread():
+        return  # a worker's block (a resource's switch): the main thread raises the signal
     if not _state["defer"] and pending and not _state["raised"]:
         _state["pending"] = 0
         _state["raised"] = True

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from commandline.interrupts import cancelled
+from commandline.interrupts import cancelled, deferred
 from sandbox import processes
 from sandbox.errors import SandboxError
 from sandbox.state import SandboxState, utc_timestamp, write_json_atomic
@@ -514,29 +514,6 @@ class LoadBalancer:
         return round(time.monotonic() - started, 2)
 
 
-class _DeferredSignals:
-    """SIGINT/SIGTERM held back for a few writes (main thread only), then delivered."""
-
-    def __enter__(self) -> _DeferredSignals:
-        import signal
-        import threading
-
-        self.pending: list[int] = []
-        self.saved: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, lambda s, _f: self.pending.append(s))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
-        for sig in self.pending:
-            os.kill(os.getpid(), sig)
-
-
 def switch_serving_version(
     state: SandboxState,
     lb: LoadBalancer,
@@ -553,7 +530,7 @@ def switch_serving_version(
     or undone by `recover_interrupted_switch` on the next command, which decides by what the
     target file says. Returns the load balancer generation that deregistered the old set.
     """
-    with _DeferredSignals():
+    with deferred():
         with state.update() as data:
             data["switch"] = {"app": new_app, "registered": registered}
         generation = lb.register(registered, health)  # commit point
