@@ -21,7 +21,7 @@ STACK_OUTPUTS = (
     "stack", "region", "api_url", "environment_name", "application_name", "app_version",
     "artifact_bucket", "media_bucket", "email_table", "analytics_table", "sender_email",
     "ses_configuration_set", "alarm_topic_arn", "cors_allowed_origins", "latency_budget_ms",
-    "max_upload_mb", "ses_dns_records",
+    "max_upload_mb", "ses_dns_records", "load_test",
 )  # fmt: skip
 
 
@@ -40,6 +40,7 @@ def test_outputs_follow_the_contract_and_are_on_disk(stack: Deployed) -> None:
     assert out["cors_allowed_origins"] == stack.setting("corsAllowedOrigins")
     assert out["max_upload_mb"] == stack.setting("maxUploadMb")
     assert out["latency_budget_ms"] == stack.setting("latencyBudgetMs")
+    assert out["load_test"]["runInPipeline"] is (stack.engine.stack == "prod")
     assert json.loads(stack.engine.paths.outputs.read_text()) == out
     assert out["api_url"] == stack.engine.status()["app_url"]
 
