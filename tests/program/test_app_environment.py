@@ -30,6 +30,8 @@ CONTRACT_ENV_VARS = {
     "EMAIL_DAILY_CAP",
     "ANALYTICS_TTL_DAYS",
     "TRUSTED_PROXY_HOPS",
+    "RATE_LIMIT_EXEMPT_CIDRS",
+    "FORCE_HTTPS",
 }
 APP_ENV = "aws:elasticbeanstalk:application:environment"
 
@@ -341,5 +343,7 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
     assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
     assert graph.outputs["api_url"].startswith("https://")
+    assert s[(APP_ENV, "FORCE_HTTPS")] == "true"  # the app redirects HTTP to HTTPS
     plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
     assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]
+    assert plain[(APP_ENV, "FORCE_HTTPS")] == "false"
