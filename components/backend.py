@@ -64,6 +64,8 @@ def abuse_env_vars(cfg: StackConfig) -> dict[str, str]:
         "ANALYTICS_TTL_DAYS": str(abuse.analytics_retention_days),
         "TRUSTED_PROXY_HOPS": str(TRUSTED_PROXY_HOPS),
         "RATE_LIMIT_EXEMPT_CIDRS": ",".join(abuse.rate_limit_exempt_cidrs),
+        # The ALB terminates TLS with certificateArn; the app redirects HTTP to it (issue 10).
+        "FORCE_HTTPS": "true" if cfg.certificate_arn else "false",
     }
 
 

@@ -692,6 +692,13 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
     certificate, insecure = _check_https(c, tier, region)
     vpc_id, subnets = _check_vpc(c)
     abuse = _check_abuse(c, tier)
+    if certificate and abuse.public_base_url.startswith("http://"):
+        # The app redirects HTTP to https://<publicBaseUrl's host> (FORCE_HTTPS).
+        c.add(
+            ("certificateArn", "publicBaseUrl"),
+            _show(abuse.public_base_url),
+            "an https:// publicBaseUrl when certificateArn is set (HTTP is redirected to it)",
+        )
     load_test = _check_capacity(c, instance_type, model)
 
     if c.issues:

@@ -191,6 +191,7 @@ class SandboxEngine:
         """Deploy the stack: realise every resource, run the app version, write outputs."""
         from sandbox.mocks import RealisingMocks
         from sandbox.realise.context import RealiseContext
+        from sandbox.realise.deletes import realise_deletes
 
         require_moto()
         config = self._config()
@@ -253,26 +254,38 @@ class SandboxEngine:
             if unhealthy:
                 self._record_failure(state, record, SandboxError(unhealthy), mocks, runner)
                 raise SandboxError(unhealthy)
+            # Pulumi deletes replaced/removed resources last; a refused delete fails the update
+            # and stays pending for the next one (sandbox/realise/deletes.py).
+            old = state.get("resources", default={}) or {}
+            deletes = realise_deletes(
+                ctx, old, mocks.graph, state.get("pending_deletes", default=[]) or []
+            )
             with deferred():  # outputs and state name the new version together
-                old = state.get("resources", default={})
                 ops = diff_graphs(old, mocks.graph)
                 write_json_atomic(self.paths.outputs, outputs)
                 with state.update() as data:
                     data["resources"] = mocks.graph
+                    data["pending_deletes"] = deletes.pending
                     data["app_url"] = f"http://{runner.front_address()}"
                     data["outputs_file"] = str(self.paths.outputs)
                     data["deployments"].append(
                         {
                             **record,
-                            "result": "succeeded",
+                            "result": "failed" if deletes.errors else "succeeded",
                             "end_time": utc_timestamp(),
-                            "message": self._deploy_message(runner),
+                            "message": "; ".join(deletes.errors) or self._deploy_message(runner),
                             "app_version": outputs.get("app_version"),
                             "api_url": outputs.get("api_url"),
                             "app": runner.last_deploy,
                             "resource_changes": count_ops(ops),
                         }
                     )
+            if deletes.errors:
+                raise SandboxError(
+                    "; ".join(deletes.errors)
+                    + " (the update's new resources are in place; the delete is retried at the "
+                    "next up)"
+                )
             return outputs
 
     def refresh(self) -> None:
@@ -645,8 +658,16 @@ class SandboxEngine:
     ) -> None:
         with state.update() as data:
             if mocks is not None:
-                # Like Pulumi's partial state: what was realised before the failure is known.
-                data["resources"] = {**data.get("resources", {}), **mocks.graph}
+                from sandbox.realise.deletes import replaced
+
+                # Like Pulumi's partial state: what was realised before the failure is known,
+                # and what it replaced is pending delete until the next update.
+                old = data.get("resources", {}) or {}
+                data["pending_deletes"] = [
+                    *(data.get("pending_deletes") or []),
+                    *replaced(old, mocks.graph),
+                ]
+                data["resources"] = {**old, **mocks.graph}
             data["deployments"].append(
                 {
                     **record,

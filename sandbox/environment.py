@@ -194,6 +194,29 @@ class EnvironmentRunner:
             if (lifecycle or {}).get("delete_source"):
                 s3.delete_object(Bucket=old["bucket"], Key=old["key"])
 
+    def delete_version(self, application: str, label: str, *, delete_source: bool = False) -> None:
+        """DeleteApplicationVersion as EB does it: refused while an environment runs the label.
+
+        "You cannot delete an application version that is associated with a running
+        environment" (EB API reference); the version in the middle of a rollout counts too.
+        A label EB no longer holds is not an error (the lifecycle may have retired it).
+        """
+        in_use = {
+            (node or {}).get("version"): (node or {}).get("environment")
+            for node in (self.state.get("app"), self.state.get("deploying"))
+            if (node or {}).get("application", application) == application
+        }
+        if label in in_use:
+            raise SandboxError(
+                f"InvalidParameterValue: Unable to delete application version {label} because "
+                f"it is being used by an environment ({in_use[label] or 'the environment'} "
+                f"of application {application})"
+            )
+        with self.state.update() as data:
+            old = data["eb"]["versions"].get(application, {}).pop(label, None)
+        if old and delete_source:
+            self._s3().delete_object(Bucket=old["bucket"], Key=old["key"])
+
     # -- the environment --------------------------------------------------------------------
 
     def front_address(self) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 
 from sandbox.errors import SandboxError
 from sandbox.realise import HANDLERS
@@ -83,6 +84,21 @@ def inputs_digest(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class OptionsMonitor(MockMonitor):
+    """The mock monitor, also telling the mocks each resource's ``retain_on_delete``.
+
+    Pulumi's MockResourceArgs carries no resource options, but what happens to a replaced or
+    removed resource depends on that one: with it, Pulumi drops the resource from its state and
+    never calls the provider's delete (sandbox/realise/deletes.py).
+    """
+
+    def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802
+        note = getattr(self.mocks, "note_options", None)
+        if note is not None:
+            note(request.type, request.name, retain_on_delete=bool(request.retainOnDelete))
+        return super().RegisterResource(request)
+
+
 class _GraphMocks(pulumi.runtime.Mocks):
     """Shared bookkeeping: the resource graph and invoke answers."""
 
@@ -91,6 +107,13 @@ class _GraphMocks(pulumi.runtime.Mocks):
         self.invokes = dict(INVOKES if invokes is None else invokes)
         self.graph: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._retained: set[str] = set()
+
+    def note_options(self, typ: str, name: str, *, retain_on_delete: bool) -> None:
+        """Resource options the mocks' arguments lack (from OptionsMonitor)."""
+        if retain_on_delete:
+            with self._lock:
+                self._retained.add(resource_key(typ, name))
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list | None]:
         invoke = self.invokes.get(args.token)
@@ -112,7 +135,9 @@ class _GraphMocks(pulumi.runtime.Mocks):
             "state": _jsonable(state),
         }
         with self._lock:
-            self.graph[resource_key(args.typ, args.name)] = entry
+            key = resource_key(args.typ, args.name)
+            entry["retain_on_delete"] = key in self._retained
+            self.graph[key] = entry
 
     @staticmethod
     def _passthrough(args: pulumi.runtime.MockResourceArgs) -> bool:

@@ -130,6 +130,8 @@ def run_program(
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    from sandbox.mocks import OptionsMonitor
+
     program = project_dir / PROGRAM_FILE
     if not program.is_file():
         raise SandboxError(f"no Pulumi program at {program}")
@@ -153,7 +155,11 @@ def run_program(
         runtime_settings.SETTINGS.outputs.clear()
         pulumi.runtime.set_all_config(dict(config))
         pulumi.runtime.set_mocks(
-            mocks, project=project_name(project_dir), stack=stack, preview=preview
+            mocks,
+            project=project_name(project_dir),
+            stack=stack,
+            preview=preview,
+            monitor=OptionsMonitor(mocks),
         )
         runtime_settings.SETTINGS.rpc_manager.clear()
         root = runtime_settings.get_root_resource()

@@ -20,6 +20,7 @@ from .background import BackgroundRemover
 from .config import ConfigError, Settings, load_settings
 from .errors import register_error_handlers
 from .hosts import install_host_check
+from .https_redirect import install_https_redirect
 from .logs import REQUEST_ID_HEADER, configure_logging, install_request_logging
 from .ratelimit import install_rate_limits
 from .routes import email, health, photos
@@ -100,6 +101,8 @@ def create_app(
     install_request_logging(app)
     register_error_handlers(app)
     install_host_check(app, settings.allowed_hosts)
+    if settings.force_https:
+        install_https_redirect(app, settings.public_base_url)
     capacity.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(photos.bp)

@@ -50,6 +50,8 @@ class Settings:
     trusted_proxy_hops: int = 2
     rate_limit_exempt: tuple[str, ...] = ()
     """CIDRs of trusted load generators the per-client limits do not count (stack config)."""
+    force_https: bool = False
+    """FORCE_HTTPS: the ALB terminates TLS (stack config certificateArn); redirect HTTP to it."""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -137,7 +139,22 @@ def _abuse_settings(env: Mapping[str, str], problems: list[str]) -> dict[str, ob
         "analytics_ttl_days": _int_in(env, "ANALYTICS_TTL_DAYS", 90, 1, 3650, problems),
         "trusted_proxy_hops": _int_in(env, "TRUSTED_PROXY_HOPS", 2, 0, 3, problems),
         "rate_limit_exempt": _exempt_networks(env, problems),
+        "force_https": _force_https(env, base, problems),
     }
+
+
+def _force_https(env: Mapping[str, str], base: str, problems: list[str]) -> bool:
+    """FORCE_HTTPS=true|false; true needs an https:// PUBLIC_BASE_URL to redirect to."""
+    raw = env.get("FORCE_HTTPS", "").strip().lower() or "false"
+    if raw not in ("true", "false"):
+        problems.append(f"FORCE_HTTPS: {raw[:20]!r} — allowed: true, false")
+        return False
+    if raw == "true" and base and not base.startswith("https://"):
+        problems.append(
+            f"FORCE_HTTPS: true with PUBLIC_BASE_URL {base[:80]!r} — allowed: an https:// "
+            "PUBLIC_BASE_URL (the redirect's target)"
+        )
+    return raw == "true"
 
 
 def _exempt_networks(env: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:

@@ -126,3 +126,14 @@ HANDLERS = {
     VERSION_TYPE: application_version,
     ENV_TYPE: environment,
 }
+
+
+def delete_application_version(ctx: RealiseContext, entry: dict[str, Any]) -> None:
+    """What the provider's Delete does for a replaced/removed version: DeleteApplicationVersion
+    with DeleteSourceBundle false (the bundle stays in S3 for rollbacks); EB refuses it while an
+    environment runs the label."""
+    state = entry.get("state") or {}
+    ctx.services.delete_version(str(state.get("application")), str(entry.get("id")))
+
+
+DELETERS = {VERSION_TYPE: delete_application_version}

@@ -30,6 +30,8 @@ CONTRACT_ENV_VARS = {
     "EMAIL_DAILY_CAP",
     "ANALYTICS_TTL_DAYS",
     "TRUSTED_PROXY_HOPS",
+    "RATE_LIMIT_EXEMPT_CIDRS",
+    "FORCE_HTTPS",
 }
 APP_ENV = "aws:elasticbeanstalk:application:environment"
 
@@ -129,7 +131,8 @@ def test_settings_are_unique_and_only_applicable_ones(stack_graph: Graph) -> Non
     assert all(
         isinstance(s["value"], str) and s["value"] != ""
         for s in settings
-        if s["name"] != "CORS_ALLOWED_ORIGINS"
+        # lists that may be empty (no CORS origins in dev, no load generators to exempt)
+        if s["name"] not in ("CORS_ALLOWED_ORIGINS", "RATE_LIMIT_EXEMPT_CIDRS")
     )
 
 
@@ -341,5 +344,7 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
     assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
     assert graph.outputs["api_url"].startswith("https://")
+    assert s[(APP_ENV, "FORCE_HTTPS")] == "true"  # the app redirects HTTP to HTTPS
     plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
     assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]
+    assert plain[(APP_ENV, "FORCE_HTTPS")] == "false"

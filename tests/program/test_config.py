@@ -396,6 +396,9 @@ def test_staging_and_prod_need_a_certificate_or_an_explicit_opt_out() -> None:
     assert (
         "stack's region" in issues_for("dev", base(certificateArn=wrong_region))["certificateArn"]
     )
+    # HTTP is redirected to https://<publicBaseUrl's host>, so that URL must be https.
+    plain = issues_for("dev", base(certificateArn=CERT, publicBaseUrl="http://localhost"))
+    assert "an https:// publicBaseUrl" in plain["certificateArn, publicBaseUrl"]
 
 
 def test_vpc_and_subnets_come_together() -> None:

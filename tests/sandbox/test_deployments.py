@@ -87,7 +87,8 @@ def test_preview_of_a_changed_bundle_shows_the_app_update(
     # per resource, against the state the sandbox keeps: which properties change
     updates = {r["type"]: r for r in summary["resources"] if r["op"] == "update"}
     environment = updates["aws:elasticbeanstalk/environment:Environment"]
-    assert {"version", "settings"} <= set(environment["diffs"])  # label + APP_VERSION
+    # only the label: the app reads its version from the bundle (issue 10, item 6)
+    assert "version" in environment["diffs"] and "settings" not in environment["diffs"]
     assert "name" not in environment["diffs"] and "application" not in environment["diffs"]
     assert live_app(dev)  # preview touched nothing
 
@@ -175,12 +176,21 @@ def test_eb_refuses_an_application_version_label_twice(
 def test_rollback_after_a_failed_up_references_the_existing_version(dev: Deployed) -> None:
     """Issue 10 item 5: rolling back to the first version passes under EB's rules."""
     first = dev.engine.history()[-1]["app_version"]
+    serving = dev.outputs["app_version"]
+    # The failed up replaced the version resource (create before delete): the serving version
+    # is pending delete, with the program's retain_on_delete as the mocks saw it.
+    (pending,) = _state(dev)["pending_deletes"]
+    assert pending["id"] == serving and pending["retain_on_delete"] is True
     bundle = Path(__file__).resolve().parents[2] / "build" / "bundles" / f"{first}.zip"
     outputs = dev.engine.up(bundle)
     assert outputs["app_version"] == first
     assert health(outputs["api_url"])["version"] == first
-    versions = _state(dev)["eb"]["versions"]
-    assert first in next(iter(versions.values()))  # kept by EB, not deleted by the deploy
+    state = _state(dev)
+    versions = next(iter(state["eb"]["versions"].values()))
+    assert first in versions  # kept by EB, not deleted by the deploy
+    # The version resource the rollback no longer declares is retained, not deleted through
+    # EB (sandbox/realise/deletes.py): it stays a rollback target, and no delete is pending.
+    assert serving in versions and state["pending_deletes"] == []
     dev.outputs = outputs
 
 
