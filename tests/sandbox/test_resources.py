@@ -256,6 +256,8 @@ def test_rejected_requests_filter_counts_the_apps_own_429s(stack: Deployed) -> N
     answers = [requests.post(url, json=body, timeout=30) for _ in range(2)]
     assert [r.status_code for r in answers] == [202, 429]  # the resend cooldown
     rejected_id = answers[1].headers["X-Request-Id"]
+    # Another client error must not count: only 429 is a rejection.
+    assert requests.post(url, json={"email": "not-an-address"}, timeout=30).status_code == 400
     lines = [
         line
         for log in stack.engine.paths.logs.glob("app-*.log")
@@ -264,7 +266,7 @@ def test_rejected_requests_filter_counts_the_apps_own_429s(stack: Deployed) -> N
     ]
     (rejected,) = [line for line in lines if rejected_id in line]
     served = [line for line in lines if '"status":429' not in line]
-    assert '"status":429' in rejected and served
+    assert '"status":429' in rejected and any('"status":400' in line for line in served)
     pattern = flt["filterPattern"]
     assert matches(pattern, rejected)
     assert matches(pattern, f"Nov 22 02:45:56 ip-10-0-0-1 web[1234]: {rejected}")
