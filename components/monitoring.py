@@ -4,6 +4,13 @@ EB enhanced health publishes the environment metrics used here once its ConfigDo
 for them (see eb_settings.PUBLISHED_METRICS). DynamoDB's ThrottledRequests and SystemErrors are
 only emitted per operation, so those alarms sum the per-operation series with metric math; an
 alarm on the bare TableName dimension would watch a series that never exists.
+
+The app's own rejections (429 from the per-client limits and the per-address email quota) exist
+only in its access log, so a metric filter on the log group EB streams the app's stdout to counts
+them; that needs no permission on the instances and no API call per request. EB's rsyslog prefixes
+each stdout line ("Nov 22 02:45:56 ip-10-0-0-1 web[1234]: {...}"), so the event is not pure JSON
+and a JSON pattern (`{ $.status = 429 }`) would never match: the pattern is a regex on the compact
+JSON line (`"status":429`; any quote inside a string value is escaped, so input cannot forge it).
 """
 
 from __future__ import annotations
@@ -24,6 +31,21 @@ PERIOD = 60
 WAF_NAMESPACE = "AWS/WAFV2"
 WAF_BLOCKED_PER_5_MIN = 100
 """Rejected requests per 5 minutes that mean an attack (or a broken client) worth a look."""
+APP_NAMESPACE = "PassportPhoto"
+"""Custom metrics live under PassportPhoto/<environment name> (a regex metric filter cannot set
+dimensions, so the environment is in the namespace: stacks sharing an account stay apart)."""
+REJECTED_METRIC = "RejectedRequests"
+REJECTED_PATTERN = "%.status.:429%"
+"""Matches `"status":429` in an access-log line (regex: `"` is not allowed in a CloudWatch regex,
+`.` stands for it; an escaped `\\"status\\":429` inside a value has two characters there)."""
+APP_REJECTED_PER_5_MIN = 100
+
+
+def app_log_group(environment_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The log group EB streams the app's stdout to (StreamLogs, Amazon Linux 2/2023 platforms)."""
+    return pulumi.Output.concat(
+        "/aws/elasticbeanstalk/", environment_name, "/var/log/web.stdout.log"
+    )
 
 
 @dataclass
@@ -167,8 +189,43 @@ class Monitoring(pulumi.ComponentResource):
                 period_override=300,
             )
 
+        self._rejected_requests(args.environment_name)
+
         self.register_outputs(
             {"alarm_topic_arn": self.topic.arn, "alarms": [a.name for a in self.alarms.values()]}
+        )
+
+    def _rejected_requests(self, environment_name: pulumi.Input[str]) -> None:
+        """Count the app's 429 answers from its access log and alarm on a burst (every stack:
+        dev has no WAF, and the WAF never sees the per-address email quota)."""
+        namespace = pulumi.Output.concat(APP_NAMESPACE, "/", environment_name)
+        self.rejected_filter = aws.cloudwatch.LogMetricFilter(
+            f"{self._name}-rejected-requests",
+            # Built from the environment's name output, so it waits for EB to create the group.
+            log_group_name=app_log_group(environment_name),
+            pattern=REJECTED_PATTERN,
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=REJECTED_METRIC,
+                namespace=namespace,
+                value="1",
+                default_value="0",
+                unit="Count",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._alarm(
+            "app-rejected",
+            description=(
+                f"More than {APP_REJECTED_PER_5_MIN} requests in 5 minutes answered 429 by the app "
+                "(per-client limits, resend cooldown, daily email cap)"
+            ),
+            namespace=namespace,
+            metric_name=REJECTED_METRIC,
+            statistic="Sum",
+            comparison_operator="GreaterThanThreshold",
+            threshold=APP_REJECTED_PER_5_MIN,
+            evaluation_periods=1,
+            period_override=300,
         )
 
     def _alarm(self, key: str, *, description: str, **kwargs: object) -> None:

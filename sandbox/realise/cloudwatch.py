@@ -1,10 +1,12 @@
-"""CloudWatch metric alarms (plain and metric-math) and CloudWatch Logs log groups."""
+"""CloudWatch metric alarms (plain and metric-math); CloudWatch Logs groups and metric filters."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from sandbox.realise import filter_patterns
 from sandbox.realise.context import RealiseContext, error_code, tag_list
 
 SCALARS = {
@@ -116,7 +118,69 @@ def log_group(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[s
     }
 
 
+UNITS = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+}  # fmt: skip
+_METRIC_NAME = re.compile(r"^[^:*$]{1,255}$")
+_FILTER_NAME = re.compile(r"^[^:*]{1,512}$")
+
+
+def _check_metric_filter(name: str, pattern: str, transformation: dict[str, Any]) -> None:
+    """What PutMetricFilter refuses and moto lets through (InvalidParameterException)."""
+    if not _FILTER_NAME.match(name):
+        raise ValueError(f"metric filter name {name!r}: 1-512 characters, no ':' or '*'")
+    filter_patterns.check(pattern)
+    for key in ("metricName", "metricNamespace"):
+        value = str(transformation.get(key) or "")
+        if not _METRIC_NAME.match(value):
+            raise ValueError(f"metric filter {name}: {key} {value!r}: 1-255 characters, no : * $")
+    if not 1 <= len(str(transformation.get("metricValue") or "")) <= 100:
+        raise ValueError(f"metric filter {name}: metricValue must be 1-100 characters")
+    unit = transformation.get("unit")
+    if unit is not None and unit not in UNITS:
+        raise ValueError(f"metric filter {name}: unit {unit!r} is not a CloudWatch unit")
+
+
+def metric_filter(
+    ctx: RealiseContext, name: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    logs = ctx.client("logs")
+    filter_name = ctx.physical_name("aws:cloudwatch/logMetricFilter:LogMetricFilter", name, inputs)
+    group = str(inputs["logGroupName"])
+    mt = inputs["metricTransformation"]
+    transformation: dict[str, Any] = {
+        "metricName": mt["name"],
+        "metricNamespace": mt["namespace"],
+        "metricValue": mt["value"],
+    }
+    if mt.get("defaultValue") not in (None, ""):
+        transformation["defaultValue"] = float(mt["defaultValue"])
+    if mt.get("unit"):
+        transformation["unit"] = mt["unit"]
+    if mt.get("dimensions"):
+        transformation["dimensions"] = dict(mt["dimensions"])
+    _check_metric_filter(filter_name, str(inputs.get("pattern") or ""), transformation)
+    # AWS refuses a filter on a log group that does not exist; moto stores it anyway.
+    if not any(
+        g["logGroupName"] == group
+        for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    ):
+        raise ValueError(f"metric filter {filter_name}: log group {group} does not exist")
+    logs.put_metric_filter(
+        logGroupName=group,
+        filterName=filter_name,
+        filterPattern=str(inputs.get("pattern") or ""),
+        metricTransformations=[transformation],
+    )
+    return filter_name, {**inputs, "name": filter_name}
+
+
 HANDLERS = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": metric_filter,
 }

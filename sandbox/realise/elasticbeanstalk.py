@@ -83,6 +83,7 @@ def environment(
             EnvironmentName=env_name,
             SolutionStackName=inputs.get("solutionStackName") or "sandbox",
         )
+    _stream_log_groups(ctx, env_name, list(inputs.get("settings") or []))
     settings = _allow_front_host(list(inputs.get("settings") or []))
     live = ctx.services.deploy(env_name, app_name, str(label), settings)
     front = ctx.services.front_address()
@@ -105,6 +106,31 @@ def environment(
         "triggers": [],
         "tagsAll": ctx.tags_all(inputs),
     }
+
+
+STREAMED_LOGS = ("web.stdout.log", "nginx/access.log", "nginx/error.log", "eb-engine.log")
+"""The instance logs EB streams on Amazon Linux 2023 (web.stdout.log is the app's stdout)."""
+
+
+def _stream_log_groups(ctx: RealiseContext, env_name: str, settings: list[dict[str, Any]]) -> None:
+    """With StreamLogs on, EB creates /aws/elasticbeanstalk/<env>/var/log/<file> groups with the
+    configured retention: metric filters on them need the group to exist, as on AWS."""
+    logs_ns = "aws:elasticbeanstalk:cloudwatch:logs"
+    opts = {s.get("name"): s.get("value") for s in settings if s.get("namespace") == logs_ns}
+    if str(opts.get("StreamLogs", "false")).lower() != "true":
+        return
+    client = ctx.client("logs")
+    for log in STREAMED_LOGS:
+        group = f"/aws/elasticbeanstalk/{env_name}/var/log/{log}"
+        try:
+            client.create_log_group(logGroupName=group)
+        except Exception as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+        if opts.get("RetentionInDays"):
+            client.put_retention_policy(
+                logGroupName=group, retentionInDays=int(opts["RetentionInDays"])
+            )
 
 
 def _allow_front_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:

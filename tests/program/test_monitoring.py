@@ -1,4 +1,5 @@
-"""Alarms: EB health, 5xx rate, p99 latency vs budget, DynamoDB throttles/errors -> SNS."""
+"""Alarms: EB health, 5xx rate, p99 latency vs budget, DynamoDB throttles/errors, the app's
+429s (metric filter on its log) -> SNS."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_every_alarm_notifies_the_topic(stack_graph: Graph) -> None:
         "emails-errors",
         "analytics-throttles",
         "analytics-errors",
+        "app-rejected",
     } | ({"rate-limited"} if stack_graph.of_type("aws:wafv2/webAcl:WebAcl") else set())
     for alarm in found.values():
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic]
@@ -83,3 +85,28 @@ def test_email_subscription_only_when_configured(stack_graphs: dict[str, Graph])
         sub = stack_graphs[stack].one("aws:sns/topicSubscription:TopicSubscription").inputs
         assert (sub["protocol"], sub["endpoint"]) == ("email", email)
         assert sub["topic"] == stack_graphs[stack].outputs["alarm_topic_arn"]
+
+
+def test_every_stack_counts_the_apps_rejected_requests(stack_graphs: dict[str, Graph]) -> None:
+    """dev has no WAF: the app's own 429s are counted from its access log in every stack."""
+    for graph in stack_graphs.values():
+        env_name = graph.outputs["environment_name"]
+        flt = graph.one("aws:cloudwatch/logMetricFilter:LogMetricFilter").inputs
+        assert flt["logGroupName"] == f"/aws/elasticbeanstalk/{env_name}/var/log/web.stdout.log"
+        assert flt["pattern"] == "%.status.:429%"
+        assert flt["metricTransformation"] == {
+            "name": "RejectedRequests",
+            "namespace": f"PassportPhoto/{env_name}",
+            "value": "1",
+            "defaultValue": "0",
+            "unit": "Count",
+        }
+        alarm = alarms(graph)["app-rejected"]
+        assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == (
+            f"PassportPhoto/{env_name}",
+            "RejectedRequests",
+            "Sum",
+        )
+        assert (alarm["threshold"], alarm["period"], alarm["evaluationPeriods"]) == (100, 300, 1)
+        assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["alarmActions"] == [graph.outputs["alarm_topic_arn"]]

@@ -29,13 +29,14 @@ REQUIRED_TYPES = {
     "aws:ses/emailIdentity:EmailIdentity": 1,
     "aws:ses/configurationSet:ConfigurationSet": 1,
     "aws:sns/topic:Topic": 1,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 8,
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": 1,
 }
 
 
 def test_stack_declares_every_required_resource(stack_graph: Graph) -> None:
     waf = 1 if stack_graph.of_type("aws:wafv2/webAcl:WebAcl") else 0  # staging/prod only
-    expected = {**REQUIRED_TYPES, "aws:cloudwatch/metricAlarm:MetricAlarm": 7 + waf}
+    expected = {**REQUIRED_TYPES, "aws:cloudwatch/metricAlarm:MetricAlarm": 8 + waf}
     expected["aws:wafv2/webAclAssociation:WebAclAssociation"] = waf
     for typ, count in expected.items():
         assert len(stack_graph.of_type(typ)) == count, typ

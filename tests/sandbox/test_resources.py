@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.realise.filter_patterns import matches
 from tests.sandbox.conftest import Deployed, deploy
 
 pytestmark = pytest.mark.slow
@@ -177,7 +178,7 @@ def test_alarms_notify_the_topic(stack: Deployed) -> None:
     )
     metric_alarms = alarms["MetricAlarms"]
     waf = 1 if stack.config.get("passport-photo-backend:wafRateLimit") else 0  # prod, staging
-    assert len(metric_alarms) == 7 + waf
+    assert len(metric_alarms) == 8 + waf
     assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in metric_alarms)
     latency = next(a for a in metric_alarms if "latency-p99" in a["AlarmName"])
     assert latency["Threshold"] == stack.setting("latencyBudgetMs") / 1000
@@ -227,3 +228,47 @@ def test_waf_rate_rule_guards_the_load_balancer_where_configured(stack: Deployed
         AlarmNamePrefix=f"passport-{stack.engine.stack}-rate-limited"
     )["MetricAlarms"]
     assert [a["MetricName"] for a in alarm] == ["BlockedRequests"]
+
+
+def test_rejected_requests_filter_counts_the_apps_own_429s(stack: Deployed) -> None:
+    """Every stack (dev has no WAF): a metric filter on the group EB streams the app's stdout to,
+    and an alarm on its metric. The pattern is proved against the access log the real app wrote
+    under gunicorn in this sandbox: its 429 lines match (also behind EB's rsyslog prefix), others
+    do not."""
+    import requests
+
+    env = stack.outputs["environment_name"]
+    group = f"/aws/elasticbeanstalk/{env}/var/log/web.stdout.log"
+    (flt,) = stack.client("logs").describe_metric_filters(logGroupName=group)["metricFilters"]
+    (mt,) = flt["metricTransformations"]
+    assert (mt["metricNamespace"], mt["metricName"], mt["metricValue"]) == (
+        f"PassportPhoto/{env}",
+        "RejectedRequests",
+        "1",
+    )
+    (alarm,) = stack.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=f"passport-{stack.engine.stack}-app-rejected"
+    )["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (mt["metricNamespace"], "RejectedRequests")
+    assert alarm["AlarmActions"] == [stack.outputs["alarm_topic_arn"]]
+
+    url = f"{stack.outputs['api_url']}/api/v1/email/validate"
+    body = {"email": "metric-filter@example.com"}
+    answers = [requests.post(url, json=body, timeout=30) for _ in range(2)]
+    assert [r.status_code for r in answers] == [202, 429]  # the resend cooldown
+    rejected_id = answers[1].headers["X-Request-Id"]
+    # Another client error must not count: only 429 is a rejection.
+    assert requests.post(url, json={"email": "not-an-address"}, timeout=30).status_code == 400
+    lines = [
+        line
+        for log in stack.engine.paths.logs.glob("app-*.log")
+        for line in log.read_text().splitlines()
+        if '"logger":"passport_app.access"' in line
+    ]
+    (rejected,) = [line for line in lines if rejected_id in line]
+    served = [line for line in lines if '"status":429' not in line]
+    assert '"status":429' in rejected and any('"status":400' in line for line in served)
+    pattern = flt["filterPattern"]
+    assert matches(pattern, rejected)
+    assert matches(pattern, f"Nov 22 02:45:56 ip-10-0-0-1 web[1234]: {rejected}")
+    assert not any(matches(pattern, line) for line in served)

@@ -223,6 +223,26 @@ def test_alarm_in_alarm_state_fails_monitoring(deployment: Deployment):
         cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="restored")
 
 
+def test_alarm_on_a_metric_nothing_publishes_fails_monitoring(deployment: Deployment):
+    """The app's rejected-requests alarm is only as good as the log filter feeding it."""
+    logs = deployment.client("logs")
+    env = deployment.outputs["environment_name"]
+    group = f"/aws/elasticbeanstalk/{env}/var/log/web.stdout.log"
+    (flt,) = logs.describe_metric_filters(logGroupName=group)["metricFilters"]
+    logs.delete_metric_filter(logGroupName=group, filterName=flt["filterName"])
+    try:
+        message = failed(only(deployment.outputs, "monitoring"), "monitoring")
+        assert "alarms on custom metrics without a metric filter publishing them" in message
+        assert f"(PassportPhoto/{env} RejectedRequests)" in message
+    finally:
+        logs.put_metric_filter(
+            logGroupName=group,
+            filterName=flt["filterName"],
+            filterPattern=flt["filterPattern"],
+            metricTransformations=flt["metricTransformations"],
+        )
+
+
 # --- faults in what the app serves -----------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""monitoring: the alarm topic exists, alarms notify it, and none is firing right now."""
+"""monitoring: the alarm topic exists, alarms notify it, none is firing right now, and every
+alarm on a custom metric (not AWS/…) has a CloudWatch Logs metric filter publishing it: an alarm
+on a metric nothing publishes stays OK forever (missing data is not breaching)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,21 @@ def alarms_for(ctx: CheckContext, topic: str) -> list[dict]:
             return alarms
 
 
+def unfed(ctx: CheckContext, alarms: list[dict]) -> list[str]:
+    """Alarms on a custom metric that no metric filter publishes."""
+    missing = []
+    for alarm in alarms:
+        namespace, metric = alarm.get("Namespace"), alarm.get("MetricName")
+        if not namespace or not metric or namespace.startswith("AWS/"):
+            continue
+        found = ctx.aws.call(
+            "logs", "describe_metric_filters", metricName=metric, metricNamespace=namespace
+        )
+        if not found.get("metricFilters"):
+            missing.append(f"{alarm['AlarmName']} ({namespace} {metric})")
+    return sorted(missing)
+
+
 def run(ctx: CheckContext) -> Outcome:
     topic = ctx.outputs["alarm_topic_arn"]
     try:
@@ -53,6 +70,14 @@ def run(ctx: CheckContext) -> Outcome:
         ", ".join(firing) or "none",
         "the alarm's metric in CloudWatch (`aws cloudwatch describe-alarm-history`)",
     )
+    silent = unfed(ctx, alarms)
+    problems.expect(
+        not silent,
+        "alarms on custom metrics without a metric filter publishing them",
+        "none",
+        ", ".join(silent) or "none",
+        "components/monitoring.py (LogMetricFilter) / `aws logs describe-metric-filters`",
+    )
     details = {"topic": topic, "alarms": states}
     problems.raise_if_any(details)
     return Outcome(f"{len(alarms)} alarm(s) notify the topic, none in ALARM", details)
@@ -61,7 +86,7 @@ def run(ctx: CheckContext) -> Outcome:
 CHECK = Check(
     name="monitoring",
     run=run,
-    description="alarm topic exists, alarms notify it, none in ALARM",
+    description="alarm topic exists, alarms notify it, none in ALARM, custom metrics are fed",
     requires=("region", "alarm_topic_arn"),
     needs_app=False,
     timeout_s=30.0,
