@@ -9,16 +9,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .errors import PipelineError
+from .errors import PipelineError, UsageError
 
 
 def history_data(pipeline: Any) -> dict[str, Any]:
     engine = pipeline.engine
     outputs = pipeline._safe_outputs()
     store = pipeline.record_store(outputs)
+    missing: UsageError | None = None
     try:
         engine_history = engine.history()
-    except PipelineError as exc:  # a destroyed real stack has no engine history to read
+    except UsageError as exc:  # not in this backend: never created, or destroyed
+        engine_history, missing = [], exc
+    except PipelineError as exc:
         engine_history = [{"error": str(exc)}]
     from verify.reports.index import load_runs
 
@@ -31,6 +34,8 @@ def history_data(pipeline: Any) -> dict[str, Any]:
         item["stages"] = {s["stage"]: s["duration_s"] for s in run.get("stages", [])}
         item["checks"] = {name: d for name, (d, _) in run.get("checks", {}).items()}
         deployments.append(item)
+    if missing is not None and not deployments:
+        raise missing  # nothing kept either: say the stack does not exist (exit 2)
     return {"stack": engine.stack, "deployments": deployments, "engine_history": engine_history}
 
 

@@ -47,7 +47,10 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         app=app,
         storage_uri="memory://",
         strategy="moving-window",
-        headers_enabled=True,
+        # Off: with headers on, Flask-Limiter stamps its window's Retry-After on *every* answer of
+        # a limited route, overriding the 2 s of a 503 busy with ~60 s. Our 429 handler sets
+        # Retry-After from the breached limit itself (errors.rate_limit_retry_after).
+        headers_enabled=False,
         key_prefix="passport",
     )
     exempt = [ipaddress.IPv4Network(c) for c in settings.rate_limit_exempt]

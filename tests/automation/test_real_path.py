@@ -81,7 +81,7 @@ def test_run_hands_the_cli_the_callers_credentials_not_the_sandboxs(tmp_path: Pa
 def test_read_only_commands_never_create_a_stack(tmp_path: Path, command: str) -> None:
     env = caller_env(install_stand_in(tmp_path))
     result = automation(env, command, "--stack", "staging", timeout=120)
-    assert result.returncode == ExitCode.FAILED, result.stdout + result.stderr
+    assert result.returncode == ExitCode.USAGE, result.stdout + result.stderr
     ran = commands(calls(tmp_path))
     assert any(c.startswith("stack select") for c in ran), ran
     assert not any(c.startswith("stack init") for c in ran), ran
@@ -113,7 +113,7 @@ def test_any_stack_with_a_stack_file_gets_an_engine(
     (tmp_path / "Pulumi.pr-123.yaml").write_text("config: {}\n")
     monkeypatch.setattr(wiring, "ROOT", tmp_path)
     assert wiring.make_engine("pulumi", "pr-123").stack == "pr-123"
-    with pytest.raises(PipelineError, match=r"no Pulumi\.pr-9\.yaml; stacks here: pr-123"):
+    with pytest.raises(PipelineError, match=r"no Pulumi\.pr-9\.yaml; available: pr-123"):
         wiring.make_engine("pulumi", "pr-9")
 
 
@@ -209,7 +209,7 @@ def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
 def test_a_bad_config_override_fails_before_the_cli(tmp_path: Path) -> None:
     env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
     result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=0")
-    assert result.returncode == ExitCode.FAILED
+    assert result.returncode == ExitCode.USAGE
     assert "maxInstances: got 0" in result.stderr
     assert calls(tmp_path) == []
 
