@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from commandline.interrupts import as_interrupted
+from commandline.interrupts import as_interrupted, unacknowledged_signal
 
 
 @dataclass
@@ -76,6 +76,10 @@ class StageLog:
             result.detail = str(interrupted) if interrupted else (result.detail or str(exc))
             raise
         else:
+            lost = unacknowledged_signal()  # a signal whose exception Python dropped
+            if lost is not None:
+                result.status, result.detail = "interrupted", str(lost)
+                raise lost
             if result.status == "running":
                 result.status = "succeeded"
         finally:

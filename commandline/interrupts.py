@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 from commandline.exitcodes import ExitCode, for_signal
 
@@ -43,7 +44,7 @@ class Interrupted(KeyboardInterrupt):
 
 #: Set by the first signal; worker threads poll it to stop waiting (they cannot be signalled).
 CANCELLED = threading.Event()
-_state = {"raised": False, "defer": 0, "pending": 0, "signum": 0}
+_state = {"raised": False, "defer": 0, "pending": 0, "signum": 0, "acknowledged": False}
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -67,16 +68,27 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _state.update(raised=False, defer=0, pending=0, signum=0)
+    _state.update(raised=False, defer=0, pending=0, signum=0, acknowledged=False)
     CANCELLED.clear()
     for sig in previous:
         signal.signal(sig, _handler)
+    previous_hook = sys.unraisablehook
+
+    def _unraisable(unraisable: Any) -> None:
+        # Our Interrupted raised inside a GC callback is dropped by Python with a traceback on
+        # stderr; `unacknowledged_signal` raises it again at the next step, so stay quiet.
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = _unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _state.update(raised=False, defer=0, pending=0, signum=0)  # this command is over
+        # this command is over
+        _state.update(raised=False, defer=0, pending=0, signum=0, acknowledged=False)
 
 
 @contextlib.contextmanager
@@ -117,11 +129,30 @@ def as_interrupted(exc: BaseException) -> Interrupted | None:
     "interrupted".
     """
     if isinstance(exc, Interrupted):
+        _state["acknowledged"] = True
         return exc
     if isinstance(exc, KeyboardInterrupt):
+        _state["acknowledged"] = True
         return Interrupted(signal.SIGINT)
     if _state["signum"]:
         _state["raised"] = True  # from here on, later signals only get noted
         _state["pending"] = 0
+        _state["acknowledged"] = True
         return Interrupted(int(_state["signum"]))
     return None
+
+
+def unacknowledged_signal() -> Interrupted | None:
+    """A signal whose `Interrupted` never reached a handler, as an exception to raise now.
+
+    Python runs a signal handler between any two bytecodes, also inside a weakref callback or
+    `__del__` (garbage collection), where an exception is printed as "Exception ignored" and
+    dropped: seen here as a SIGTERM during `up` that the run then ignored. A step that ends
+    normally after a signal asks this, so the cancel is never lost (main thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if not _state["signum"] or _state["acknowledged"] or _state["defer"]:
+        return None
+    _state.update(raised=True, pending=0, acknowledged=True)
+    return Interrupted(int(_state["signum"]))

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from commandline.exitcodes import ExitCode, epilog
-from commandline.interrupts import Interrupted, handle_signals
+from commandline.interrupts import Interrupted, handle_signals, unacknowledged_signal
 from commandline.options import Json, LockTimeout, StateRoot, new_app, run_app
 from commandline.stacks import available_stacks
 from sandbox.errors import SandboxError, SandboxUsageError
@@ -76,7 +76,11 @@ def _guarded(command: str, body: Any) -> int:
     """Signals → 130/143 with one line; SandboxError → 1, input errors → 2; no traceback."""
     with handle_signals():
         try:
-            return int(body())
+            code = int(body())
+            lost = unacknowledged_signal()  # a signal whose exception Python dropped
+            if lost is not None:
+                raise lost
+            return code
         except Interrupted as exc:
             print(f"{command}: {exc}; processes this command started are stopped", file=sys.stderr)
             return exc.exit_code

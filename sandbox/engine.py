@@ -508,6 +508,15 @@ class SandboxEngine:
     def _run(
         self, mocks: Any, config: Mapping[str, str], bundle: Path | None, *, preview: bool
     ) -> dict[str, Any]:
+        if bundle is None and not preview:
+            # Build app/ here rather than in the program, so that a label EB already holds (the
+            # version a rollback went back to) is referenced, not created twice.
+            from app.bundle import build_bundle
+
+            model = next(
+                (v for k, v in config.items() if k.endswith(":backgroundRemovalModel")), "u2netp"
+            )
+            bundle = build_bundle(model=str(model)).path
         with _PROGRAM_LOCK:
             return run_program(
                 self.project_dir,
