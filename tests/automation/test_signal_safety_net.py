@@ -39,9 +39,8 @@ def _signal_during_gc() -> None:
 
 def test_a_signal_dropped_inside_a_gc_callback_still_interrupts_the_stage(tmp_path, capsys) -> None:
     log = StageLog("dev", "sandbox", audit_path=tmp_path / "pipeline.jsonl")
-    with handle_signals(), pytest.raises(Interrupted) as info:
-        with log.stage("up"):
-            _signal_during_gc()  # Python swallows the handler's exception here
+    with handle_signals(), pytest.raises(Interrupted) as info, log.stage("up"):
+        _signal_during_gc()  # Python swallows the handler's exception here
     assert info.value.exit_code == 143
     assert log.results[-1].status == "interrupted"
     assert '"stage": "up", "status": "interrupted"' in (tmp_path / "pipeline.jsonl").read_text()
