@@ -54,7 +54,7 @@ format: $(STAMP)
 demo: setup
 	$(PY) -m automation run --stack $(STACK) --engine sandbox --report-dir reports/$(STACK)
 	@$(PY) -m sandbox status --stack $(STACK)
-	@echo "Verification report: $(CURDIR)/reports/$(STACK)/verify/report.html (also verify.json, junit.xml, summary.md)"
+	@echo "Runs and reports: $(CURDIR)/reports/$(STACK)/index.html (each run's verify report: reports/$(STACK)/<run>/verify/report.html)"
 	@echo "The sandbox keeps running; stop it with: make sandbox-down"
 
 sandbox-down: $(STAMP)
