@@ -21,6 +21,18 @@ from pathlib import Path
 
 import boto3
 
+BENCH_APP_ENV: dict[str, str] = {
+    "EMAIL_TABLE": "bench-emails",
+    "ANALYTICS_TABLE": "bench-analytics",
+    "MEDIA_BUCKET": "bench-media",
+    "SENDER_EMAIL": "bench@example.com",
+    "REMBG_MODEL": "u2netp",
+    "U2NET_HOME": "models",
+    "MAX_UPLOAD_MB": "10",
+    "AWS_REGION": "us-east-1",
+}
+"""The app's environment for local benchmark runs (tables, bucket and sender on moto)."""
+
 
 def ensure_app_resources(env: Mapping[str, str]) -> None:
     """Create the tables, bucket, SES identity and configuration set named in ``env`` (the

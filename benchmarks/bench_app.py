@@ -31,7 +31,7 @@ sys.path.append(str(ROOT / "app"))
 import requests  # noqa: E402
 
 from app.bundle import build_bundle  # noqa: E402
-from app.dev_resources import ensure_app_resources, serve_bundle  # noqa: E402
+from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
 from app.models import MODELS, ModelError, check  # noqa: E402
 from sandbox.moto_server import FAKE_AWS_ENV, free_port, start_threaded_moto  # noqa: E402
 
@@ -89,16 +89,7 @@ def bench_served(total: int) -> None:
     os.environ.update(
         {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
     )
-    env = {
-        "EMAIL_TABLE": "bench-emails",
-        "ANALYTICS_TABLE": "bench-analytics",
-        "MEDIA_BUCKET": "bench-media",
-        "SENDER_EMAIL": "bench@example.com",
-        "REMBG_MODEL": "u2netp",
-        "U2NET_HOME": "models",
-        "MAX_UPLOAD_MB": "10",
-        "AWS_REGION": "us-east-1",
-    }
+    env = dict(BENCH_APP_ENV)
     ensure_app_resources(env)
     images = [p.read_bytes() for p in portraits()]
     try:

@@ -39,7 +39,7 @@ import psutil  # noqa: E402
 import requests  # noqa: E402
 
 from app.bundle import build_bundle  # noqa: E402
-from app.dev_resources import ensure_app_resources, serve_bundle  # noqa: E402
+from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
 from sandbox.moto_server import FAKE_AWS_ENV, free_port, start_threaded_moto  # noqa: E402
 
 PHOTO = ROOT / "test_images" / "grace_hopper.jpg"
@@ -122,17 +122,7 @@ class RssSampler(threading.Thread):
 
 @contextmanager
 def served(env_extra: dict[str, str]):
-    env = {
-        "EMAIL_TABLE": "bench-emails",
-        "ANALYTICS_TABLE": "bench-analytics",
-        "MEDIA_BUCKET": "bench-media",
-        "SENDER_EMAIL": "bench@example.com",
-        "REMBG_MODEL": "u2netp",
-        "U2NET_HOME": "models",
-        "MAX_UPLOAD_MB": "10",
-        "AWS_REGION": "us-east-1",
-        **env_extra,
-    }
+    env = {**BENCH_APP_ENV, **env_extra}
     ensure_app_resources(env)
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
         bundle = build_bundle(out_dir=Path(tmp) / "out")

@@ -13,15 +13,19 @@ import importlib.util
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from commandline.interrupts import as_interrupted, deferred
 from sandbox import processes
-from sandbox.environment import AppRuntime, EnvironmentRunner, check_health, instances_of
+from sandbox.environment import (
+    AppRuntime,
+    EnvironmentRunner,
+    check_health,
+    get_json,
+    instances_of,
+)
 from sandbox.errors import SandboxError, SandboxUsageError
 from sandbox.program import load_stack_config, project_name, run_program
 from sandbox.state import (
@@ -87,21 +91,6 @@ def count_ops(ops: Mapping[str, str]) -> dict[str, int]:
     for op in ops.values():
         counts[op] += 1
     return counts
-
-
-def _get_json(url: str, timeout: float = 5.0) -> tuple[int | None, Any]:
-    """GET a loopback URL of ours → (status, JSON body or error text)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310  # nosec B310
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return None, str(getattr(exc, "reason", exc))
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")[:200]
 
 
 def _answers(endpoint: str) -> bool:
@@ -355,7 +344,7 @@ class SandboxEngine:
         app_url = data.get("app_url")
         health: dict[str, Any] = {"ok": False, "detail": "no app deployed"}
         if app_url:
-            code, body = _get_json(f"{app_url}/health?deep=1")
+            code, body = get_json(f"{app_url}/health?deep=1", timeout=5.0)
             failed = body.get("failed") if isinstance(body, dict) else None
             health = {
                 "ok": code == 200,

@@ -106,11 +106,11 @@ def unpack(bundle: Path, dest: Path) -> None:
         raise SandboxError(f"source bundle {bundle.name} is not a valid zip: {exc}") from exc
 
 
-def check_health(url: str, timeout: float = 3.0) -> tuple[int | None, dict[str, Any] | str]:
-    """GET <url>/health → (status, parsed JSON body or error text)."""
+def get_json(url: str, timeout: float = 3.0) -> tuple[int | None, Any]:
+    """GET a loopback URL of a process we started → (status, parsed JSON body or error text)."""
     try:
         # Safe: an http:// loopback URL of a process we started.
-        with urllib.request.urlopen(f"{url}{HEALTH_PATH}", timeout=timeout) as resp:  # noqa: S310  # nosec B310
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310  # nosec B310
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
@@ -120,6 +120,11 @@ def check_health(url: str, timeout: float = 3.0) -> tuple[int | None, dict[str, 
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")[:200]
+
+
+def check_health(url: str, timeout: float = 3.0) -> tuple[int | None, dict[str, Any] | str]:
+    """GET <url>/health → (status, parsed JSON body or error text)."""
+    return get_json(f"{url}{HEALTH_PATH}", timeout)
 
 
 def instance_name(stack_dir: Path, label: str, index: int) -> str:

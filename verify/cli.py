@@ -7,7 +7,6 @@ interrupted.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,7 +83,6 @@ def verify(
             if timeout <= 0:
                 raise OutputsError(f"--timeout must be > 0 seconds, got {timeout:g}")
             data, env = _load(outputs, stack, engine, state_root, selected)
-            os.environ.update(env)  # point boto3 at the sandbox's moto for a sandbox stack
             name = stack or data.get("stack") or "outputs"
             target = report_dir or ROOT / "reports" / str(name)
             report = run(
@@ -94,6 +92,8 @@ def verify(
                 timeout=timeout,
                 report_dir=target,
                 images_dir=images_dir,
+                # A sandbox stack's moto, handed to verify's own clients, never os.environ.
+                aws_env=env or None,
             )
         except typer.BadParameter as exc:
             print(f"verify: error: --only: {exc}", file=sys.stderr)
