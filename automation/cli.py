@@ -315,7 +315,7 @@ def up(
         "up",
         stack,
         engine,
-        lambda s: s.pipeline.up()[1],
+        lambda s: s.pipeline.deploy(),
         as_json=as_json,
         report_dir=report_dir,
         state_root=state_root,

@@ -284,6 +284,36 @@ class Pipeline:
         result.message = f"deployed {result.app_version}"
         return outputs, self.finish(result)
 
+    def deploy(self, bundle: Path | None = None) -> PipelineResult:
+        """`up` on its own (no verify, no rollback), recorded like every deployment.
+
+        The record says `deployed`, never `verified`: `history` lists it and `rollback --to` can
+        name it, but an automatic rollback never takes it for a known-good version.
+        """
+        bundle = bundle or self.bundle_builder()
+        record = DeploymentRecord(
+            stack=self.engine.stack,
+            app_version=_label_of(bundle),
+            engine=self.engine.name,
+            run_id=self.run_id,
+            **git_context(self.project_dir),
+        )
+        self.log.deployment_id = record.id
+        store = self.record_store(self._safe_outputs())
+        if store:
+            store.save(record)
+        try:
+            outputs, result = self.up(bundle)
+        except BaseException as exc:
+            cancelled = as_interrupted(exc) is not None or not isinstance(exc, PipelineError)
+            store = store or self.record_store(self._safe_outputs())
+            self._mark(store, record, "interrupted" if cancelled else "deploy_failed", str(exc))
+            raise
+        store = store or self.record_store(outputs)
+        self._mark(store, record, "deployed", "deployed by `up`; not verified (`run` verifies)")
+        result.deployment_id = record.id
+        return self.finish(result)
+
     def verify(self, outputs: dict[str, Any] | None = None, label: str = "verify") -> VerifyOutcome:
         outputs = outputs if outputs is not None else self.engine.outputs()
         report_dir = self.run_dir / label

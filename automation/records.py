@@ -22,6 +22,7 @@ from sandbox.state import write_json_atomic
 
 STATUSES = (
     "in_progress",
+    "deployed",  # by `up` alone: serving, never verified (not a rollback target by itself)
     "verified",
     "verify_failed",
     "deploy_failed",

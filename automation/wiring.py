@@ -151,7 +151,11 @@ def verifier(
     def run_verify(outputs: dict[str, Any], report_dir: Path) -> VerifyOutcome:
         import verify
 
-        kwargs: dict[str, Any] = {"report_dir": report_dir, "aws_env": _aws_env(engine)}
+        kwargs: dict[str, Any] = {
+            "report_dir": report_dir,
+            "aws_env": _aws_env(engine),
+            "pipeline": True,  # opt-in checks the stack asks for (load) run here
+        }
         if only:
             kwargs["only"] = only
         if timeout:

@@ -173,7 +173,13 @@ class SandboxEngine:
                 if op == "update"
                 else []
             )
-            summary.add(entry["type"], op, name=entry.get("name", key), diffs=diffs)
+            summary.add(
+                entry["type"],
+                op,
+                name=entry.get("name", key),
+                diffs=diffs,
+                component=entry.get("component", ""),
+            )
         return summary
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
@@ -497,9 +503,10 @@ class SandboxEngine:
     def _run(
         self, mocks: Any, config: Mapping[str, str], bundle: Path | None, *, preview: bool
     ) -> dict[str, Any]:
-        if bundle is None and not preview:
+        if bundle is None:
             # Build app/ here rather than in the program, so that a label EB already holds (the
-            # version a rollback went back to) is referenced, not created twice.
+            # version a rollback went back to) is referenced, not created twice; and a preview
+            # plans what `up` will do with it (no phantom create of a version EB holds).
             from app.bundle import build_bundle
 
             model = next(

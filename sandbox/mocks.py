@@ -84,18 +84,37 @@ def inputs_digest(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class OptionsMonitor(MockMonitor):
-    """The mock monitor, also telling the mocks each resource's ``retain_on_delete``.
+def component_of(parent_urn: str) -> str:
+    """The type of the component a resource belongs to, from its parent's URN ("" for the stack).
 
-    Pulumi's MockResourceArgs carries no resource options, but what happens to a replaced or
-    removed resource depends on that one: with it, Pulumi drops the resource from its state and
-    never calls the provider's delete (sandbox/realise/deletes.py).
+    Real Pulumi URNs carry the parent chain in the type (`a:b:C$aws:s3/bucketV2:BucketV2`); a
+    preview groups resources by the innermost component, the same on both engines.
+    """
+    parts = parent_urn.split("::")
+    if len(parts) < 4:
+        return ""
+    parent_type = parts[2].split("$")[-1]
+    return "" if parent_type == "pulumi:pulumi:Stack" else parent_type
+
+
+class OptionsMonitor(MockMonitor):
+    """The mock monitor, also telling the mocks what its MockResourceArgs leave out.
+
+    Pulumi's MockResourceArgs carries no resource options and no parent, but what happens to
+    a replaced or removed resource depends on ``retain_on_delete`` (with it, Pulumi drops the
+    resource from its state and never calls the provider's delete: sandbox/realise/deletes.py),
+    and a preview groups resources by the component (parent) they belong to.
     """
 
     def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802
         note = getattr(self.mocks, "note_options", None)
         if note is not None:
-            note(request.type, request.name, retain_on_delete=bool(request.retainOnDelete))
+            note(
+                request.type,
+                request.name,
+                retain_on_delete=bool(request.retainOnDelete),
+                component=component_of(request.parent),
+            )
         return super().RegisterResource(request)
 
 
@@ -108,12 +127,18 @@ class _GraphMocks(pulumi.runtime.Mocks):
         self.graph: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._retained: set[str] = set()
+        self._components: dict[str, str] = {}
 
-    def note_options(self, typ: str, name: str, *, retain_on_delete: bool) -> None:
-        """Resource options the mocks' arguments lack (from OptionsMonitor)."""
-        if retain_on_delete:
-            with self._lock:
-                self._retained.add(resource_key(typ, name))
+    def note_options(
+        self, typ: str, name: str, *, retain_on_delete: bool, component: str = ""
+    ) -> None:
+        """Resource options and the parent the mocks' arguments lack (from OptionsMonitor)."""
+        key = resource_key(typ, name)
+        with self._lock:
+            if retain_on_delete:
+                self._retained.add(key)
+            if component:
+                self._components[key] = component
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list | None]:
         invoke = self.invokes.get(args.token)
@@ -137,6 +162,7 @@ class _GraphMocks(pulumi.runtime.Mocks):
         with self._lock:
             key = resource_key(args.typ, args.name)
             entry["retain_on_delete"] = key in self._retained
+            entry["component"] = self._components.get(key, "")
             self.graph[key] = entry
 
     @staticmethod

@@ -25,15 +25,24 @@ DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_IMAGES = ROOT / "test_images"
 
 
-def select(only: Iterable[str] | None, outputs: Mapping[str, Any] | None = None) -> list[Check]:
+def select(
+    only: Iterable[str] | None,
+    outputs: Mapping[str, Any] | None = None,
+    *,
+    pipeline: bool = False,
+) -> list[Check]:
     """The checks to run, in report order; readiness joins whenever an app check is selected.
 
-    Without `only`: every check except opt-in ones the outputs do not ask for (`load`).
-    Unknown names are a usage error naming the allowed ones.
+    Without `only`: every check except opt-in ones (`load`), which join only in the deployment
+    pipeline and only when the outputs ask (`loadTest.runInPipeline`): an operator verifying
+    prod by hand must not load-test it by surprise. Unknown names are a usage error naming the
+    allowed ones.
     """
     checks = all_checks()
     if not only:
-        return [c for c in checks if c.opt_in is None or c.opt_in(dict(outputs or {}))]
+        return [
+            c for c in checks if c.opt_in is None or (pipeline and c.opt_in(dict(outputs or {})))
+        ]
     wanted = set(only)
     known = {c.name for c in checks}
     unknown = sorted(wanted - known)
@@ -56,6 +65,7 @@ def run(
     images_dir: Path | str = DEFAULT_IMAGES,
     check_timeouts: Mapping[str, float] | None = None,
     aws_env: Mapping[str, str] | None = None,
+    pipeline: bool = False,
 ) -> Report:
     """Run the checks against the deployment the outputs describe; write reports if asked.
 
@@ -70,7 +80,7 @@ def run(
     if timeout <= 0:
         raise OutputsError(f"timeout must be > 0 seconds, got {timeout}")
     outputs = dict(outputs)
-    checks = select(only, outputs)
+    checks = select(only, outputs, pipeline=pipeline)
     validate(outputs, {key for c in checks for key in c.requires})
     report_path = Path(report_dir) if report_dir is not None else None
     if report_path is not None:

@@ -5,8 +5,14 @@ $STAND_IN_PULUMI_LOG and answers the few calls the Automation API makes the way 
 does (pulumi 3.x): `version`; `stack select` of a missing stack fails with "no stack named 'x'
 found" (which the SDK maps to StackNotFoundError); `stack init` creates it; `config set-all`
 writes nothing here; `preview` writes a summary event to the event log; `stack output` and
-`stack export` answer an empty stack. Everything else fails like a CLI error, naming the call.
-Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
+`stack export` answer the stack's outputs and state. Everything else fails like a CLI error,
+naming the call. Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
+
+`up` and `destroy` are answered only for a stack given a target (`deploy_to`): a live sandbox
+stack's outputs.json, standing for what AWS would hold after the real CLI ran the program. `up`
+then answers that stack's outputs (refusing a bundle other than the one the target serves, so
+it never claims a deployment that did not happen) and adds an entry to `stack history --json`
+in the CLI's shape; `destroy` empties the outputs. Per-stack state sits beside the stacks file.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 VERSION = "v3.205.0"
@@ -55,6 +62,15 @@ def answer(argv: list[str]) -> int:
         return _fail(f"no stack named '{stack}' found")
     if words[:2] == ["stack", "select"] or words[:2] == ["config", "set-all"]:
         return 0
+    if words[:1] == ["up"] and stack is not None:
+        return _up(stack)
+    if words[:1] == ["destroy"] and stack is not None:
+        return _destroy(stack)
+    if words[:2] == ["stack", "history"] and stack is not None:
+        size = _value(argv, "--page-size")
+        entries = _state(stack).get("history", [])
+        print(json.dumps(entries[: int(size)] if size else entries))
+        return 0
     if words[:1] == ["preview"]:
         event = {"sequence": 0, "timestamp": 0, "summaryEvent": {"resourceChanges": {}}}
         log = _value(argv, "--event-log")
@@ -62,12 +78,113 @@ def answer(argv: list[str]) -> int:
             Path(log).write_text(json.dumps(event) + "\n")
         return 0
     if words[:2] == ["stack", "output"]:
-        print("{}")
+        print(json.dumps(_state(stack).get("outputs", {}) if stack else {}))
         return 0
     if words[:2] == ["stack", "export"]:
-        print(json.dumps({"version": 3, "deployment": {}}))
+        outputs = _state(stack).get("outputs", {}) if stack else {}
+        print(json.dumps({"version": 3, "deployment": {"outputs": outputs}}))
         return 0
     return _fail(f"the stand-in pulumi does not answer `pulumi {' '.join(words)}`")
+
+
+def _state_file(stack: str) -> Path:
+    return _stacks().with_name(f"state-{stack}.json")
+
+
+def _state(stack: str) -> dict:
+    path = _state_file(stack)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save(stack: str, state: dict) -> None:
+    _state_file(stack).write_text(json.dumps(state))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+def _record(state: dict, kind: str, result: str, message: str = "") -> None:
+    history = state.setdefault("history", [])
+    entry = {
+        "version": len(history) + 1,
+        "kind": kind,
+        "startTime": _now(),
+        "endTime": _now(),
+        "message": message,
+        "environment": {"exec.kind": "auto.local"},
+        "config": {},
+        "result": result,
+        "resourceChanges": {"same": len(state.get("outputs", {}))},
+    }
+    history.insert(0, entry)
+
+
+def _up(stack: str) -> int:
+    state = _state(stack)
+    target = state.get("deploys_to")
+    if not target:
+        return _fail(f"the stand-in pulumi does not answer `pulumi up` for stack '{stack}'")
+    outputs = json.loads(Path(target).read_text())
+    bundle = os.environ.get("PASSPORT_APP_BUNDLE")
+    if bundle:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+        from app.bundle import bundle_label
+
+        if bundle_label(Path(bundle)) != outputs.get("app_version"):
+            _record(state, "update", "failed", "bundle not what the target serves")
+            _save(stack, state)
+            return _fail(
+                f"stand-in: asked to deploy {bundle_label(Path(bundle))}, but the target "
+                f"{target} serves {outputs.get('app_version')}"
+            )
+    state["outputs"] = outputs
+    _record(state, "update", "succeeded")
+    _save(stack, state)
+    print(f"Updating ({stack}):\n\nResources:\n    {len(outputs)} unchanged")
+    return 0
+
+
+def _protected(stack: str) -> bool:
+    """Does the program mark the stack's tables and buckets `protect` (deletionProtection)?"""
+    import yaml
+
+    stack_file = Path.cwd() / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        return False
+    config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    environment = config.get("passport-photo-backend:environment")
+    return bool(config.get("passport-photo-backend:deletionProtection", environment == "prod"))
+
+
+def _destroy(stack: str) -> int:
+    state = _state(stack)
+    if _protected(stack):  # the real CLI refuses before deleting anything
+        tables = [v for k, v in state.get("outputs", {}).items() if k.endswith("_table")]
+        urn = (
+            f"urn:pulumi:{stack}::passport-photo-backend::passport:backend:PassportPhotoBackend"
+            f"$passport:datastore:Datastore$aws:dynamodb/table:Table::{(tables or ['emails'])[0]}"
+        )
+        _record(state, "destroy", "failed", "protected resources")
+        _save(stack, state)
+        return _fail(
+            f'resource "{urn}" cannot be deleted\nbecause it is protected. To unprotect the '
+            "resource, either remove the `protect` flag from the resource in your Pulumi "
+            f"program and run `pulumi up`, or use the command:\n`pulumi state unprotect '{urn}'`"
+        )
+    state["outputs"] = {}
+    _record(state, "destroy", "succeeded")
+    _save(stack, state)
+    print(f"Destroying ({stack}):\n\nResources:\n    deleted")
+    return 0
+
+
+def deploy_to(folder: Path, stack: str, outputs_file: Path) -> None:
+    """Let `pulumi up --stack <stack>` "deploy" to a live sandbox stack (see the docstring)."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state["deploys_to"] = str(outputs_file)
+    path.write_text(json.dumps(state))
 
 
 def main() -> int:

@@ -318,12 +318,12 @@ def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
 
     from sandbox.state import StackPaths, stack_lock
 
-    held = threading.Event()
+    held, release = threading.Event(), threading.Event()
 
     def hold(seconds: float = 4) -> None:
         with stack_lock(StackPaths(state_root, STACK)):
             held.set()
-            time.sleep(seconds)
+            release.wait(seconds)
 
     holder = threading.Thread(target=hold)
     holder.start()
@@ -338,6 +338,7 @@ def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
     short.start()
     held.wait(10)
     refused = cli("automation", "up", "--lock-timeout", "1", state_root=state_root)
+    release.set()  # still held when the CLI gave up; no need to sit out the 20 s
     short.join()
     assert refused.returncode == 1 and "gave up after waiting" in refused.stderr
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import requests
 
 from sandbox import processes
 from sandbox.errors import SandboxError
-from tests.sandbox.conftest import Deployed, deploy
+from tests.sandbox.conftest import ROOT, Deployed, deploy
 
 pytestmark = pytest.mark.slow
 #: gunicorn keeps a master whose workers cannot boot alive (as EB keeps the instance), so a
@@ -74,10 +78,54 @@ def test_second_up_without_changes_is_a_no_op(dev: Deployed) -> None:
     assert last["app"]["action"] == "unchanged"
 
 
+def _wait_health(url: str, want: int, timeout: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = requests.get(f"{url}/health", timeout=10)
+        if resp.status_code == want or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.5)
+
+
+def test_up_fails_when_the_version_left_serving_is_not_healthy(dev: Deployed) -> None:
+    """Issue 14: `up` said "unchanged", exit 0, while the app answered 503 (model missing).
+
+    The fault is real: the serving instance's model file disappears and gunicorn recycles its
+    workers (as `max_requests` does), which then cannot load it.
+    """
+    serving = live_app(dev)
+    release = Path(_state(dev)["app"]["release_dir"])
+    model = next(release.glob("**/models/u2netp.onnx"))
+    hidden = model.with_suffix(".moved")
+    model.rename(hidden)
+    try:
+        os.kill(serving.pid, signal.SIGHUP)  # gunicorn: restart the workers
+        assert _wait_health(dev.outputs["api_url"], 503).status_code == 503
+        up = subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "sandbox", "up", "--stack", "dev"]
+            + ["--state-root", str(dev.engine.state_root)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert up.returncode == 1, up.stderr
+        assert "Traceback" not in up.stderr
+        assert f"app version {dev.outputs['app_version']} is deployed but not healthy" in up.stderr
+        assert "HTTP 503" in up.stderr and "model" in up.stderr
+        assert dev.engine.history()[0]["result"] == "failed"
+    finally:
+        hidden.rename(model)
+        os.kill(serving.pid, signal.SIGHUP)
+    assert _wait_health(dev.outputs["api_url"], 200).status_code == 200
+    assert dev.engine.up() == dev.outputs  # healthy again: the same no-op, exit 0
+
+
 def test_preview_of_a_changed_bundle_shows_the_app_update(
     dev: Deployed, changed_bundle: Path
 ) -> None:
-    summary = dev.engine.preview(changed_bundle).to_dict()
+    preview = dev.engine.preview(changed_bundle)
+    summary = preview.to_dict()
     changed = {
         t: ops for t, ops in summary["by_type"].items() if ops.get("update") or ops.get("create")
     }
@@ -90,6 +138,14 @@ def test_preview_of_a_changed_bundle_shows_the_app_update(
     # only the label: the app reads its version from the bundle (issue 10, item 6)
     assert "version" in environment["diffs"] and "settings" not in environment["diffs"]
     assert "name" not in environment["diffs"] and "application" not in environment["diffs"]
+    # grouped by the component each resource belongs to, as `pulumi preview` nests them
+    assert environment["component"] == "passport:app_environment:AppEnvironment"
+    bundle_object = updates["aws:s3/bucketObjectv2:BucketObjectv2"]
+    assert bundle_object["component"].startswith("passport:"), bundle_object
+    assert all(r["component"] for r in summary["resources"] if r["type"].startswith("aws:"))
+    markdown = preview.to_markdown()
+    assert "#### passport:app_environment:AppEnvironment" in markdown
+    assert "#### aws:elasticbeanstalk" not in markdown  # not the by-service fallback
     assert live_app(dev)  # preview touched nothing
 
 
@@ -154,8 +210,9 @@ def _pids_in(folder: Path) -> list[int]:
 
 def test_history_lists_every_deployment_newest_first(dev: Deployed) -> None:
     history = dev.engine.history()
-    assert [h["result"] for h in history] == ["failed", "succeeded", "succeeded", "succeeded"]
-    assert [h["version"] for h in history] == [4, 3, 2, 1]
+    results = ["failed", "succeeded", "succeeded", "failed", "succeeded", "succeeded"]
+    assert [h["result"] for h in history] == results  # the 2nd failed: an unhealthy no-op up
+    assert [h["version"] for h in history] == [6, 5, 4, 3, 2, 1]
 
 
 def test_eb_refuses_an_application_version_label_twice(

@@ -68,7 +68,9 @@ def test_phases_warm_ramp_sustain_peak_cool() -> None:
 def test_load_is_opt_in_unless_the_stack_asks() -> None:
     assert "load" not in [c.name for c in select(None, {})]
     assert "load" not in [c.name for c in select(None, {"load_test": {"runInPipeline": False}})]
-    assert "load" in [c.name for c in select(None, {"load_test": {"runInPipeline": True}})]
+    asks = {"load_test": {"runInPipeline": True}}
+    assert "load" in [c.name for c in select(None, asks, pipeline=True)]
+    assert "load" not in [c.name for c in select(None, asks)]  # `python -m verify` by hand
     assert [c.name for c in select(["load"])] == ["readiness", "load"]
 
 

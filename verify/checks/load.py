@@ -274,7 +274,7 @@ def run(ctx: CheckContext) -> Outcome:
 
 
 def in_pipeline(outputs: dict[str, Any]) -> bool:
-    """On by default (no --only) only for stacks whose config asks for it."""
+    """Does the stack ask for it in the pipeline's default set (`verify.select(pipeline=True)`)?"""
     return bool((outputs.get("load_test") or {}).get("runInPipeline"))
 
 
