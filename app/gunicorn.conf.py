@@ -64,3 +64,12 @@ def post_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn's hook signatu
     from passport_app.capacity import limit_malloc_arenas
 
     limit_malloc_arenas()
+
+
+def on_exit(server):  # noqa: ANN001, ARG001 - gunicorn's hook signature
+    """The instance-wide inference gate's slot files live exactly as long as this master."""
+    import shutil
+
+    from passport_app.capacity import gate_dir_for
+
+    shutil.rmtree(gate_dir_for(os.getpid()), ignore_errors=True)

@@ -21,6 +21,7 @@ from .errors import PipelineError, translate_pulumi_error
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
 VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"  # components.bundle_source reads it
+VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
 
 
 class PulumiEngine:
@@ -65,9 +66,9 @@ class PulumiEngine:
         """
         from pulumi import automation as auto
 
+        # The workspace keeps this very dict: VERSION_EXISTS_ENV is added once the stack's state
+        # has been read (below), before any preview or up runs the program.
         env = {BUNDLE_ENV: str(bundle)} if bundle else {}
-        if bundle and self._version_lookup(Path(bundle)):
-            env[VERSION_EXISTS_ENV] = "true"  # a rollback/redeploy: reference, never re-create
         try:
             if self._stack_factory is not None:
                 stack = self._stack_factory(self.stack, str(self.project_dir), env)
@@ -86,6 +87,8 @@ class PulumiEngine:
                         secrets_provider=self.secrets_provider,
                     ),
                 )
+            if bundle and self._version_held_elsewhere(stack, Path(bundle)):
+                env[VERSION_EXISTS_ENV] = "true"  # a rollback: reference, never re-create
             if self.config_overrides:
                 # `pulumi config set-all` writes the stack file, exactly as `pulumi up -c` does:
                 # the override stays for later runs, and we say so.
@@ -130,6 +133,24 @@ class PulumiEngine:
                 "export PULUMI_CONFIG_PASSPHRASE (a CI secret in the workflows), or use "
                 "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
             )
+
+    def _version_held_elsewhere(self, stack: Any, bundle: Path) -> bool:
+        """EB holds the bundle's label, but not as a version resource of this stack's state.
+
+        That is a rollback (or a redeploy after the resource left the state): the program must
+        reference the label, as EB refuses to create it twice. A label the state manages is
+        declared again as it is (no change), so a plain redeploy previews as "same".
+        """
+        if not self._version_lookup(bundle):
+            return False
+        deployment = getattr(stack.export_stack(), "deployment", None) or {}
+        managed = [r for r in deployment.get("resources") or [] if r.get("type") == VERSION_TYPE]
+        if not managed:
+            return True
+        from app.bundle import bundle_label
+
+        label = bundle_label(bundle)
+        return not any((r.get("outputs") or {}).get("name") == label for r in managed)
 
     def _version_in_eb(self, bundle: Path) -> bool:
         """Does EB already hold the bundle's label? (ambient credentials, the stack's region)

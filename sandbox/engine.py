@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_KEY = "backgroundRemovalModel"
 #: Same name as components.bundle_source.VERSION_EXISTS_ENV (the sandbox does not import it).
 VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"
+VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
 DEFAULT_MODEL = "u2netp"
 #: Errors raised by the program's own modules are user-facing (bad config, missing bundle).
 USER_ERROR_MODULES = ("components", "app")
@@ -531,9 +532,14 @@ class SandboxEngine:
         from app.bundle import bundle_label
 
         label = bundle_label(bundle)
-        versions = (read_json(self.paths.sandbox, default={}) or {}).get("eb", {}).get("versions")
-        if any(label in labels for labels in (versions or {}).values()):
-            return {VERSION_EXISTS_ENV: "true"}
+        state = read_json(self.paths.sandbox, default={}) or {}
+        managed = any(
+            r.get("type") == VERSION_TYPE and r.get("id") == label
+            for r in (state.get("resources") or {}).values()
+        )
+        versions = state.get("eb", {}).get("versions") or {}
+        if not managed and any(label in labels for labels in versions.values()):
+            return {VERSION_EXISTS_ENV: "true"}  # EB holds it, our state does not: a rollback
         return {}
 
     def _port_for(self, state: SandboxState, role: str, pinned: int | None) -> int:

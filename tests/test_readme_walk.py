@@ -13,6 +13,10 @@ Placeholders in the README (`v-0123456789ab`) are replaced by the label the walk
 README line without a step here fails `test_every_readme_line_is_walked`, so the README cannot
 grow a command nobody ran. The prod load plan is shortened in the copy's Pulumi.prod.yaml (the
 full plan runs in benchmarks and `--only load` by hand).
+
+Two lanes walk at once, as two operators would: dev + staging (→ the dev sandbox), and prod
+(→ the prod sandbox). Each lane runs its lines in order in its own thread with its own stand-in
+log; the tests, one per README line, wait for their line and report its outcome.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,13 +55,9 @@ CALLER_AWS = {
 
 @dataclass
 class Walk:
-    """The copy of the repository and what the walk learnt on its way."""
+    """The copy of the repository, shared by the lanes."""
 
     root: Path
-    stand_in: Path
-    stand_in_env: dict[str, str]
-    label: str = ""
-    results: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
 
     def stack_env(self, stack: str) -> dict[str, str]:
         """Ambient AWS for the real path: the sandbox stack the stand-in deploys to."""
@@ -68,17 +69,38 @@ class Walk:
         runs = sorted((self.root / "reports" / stack).glob("2*/run.json"))
         return json.loads(runs[-1].read_text())
 
+    def read(self, relative: str) -> str:
+        return (self.root / relative).read_text(encoding="utf-8")
+
+
+@dataclass
+class Lane:
+    """One operator's sequence of README lines, with its own stand-in `pulumi` log."""
+
+    walk: Walk
+    stand_in: Path
+    stand_in_env: dict[str, str]
+    #: The sandbox stack whose moto this lane's real-path lines use as "AWS".
+    aws_stack: str
+    label: str = ""
+    outcomes: dict[str, BaseException | None] = field(default_factory=dict)
+    finished: dict[str, threading.Event] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.walk.root
+
+    def read(self, relative: str) -> str:
+        return self.walk.read(relative)
+
     def pulumi_calls(self, *words: str) -> list[dict]:
-        """Recorded stand-in calls whose command words start with `words`."""
+        """This lane's recorded stand-in calls whose command words start with `words`."""
         found = []
         for call in calls(self.stand_in):
             command = [a for a in call["argv"] if not a.startswith("-")]
             if command[: len(words)] == list(words):
                 found.append(call)
         return found
-
-    def read(self, relative: str) -> str:
-        return (self.root / relative).read_text(encoding="utf-8")
 
 
 @dataclass
@@ -89,39 +111,39 @@ class Step:
     exit_code: int = 0
     #: Substrings of stdout+stderr the README promises.
     says: tuple[str, ...] = ()
-    then: Callable[[Walk, subprocess.CompletedProcess], None] | None = None
+    then: Callable[[Lane, subprocess.CompletedProcess], None] | None = None
 
 
-def _run_verified(walk: Walk, result: subprocess.CompletedProcess) -> None:
+def _run_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
     """`run`: every stage, a verified version, the run folder and the index written."""
     stack = result.args[result.args.index("--stack") + 1]
-    summary = walk.last_run(stack)
+    summary = lane.walk.last_run(stack)
     assert summary["status"] == "succeeded" and summary["command"] == "run", summary["message"]
     assert [s["stage"] for s in summary["stages"]] == ["check", "preview", "up", "verify"]
     assert summary["verify"]["passed"] is True
-    walk.label = summary["app_version"]
+    lane.label = summary["app_version"]
     run_dir = Path(summary["run_dir"])
     assert (run_dir / "pipeline.jsonl").is_file() and (run_dir / "verify" / "report.html").is_file()
-    assert (walk.root / "reports" / stack / "index.html").is_file()
+    assert (lane.root / "reports" / stack / "index.html").is_file()
     assert f"{stack}: succeeded" in result.stdout
 
 
-def _history_table(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    assert walk.label in result.stdout and "verified" in result.stdout
+def _history_table(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    assert lane.label in result.stdout and "verified" in result.stdout
 
 
-def _dev_outputs(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    outputs = json.loads(walk.read(".sandbox/dev/outputs.json"))
-    assert outputs["api_url"] in result.stdout and outputs["app_version"] == walk.label
-    assert walk.label in result.stdout
+def _dev_outputs(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    outputs = json.loads(lane.read(".sandbox/dev/outputs.json"))
+    assert outputs["api_url"] in result.stdout and outputs["app_version"] == lane.label
+    assert lane.label in result.stdout
 
 
-def _status_healthy(walk: Walk, result: subprocess.CompletedProcess) -> None:
+def _status_healthy(lane: Lane, result: subprocess.CompletedProcess) -> None:
     for part in ("moto", "proxy", "health"):
         assert part in result.stdout, result.stdout
 
 
-def _preview_json(walk: Walk, result: subprocess.CompletedProcess) -> None:
+def _preview_json(lane: Lane, result: subprocess.CompletedProcess) -> None:
     summary = json.loads(result.stdout)
     assert summary["stack"] == "dev" and summary["resources"]
     ops = {r["name"]: r["op"] for r in summary["resources"]}
@@ -129,89 +151,94 @@ def _preview_json(walk: Walk, result: subprocess.CompletedProcess) -> None:
     assert all(r["component"] for r in summary["resources"] if r["type"].startswith("aws:"))
 
 
-def _manual_report(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    report = json.loads(walk.read("reports/dev/manual/verify.json"))
+def _manual_report(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    report = json.loads(lane.read("reports/dev/manual/verify.json"))
     assert report["passed"] is True, report["totals"]
-    assert (walk.root / "reports/dev/manual/report.html").is_file()
+    assert (lane.root / "reports/dev/manual/report.html").is_file()
 
 
-def _load_report(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    report = json.loads(walk.read("reports/prod/verify.json"))
+def _load_report(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    report = json.loads(lane.read("reports/prod/verify.json"))
     (load,) = [c for c in report["checks"] if c["name"] == "load"]
     assert load["status"] == "PASSED", load
-    assert (walk.root / "reports/prod/load/locust.html").is_file()
+    assert (lane.root / "reports/prod/load/locust.html").is_file()
 
 
-def _callers_credentials_only(walk: Walk) -> None:
+def _callers_credentials_only(lane: Lane) -> None:
     """The CLI saw the caller's AWS settings, never the sandbox's or the check stage's."""
-    for call in calls(walk.stand_in):
+    for call in calls(lane.stand_in):
         seen = call["env"]
         assert "AWS_SESSION_TOKEN" not in seen, call["argv"]
         for key, value in CALLER_AWS.items():
             assert seen.get(key) == value, (call["argv"], key, seen.get(key))
-        assert seen.get("AWS_ENDPOINT_URL") in (
-            walk.stack_env("dev")["AWS_ENDPOINT_URL"],
-            walk.stack_env("prod")["AWS_ENDPOINT_URL"],
-        ), (call["argv"], seen.get("AWS_ENDPOINT_URL"))
+        endpoint = lane.walk.stack_env(lane.aws_stack)["AWS_ENDPOINT_URL"]
+        assert seen.get("AWS_ENDPOINT_URL") == endpoint, (
+            call["argv"],
+            seen.get("AWS_ENDPOINT_URL"),
+        )
 
 
-def _stack_created_with_kms(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    (init,) = walk.pulumi_calls("stack", "init", "staging")
+def _stack_created_with_kms(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    (init,) = lane.pulumi_calls("stack", "init", "staging")
     assert init["argv"][-2:] == ["--secrets-provider", "awskms://alias/pulumi?region=us-east-1"]
-    previews = walk.pulumi_calls("preview")
+    previews = lane.pulumi_calls("preview")
     assert previews and "--policy-pack" in previews[-1]["argv"]
-    assert not walk.pulumi_calls("up")  # a preview changes nothing
+    assert not lane.pulumi_calls("up")  # a preview changes nothing
 
 
-def _markdown_written(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    text = walk.read("preview.md")
+def _markdown_written(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    text = lane.read("preview.md")
     assert text.startswith("<!-- passport-preview:staging -->"), text[:200]
 
 
-def _staging_deployed(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    _run_verified(walk, result)
-    up = walk.pulumi_calls("up")[-1]
+def _staging_deployed(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    _run_verified(lane, result)
+    up = lane.pulumi_calls("up")[-1]
     assert "--policy-pack" in up["argv"] and up["argv"][-2:] == ["--stack", "staging"]
-    assert up["env"]["PASSPORT_APP_BUNDLE"].endswith(f"{walk.label}.zip")
-    _callers_credentials_only(walk)
+    assert up["env"]["PASSPORT_APP_BUNDLE"].endswith(f"{lane.label}.zip")
+    _callers_credentials_only(lane)
 
 
-def _override_persisted(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    set_all = walk.pulumi_calls("config", "set-all")
+def _override_persisted(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    set_all = lane.pulumi_calls("config", "set-all")
     assert set_all and {c["argv"][-1] for c in set_all} == {"passport-photo-backend:maxInstances=4"}
-    assert walk.pulumi_calls("up")[-1]["env"]["PASSPORT_APP_BUNDLE"].endswith(f"{walk.label}.zip")
+    assert lane.pulumi_calls("up")[-1]["env"]["PASSPORT_APP_BUNDLE"].endswith(f"{lane.label}.zip")
 
 
-def _prod_verified(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    report = json.loads(walk.read("reports/prod/verify.json"))
+def _prod_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    report = json.loads(lane.read("reports/prod/verify.json"))
     assert report["passed"] is True, report["totals"]
-    assert report["outputs"]["app_version"] == walk.label
+    assert report["outputs"]["app_version"] == lane.label
 
 
-def _rolled_back(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    summary = walk.last_run("prod")
-    assert summary["rollback_version"] == walk.label and summary["status"] == "succeeded", summary
-    up = walk.pulumi_calls("up")[-1]
+def _rolled_back(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    summary = lane.walk.last_run("prod")
+    assert summary["rollback_version"] == lane.label and summary["status"] == "succeeded", summary
+    up = lane.pulumi_calls("up")[-1]
     assert up["argv"][-2:] == ["--stack", "prod"]
     # the exact earlier artifact, fetched from the artifact bucket (bundles/<label>.zip); whether
     # EB holds the label is asked of EB, which moto does not play (tests/automation/ does that)
-    assert walk.label in Path(up["env"]["PASSPORT_APP_BUNDLE"]).name
-    _callers_credentials_only(walk)
+    assert lane.label in Path(up["env"]["PASSPORT_APP_BUNDLE"]).name
+    _callers_credentials_only(lane)
 
 
-def _destroy_refused(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    assert walk.pulumi_calls("destroy")  # it got as far as the CLI, which refused
-    kept = json.loads(walk.read("build/deployment-records/prod.json"))
+def _destroy_refused(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    assert lane.pulumi_calls("destroy")  # it got as far as the CLI, which refused
+    kept = json.loads(lane.read("build/deployment-records/prod.json"))
     assert kept  # the records were exported before the CLI was asked
 
 
-def _sandbox_gone(walk: Walk, result: subprocess.CompletedProcess) -> None:
-    assert not (walk.root / ".sandbox" / "dev").exists()
-    assert json.loads(walk.read(".sandbox/.records/dev.json"))  # the audit trail outlives it
+def _sandbox_gone(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    assert not (lane.root / ".sandbox" / "dev").exists()
+    assert json.loads(lane.read(".sandbox/.records/dev.json"))  # the audit trail outlives it
+
+
+def _prod_up(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    lane.label = json.loads(lane.read(".sandbox/prod/outputs.json"))["app_version"]
 
 
 #: In the order a user follows the README; every README line appears exactly once.
-STEPS = [
+DEV_LANE = [
     # The pipeline on the sandbox (README: "The pipeline").
     Step("python -m automation run      --stack dev --engine sandbox", then=_run_verified),
     Step("python -m automation check    --stack staging", says=("check staging: succeeded",)),
@@ -242,9 +269,6 @@ STEPS = [
         "python -m verify --outputs .sandbox/dev/outputs.json --report-dir reports/dev/manual",
         then=_manual_report,
     ),
-    # Load testing, on a prod-like fleet.
-    Step("python -m sandbox up --stack prod", says=("stack 'prod' is up in the sandbox",)),
-    Step("python -m verify --stack prod --engine sandbox --only load", then=_load_report),
     # Deploying to AWS: the real path, against the stand-in `pulumi` (staging → the dev sandbox).
     Step(
         "python -m automation check   --stack staging --engine pulumi",
@@ -273,7 +297,17 @@ STEPS = [
         says=("persisted in Pulumi.staging.yaml",),
         then=_override_persisted,
     ),
-    # prod (→ the prod sandbox), deployed before by `up` (the setup step below).
+    Step("python -m sandbox down    --stack dev", then=_sandbox_gone),
+]
+PROD_LANE = [
+    # Load testing, on a prod-like fleet.
+    Step(
+        "python -m sandbox up --stack prod",
+        says=("stack 'prod' is up in the sandbox",),
+        then=_prod_up,
+    ),
+    Step("python -m verify --stack prod --engine sandbox --only load", then=_load_report),
+    # The real path for prod (→ the prod sandbox), deployed before by `up` (a setup step).
     Step(
         "python -m verify --stack prod --engine pulumi --concurrency 4 --timeout 600",
         target="prod",
@@ -291,8 +325,9 @@ STEPS = [
         says=("protected resources", "deletionProtection: false in Pulumi.prod.yaml"),
         then=_destroy_refused,
     ),
-    Step("python -m sandbox down    --stack dev", then=_sandbox_gone),
 ]
+LANES = {"dev": DEV_LANE, "prod": PROD_LANE}
+STEPS = DEV_LANE + PROD_LANE
 
 
 def _normal(line: str) -> str:
@@ -307,10 +342,10 @@ def test_every_readme_line_is_walked() -> None:
 def _copy_repository(dest: Path) -> None:
     """What `git clone` + `make setup` leave: tracked files, the model files, `.venv`."""
     listed = subprocess.run(  # noqa: S603 - git, our own repository
-        ["git", "ls-files", "-z"],
+        ["git", "ls-files", "-z"],  # noqa: S607
         cwd=ROOT,
         capture_output=True,
-        check=True,  # noqa: S607
+        check=True,
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
@@ -329,15 +364,86 @@ def _copy_repository(dest: Path) -> None:
     prod.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def _env(lane: Lane, step: Step) -> dict[str, str]:
+    """A user's shell: no AWS/Pulumi settings of this test session; the venv first on PATH."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PULUMI_", "GITHUB_", "STAND_IN_")) and k != "CI"
+    }
+    env["PATH"] = f"{lane.root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    if step.target != "sandbox":
+        env.update({k: v for k, v in lane.stand_in_env.items() if k.startswith("STAND_IN_")})
+        env["PATH"] = f"{lane.stand_in / 'bin'}{os.pathsep}{env['PATH']}"
+        env.update(lane.walk.stack_env(step.target))
+    return env
+
+
+def _run(lane: Lane, line: str, step: Step) -> subprocess.CompletedProcess:
+    words = shlex.split(line.replace(PLACEHOLDER, lane.label or PLACEHOLDER))
+    assert words[0] == "python"
+    return subprocess.run(  # noqa: S603 - the README's own commands
+        [str(lane.root / ".venv" / "bin" / "python"), *words[1:]],
+        cwd=lane.root,
+        env=_env(lane, step),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def _walk_one(lane: Lane, step: Step) -> None:
+    """Run one README line and check what the README promises (raises AssertionError)."""
+    if step.line.startswith("python -m verify --stack prod --engine pulumi"):
+        # prod was deployed before this line: the walk's one step that is not a README line.
+        setup = Step("python -m automation up --stack prod --engine pulumi", target="prod")
+        done = _run(lane, setup.line, setup)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    result = _run(lane, step.line, step)
+    said = result.stdout + result.stderr
+    assert result.returncode == step.exit_code, (
+        f"{step.line}: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    )
+    assert "Traceback" not in said, said[-5000:]
+    for text in step.says:
+        assert text in said, f"{step.line}: {text!r} not in\n{said[-4000:]}"
+    if step.then is not None:
+        step.then(lane, result)
+
+
+def _walk_lane(lane: Lane, steps: list[Step]) -> None:
+    for step in steps:
+        try:
+            _walk_one(lane, step)
+            lane.outcomes[step.line] = None
+        except BaseException as exc:  # noqa: BLE001 - reported by the step's test
+            lane.outcomes[step.line] = exc
+        finally:
+            lane.finished[step.line].set()
+
+
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
+def lanes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Lane]]:
     root = tmp_path_factory.mktemp("fresh-clone")
     _copy_repository(root)
-    stand_in = tmp_path_factory.mktemp("stand-in-pulumi")
-    walk = Walk(root=root, stand_in=stand_in, stand_in_env=install_stand_in(stand_in))
-    deploy_to(stand_in, "staging", root / ".sandbox" / "dev" / "outputs.json")
-    deploy_to(stand_in, "prod", root / ".sandbox" / "prod" / "outputs.json")
-    yield walk
+    walk = Walk(root=root)
+    started: dict[str, Lane] = {}
+    for name, steps in LANES.items():
+        folder = tmp_path_factory.mktemp(f"stand-in-pulumi-{name}")
+        lane = Lane(walk, folder, install_stand_in(folder), aws_stack=name)
+        deploy_to(folder, "staging", root / ".sandbox" / "dev" / "outputs.json")
+        deploy_to(folder, "prod", root / ".sandbox" / "prod" / "outputs.json")
+        lane.finished = {step.line: threading.Event() for step in steps}
+        started[name] = lane
+    threads = [
+        threading.Thread(target=_walk_lane, args=(started[n], LANES[n]), daemon=True) for n in LANES
+    ]
+    for thread in threads:
+        thread.start()
+    yield started
+    for thread in threads:
+        thread.join(timeout=1800)
     for stack in ("dev", "prod"):
         if (root / ".sandbox" / stack).exists():
             subprocess.run(  # noqa: S603 - our own CLI
@@ -349,58 +455,27 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
             )
 
 
-def _env(walk: Walk, step: Step) -> dict[str, str]:
-    """A user's shell: no AWS/Pulumi settings of this test session; the venv first on PATH."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "PULUMI_", "GITHUB_", "STAND_IN_")) and k != "CI"
-    }
-    env["PATH"] = f"{walk.root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    if step.target != "sandbox":
-        env.update({k: v for k, v in walk.stand_in_env.items() if k.startswith("STAND_IN_")})
-        env["PATH"] = f"{walk.stand_in / 'bin'}{os.pathsep}{env['PATH']}"
-        env.update(walk.stack_env(step.target))
-    return env
-
-
-def _run(walk: Walk, line: str, step: Step) -> subprocess.CompletedProcess:
-    words = shlex.split(line.replace(PLACEHOLDER, walk.label or PLACEHOLDER))
-    assert words[0] == "python"
-    return subprocess.run(  # noqa: S603 - the README's own commands
-        [str(walk.root / ".venv" / "bin" / "python"), *words[1:]],
-        cwd=walk.root,
-        env=_env(walk, step),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def _lane_of(step: Step) -> str:
+    return next(name for name, steps in LANES.items() if step in steps)
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: _normal(s.line)[10:70])
-def test_readme_line_runs_as_documented(walk: Walk, step: Step) -> None:
-    if step.line.startswith("python -m verify --stack prod --engine pulumi"):
-        # prod was deployed before this line: the walk's one step that is not a README line.
-        setup = Step("python -m automation up --stack prod --engine pulumi", target="prod")
-        done = _run(walk, setup.line, setup)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    result = _run(walk, step.line, step)
-    walk.results[step.line] = result
-    said = result.stdout + result.stderr
-    assert result.returncode == step.exit_code, (
-        f"{step.line}: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    )
-    assert "Traceback" not in said, said[-5000:]
-    for text in step.says:
-        assert text in said, f"{step.line}: {text!r} not in\n{said[-4000:]}"
-    if step.then is not None:
-        step.then(walk, result)
+def test_readme_line_runs_as_documented(lanes: dict[str, Lane], step: Step) -> None:
+    lane = lanes[_lane_of(step)]
+    assert lane.finished[step.line].wait(timeout=1800), f"{step.line}: never finished"
+    outcome = lane.outcomes[step.line]
+    if outcome is not None:
+        raise outcome
 
 
-def test_a_walk_step_fails_when_the_line_does_not_do_what_it_says(walk: Walk) -> None:
+def test_a_walk_step_fails_when_the_line_does_not_do_what_it_says(
+    lanes: dict[str, Lane],
+) -> None:
     """The walk's assertions bite: a line whose exit code or output differs is caught."""
+    lane = lanes["dev"]
     wrong = Step("python -m sandbox status  --stack nope", says=("health",))
-    result = _run(walk, wrong.line, wrong)
-    assert result.returncode == 2 and "unknown stack 'nope'" in result.stderr
+    with pytest.raises(AssertionError, match="exit 2"):
+        _walk_one(lane, wrong)
+    result = _run(lane, wrong.line, wrong)
+    assert "unknown stack 'nope'" in result.stderr
     assert re.search(r"available: .*dev", result.stderr)

@@ -121,6 +121,7 @@ class HttpClient:
                 is_transient=is_transient_http,
                 deadline=self.deadline,
                 backoff=policy,
+                asked_wait=retry_after,
             )
         except TransientStatus as exc:  # retry disabled
             return exc.response
@@ -149,6 +150,14 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds a 429/503 asked the client to wait (Retry-After in seconds), if it did."""
+    if not isinstance(exc, TransientStatus):
+        return None
+    value = exc.response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 def describe(resp: requests.Response, limit: int = 200) -> str:

@@ -51,11 +51,14 @@ def call_with_retry(
     backoff: Backoff = Backoff(),
     sleep: Callable[[float], None] = time.sleep,
     log_line: Callable[[str], None] = log,
+    asked_wait: Callable[[BaseException], float | None] = lambda exc: None,
 ) -> T:
     """Call fn; retry only what is_transient accepts, with backoff, never past the deadline.
 
     Non-transient errors propagate at once (retrying a 404 or a denied call only hides the
-    real answer for longer). A log line per retry makes slow runs explainable.
+    real answer for longer). A wait the server asked for (`asked_wait`: Retry-After) is
+    honoured, not undercut: retrying a rate limiter sooner only counts against the limit again.
+    A log line per retry makes slow runs explainable.
     """
     attempt = 0
     while True:
@@ -65,7 +68,7 @@ def call_with_retry(
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            wait = backoff.delay(attempt)
+            wait = max(backoff.delay(attempt), asked_wait(exc) or 0.0)
             if attempt >= backoff.attempts or wait >= deadline.remaining():
                 raise RetriesExhausted(what, attempt, exc) from exc
             log_line(

@@ -41,9 +41,14 @@ class Busy(Exception):
     """Every inference slot is busy and the queue is full."""
 
 
+def gate_dir_for(master_pid: int) -> Path:
+    """The slot files of the gunicorn master `master_pid` (removed by its on_exit hook)."""
+    return Path(tempfile.gettempdir()) / f"passport-gate-{os.getuid()}-{master_pid}"
+
+
 def default_gate_dir() -> Path:
     """One folder per gunicorn master (the workers' parent), so instances never share slots."""
-    return Path(tempfile.gettempdir()) / f"passport-gate-{os.getuid()}-{os.getppid()}"
+    return gate_dir_for(os.getppid())
 
 
 class InferenceGate:

@@ -111,3 +111,18 @@ def test_slots_are_shared_by_every_worker_of_the_instance(tmp_path) -> None:
     finally:
         release2.set()
         held2.join(10)
+
+
+def test_the_gate_folder_goes_with_its_gunicorn_master(tmp_path, monkeypatch) -> None:
+    """Each gunicorn start made a /tmp/passport-gate-<uid>-<pid> folder that outlived it."""
+    import os
+    import runpy
+    from pathlib import Path
+
+    monkeypatch.setattr(capacity.tempfile, "gettempdir", lambda: str(tmp_path))
+    gate = InferenceGate(directory=capacity.gate_dir_for(os.getpid()))
+    with gate.slot():
+        assert any(gate.directory.iterdir())  # slot files while it serves
+    hooks = runpy.run_path(str(Path(capacity.__file__).parents[1] / "gunicorn.conf.py"))
+    hooks["on_exit"](None)  # what gunicorn calls just before the master exits
+    assert not capacity.gate_dir_for(os.getpid()).exists()

@@ -288,6 +288,34 @@ def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) 
     assert selected[-1][2] == {BUNDLE_ENV: str(bundle)}
 
 
+def test_a_label_the_stack_state_manages_is_declared_again_not_referenced(
+    tmp_path: Path,
+) -> None:
+    """A plain redeploy: EB holds the label because this stack created it. Referencing it would
+    drop the version resource from the state (a spurious delete); declaring it is a no-op."""
+    import zipfile
+
+    from app.bundle import bundle_label
+    from automation.pulumi_engine import VERSION_EXISTS_ENV, VERSION_TYPE
+
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("application.py", "app = None\n")
+    label = bundle_label(bundle)
+
+    class Managed(FakeStack):
+        def export_stack(self) -> Any:
+            resource = {"type": VERSION_TYPE, "outputs": {"name": label}}
+            return auto.Deployment(version=3, deployment={"resources": [resource]})
+
+    engine, selected = _engine(tmp_path, Managed(), version_lookup=lambda b: True)
+    engine.up(bundle)
+    assert VERSION_EXISTS_ENV not in selected[-1][2]
+    rollback, selected = _engine(tmp_path, FakeStack(), version_lookup=lambda b: True)
+    rollback.up(bundle)  # EB holds it, the state does not: a rollback references it
+    assert selected[-1][2][VERSION_EXISTS_ENV] == "true"
+
+
 def test_preview_lists_each_resource_with_its_changed_properties(tmp_path: Path) -> None:
     """Like `pulumi preview --diff`: per resource, the action and the properties that change."""
     urn = "urn:pulumi:staging::passport-photo-backend::passport:eb:Environment$"

@@ -28,6 +28,25 @@ def test_transient_statuses_are_retried_until_success(server: ScriptedServer, pr
     assert len(retries) == 2 and "HTTP 503" in retries[0] and "HTTP 502" in retries[1]
 
 
+def test_retry_after_is_honoured_not_undercut(server: ScriptedServer, progress_lines):
+    """A rate limiter's Retry-After: retrying sooner only counts against the limit again."""
+    limited = Reply(429, {"error": {"code": "rate_limited"}}, headers={"Retry-After": "1"})
+    server.on("/api", limited, Reply(200))
+    started = time.monotonic()
+    assert client(server.url).get("/api").status_code == 200
+    assert time.monotonic() - started >= 1.0  # FAST's own backoff would retry after ~0.05 s
+    assert any("next in 1.0" in line for line in progress_lines), progress_lines
+
+
+def test_a_retry_after_beyond_the_deadline_returns_the_answer_at_once(server: ScriptedServer):
+    limited = Reply(429, {"error": {"code": "rate_limited"}}, headers={"Retry-After": "60"})
+    server.on("/api", limited, Reply(200))
+    started = time.monotonic()
+    resp = client(server.url, seconds=5).get("/api")
+    assert resp.status_code == 429 and server.count("/api") == 1
+    assert time.monotonic() - started < 2  # no waiting out a wait that cannot end in time
+
+
 def test_dropped_connection_is_retried(server: ScriptedServer, progress_lines):
     server.on("/health", Reply(drop=True), Reply(200))
     assert client(server.url).get("/health").status_code == 200
