@@ -11,6 +11,7 @@ root Stack and cleared runtime bookkeeping.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -105,10 +106,18 @@ def _program_environment(project_dir: Path, env: Mapping[str, str]) -> Iterator[
 
 
 class _QuietAsyncio(logging.Filter):
-    """Drop asyncio's 'exception was never retrieved' echoes of the error we already raise."""
+    """Drop asyncio's 'exception was never retrieved' echoes of the error we already raise.
+
+    Installed for the whole process, not per run: the futures of a failed registration are
+    finalised whenever the error that names them is released (after the command printed it),
+    and their echo would follow the command's one-line error as a multi-line dump.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "exception was never retrieved" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietAsyncio())
 
 
 def run_program(
@@ -141,13 +150,16 @@ def run_program(
     loop = asyncio.new_event_loop()
     # Our own pool for the mocks' worker threads, so an interrupted run can wait for the
     # registration in flight (a blue/green switch) instead of leaving it running behind us.
-    workers = ThreadPoolExecutor(thread_name_prefix="sandbox-mocks")
+    # Each worker gets its event loop from us (the mock monitor would make one per thread and
+    # leave it open), so all of them are closed below, not by the garbage collector at exit.
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+    workers = ThreadPoolExecutor(
+        thread_name_prefix="sandbox-mocks", initializer=_own_loop, initargs=(worker_loops,)
+    )
     loop.set_default_executor(workers)
     asyncio.set_event_loop(loop)
     CANCELLED.clear()  # a new run; an earlier signal has already ended the earlier one
     failed = True
-    quiet = _QuietAsyncio()
-    logging.getLogger("asyncio").addFilter(quiet)
     try:
         # A previous run leaves its root Stack and pending output tasks (bound to a closed
         # loop) in module-level settings; set_mocks only builds a new Stack when none is set.
@@ -175,14 +187,37 @@ def run_program(
         if failed:
             CANCELLED.set()  # worker threads stop waiting for app health and undo their step
         workers.shutdown(wait=True, cancel_futures=True)
+        for worker_loop in worker_loops:
+            worker_loop.close()
         CANCELLED.clear()
         runtime_settings.ROOT.set(None)
         runtime_settings.SETTINGS.outputs.clear()
         loop.close()
         # Leave the thread a usable loop: code run after us in this process (other programs
         # under mocks, pytest's next test) calls asyncio.get_event_loop().
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        logging.getLogger("asyncio").removeFilter(quiet)
+        spare = asyncio.new_event_loop()
+        asyncio.set_event_loop(spare)
+        _SPARE_LOOPS.append(spare)
+
+
+#: Loops left for the calling thread; closed at exit. A loop the garbage collector finalises at
+#: interpreter shutdown can find its self-pipe socket already gone and print "Exception ignored
+#: ... Invalid file descriptor: -1" (a traceback on a command that promises none).
+_SPARE_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+def _own_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
+    """ThreadPoolExecutor initializer: this worker thread's event loop, recorded for closing."""
+    worker_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(worker_loop)
+    loops.append(worker_loop)
+
+
+@atexit.register
+def _close_spare_loops() -> None:
+    for spare in _SPARE_LOOPS:
+        if not spare.is_running() and not spare.is_closed():
+            spare.close()
 
 
 def _plain(value: Any) -> Any:

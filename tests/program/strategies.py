@@ -36,16 +36,22 @@ stack_names = st.one_of(
     any_stack_name,
 )
 
+
+def _not_reserved(label: str) -> bool:
+    """'--' in positions 3-4 is reserved for IDNA (`xn--`): not a valid plain DNS label."""
+    return label[2:4] != "--"
+
+
 emails = st.builds(
     lambda user, domain, tld: f"{user}@{domain}.{tld}",
     st.from_regex(r"[a-z][a-z0-9]{0,8}([.+-][a-z0-9]{1,5})?", fullmatch=True),
-    st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True),
+    st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True).filter(_not_reserved),
     st.sampled_from(["com", "org", "io", "co.uk"]),
 )
 hosts = st.builds(
     lambda sub, domain: f"{sub}.{domain}.com",
     st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True),
-    st.from_regex(r"[a-z][a-z0-9-]{0,15}[a-z0-9]", fullmatch=True),
+    st.from_regex(r"[a-z][a-z0-9-]{0,15}[a-z0-9]", fullmatch=True).filter(_not_reserved),
 )
 ports = st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}"))
 

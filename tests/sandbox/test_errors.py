@@ -174,3 +174,20 @@ def test_dkim_records_need_the_users_hosted_zone(clean_moto: str) -> None:
     sets = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)
     cname = [s for s in sets["ResourceRecordSets"] if s["Type"] == "CNAME"]
     assert cname[0]["ResourceRecords"] == [{"Value": "abc.dkim.amazonses.com"}]
+
+
+def test_a_program_run_leaves_no_event_loop_to_the_garbage_collector(tmp_path: Path) -> None:
+    """Loops the mock monitor's worker threads used were left open; finalised at interpreter
+    exit, one could print "Exception ignored … Invalid file descriptor: -1" after a command
+    that promises no traceback (seen on `sandbox preview --json` in the README walk)."""
+    import gc
+    import warnings
+
+    from sandbox.engine import SandboxEngine
+
+    gc.collect()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        SandboxEngine("dev", state_root=tmp_path).preview()
+        gc.collect()
+    assert not [w for w in seen if "unclosed event loop" in str(w.message)]
