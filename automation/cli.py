@@ -356,6 +356,11 @@ def verify(
             if outcome.blocked:  # only a named manual step is outstanding: not a failure
                 result.status, result.exit_code = "blocked", ExitCode.BLOCKED
         result.message = f"report: {outcome.report_dir}"
+        if not only:  # the full default set: what `run` verifies
+            promoted = pipeline.promote(outputs, outcome)
+            if promoted:
+                result.deployment_id = promoted
+                result.message += f"; deployment {promoted} of {result.app_version} is verified"
         return pipeline.finish(result)
 
     return _session_run(

@@ -314,6 +314,25 @@ class Pipeline:
         result.deployment_id = record.id
         return self.finish(result)
 
+    def promote(self, outputs: dict[str, Any], outcome: VerifyOutcome) -> str | None:
+        """A full, passing verify of what `up` alone deployed makes it `verified`.
+
+        `up` then `verify` is then what `run` is (a version an automatic rollback may return
+        to). Only the newest record, only when it names the version serving, only from
+        `deployed`: a verify never rewrites the history of an earlier run.
+        """
+        store = self.record_store(outputs)
+        records = sorted(store.list() if store else [], key=lambda r: r.started_at)
+        if not (outcome.passed and records and store):
+            return None
+        newest = records[-1]
+        if newest.status != "deployed" or newest.app_version != outputs.get("app_version"):
+            return None
+        newest.status, newest.verify_summary = "verified", outcome.summary
+        newest.message = f"verified by `verify` (run {self.run_id})"
+        store.save(newest)
+        return newest.id
+
     def verify(self, outputs: dict[str, Any] | None = None, label: str = "verify") -> VerifyOutcome:
         outputs = outputs if outputs is not None else self.engine.outputs()
         report_dir = self.run_dir / label

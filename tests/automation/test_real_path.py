@@ -2,9 +2,10 @@
 
 The stand-in (tests/automation/stand_in_pulumi.py) logs every call's argv and environment and
 answers like the real CLI for the calls that matter, so these tests assert what the real CLI
-would receive: no `stack init` for read-only commands, the policy pack, and so on. The caller's
-credentials and no sandbox endpoint on every call of a whole `run`, `up` and `rollback` are
-asserted by the README walk (tests/test_readme_walk.py).
+would receive: no `stack init` for read-only commands, opting out of the policy pack, and so on.
+The README walk (tests/test_readme_walk.py) asserts the rest on the README's own lines: the
+caller's credentials and no sandbox endpoint on every call of `run`, `up` and `rollback`, the
+secrets provider of a new stack, the policy pack on preview and up, persisted `--config`.
 """
 
 from __future__ import annotations
@@ -98,20 +99,6 @@ def test_any_stack_with_a_stack_file_gets_an_engine(
         wiring.make_engine("pulumi", "pr-9")
 
 
-def test_preview_runs_the_policy_pack_and_a_new_stack_gets_the_secrets_provider(
-    tmp_path: Path,
-) -> None:
-    env = caller_env(install_stand_in(tmp_path))
-    kms = "awskms://alias/passport-pulumi?region=eu-west-1"
-    result = automation(env, "preview", "--stack", "staging", "--secrets-provider", kms)
-    assert result.returncode == ExitCode.OK, result.stdout[-2000:] + result.stderr[-2000:]
-    recorded = calls(tmp_path)
-    init = next(argv(c) for c in recorded if argv(c)[:2] == ["stack", "init"])
-    assert init[init.index("--secrets-provider") + 1] == kms
-    preview = next(argv(c) for c in recorded if argv(c)[:1] == ["preview"])
-    assert preview[preview.index("--policy-pack") + 1] == str(ROOT / "policy")
-
-
 def test_the_policy_pack_can_be_opted_out(tmp_path: Path) -> None:
     env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
     result = automation(env, "preview", "--stack", "staging", "--no-policy-pack")
@@ -193,15 +180,6 @@ def test_a_bad_config_override_fails_before_the_cli(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.USAGE
     assert "maxInstances: got 0" in result.stderr
     assert calls(tmp_path) == []
-
-
-def test_config_overrides_are_persisted_like_pulumi_c_and_said_so(tmp_path: Path) -> None:
-    env = caller_env(install_stand_in(tmp_path, stacks=["staging"]))
-    result = automation(env, "preview", "--stack", "staging", "--config", "maxInstances=5")
-    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
-    assert "are persisted in Pulumi.staging.yaml (as `pulumi up -c` does)" in result.stderr
-    set_all = next(argv(c) for c in calls(tmp_path) if argv(c)[:2] == ["config", "set-all"])
-    assert "passport-photo-backend:maxInstances=5" in set_all
 
 
 def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:

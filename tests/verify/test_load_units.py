@@ -77,3 +77,22 @@ def test_load_is_opt_in_unless_the_stack_asks() -> None:
 def test_chart_is_an_svg_with_a_line_per_series() -> None:
     svg = svg_chart("t", [0, 1, 2], {"p95": [1.0, 2.0, 3.0], "p99": [2.0, 3.0, 4.0]})
     assert svg.startswith("<svg") and svg.count("<polyline") == 2
+
+
+def test_the_pipelines_verifier_runs_load_when_the_stack_asks(monkeypatch, tmp_path) -> None:
+    """`automation run`/`rollback`/`verify` pass pipeline=True; `python -m verify` does not."""
+    import verify
+    from automation.wiring import verifier
+    from verify.model import Report
+
+    selected: list[list[str]] = []
+
+    def fake_run(outputs, **kwargs):  # noqa: ANN001, ANN003, ANN202 - stands in for verify.run
+        chosen = select(kwargs.get("only"), outputs, pipeline=kwargs.get("pipeline", False))
+        selected.append([c.name for c in chosen])
+        return Report({}, 0.0, {}, stack="prod")
+
+    monkeypatch.setattr(verify, "run", fake_run)
+    verifier()({"load_test": {"runInPipeline": True}}, tmp_path)
+    verifier()({"load_test": {"runInPipeline": False}}, tmp_path)
+    assert "load" in selected[0] and "load" not in selected[1]
