@@ -234,12 +234,26 @@ def _sandbox_gone(lane: Lane, result: subprocess.CompletedProcess) -> None:
     assert json.loads(lane.read(".sandbox/.records/dev.json"))  # the audit trail outlives it
 
 
+def _bundle_built(lane: Lane, result: subprocess.CompletedProcess) -> None:
+    built = list((lane.root / "build" / "bundles").glob("v-*.zip"))
+    assert built and any(b.stem in result.stdout + result.stderr for b in built), result.stdout
+
+
 def _prod_up(lane: Lane, result: subprocess.CompletedProcess) -> None:
     lane.label = json.loads(lane.read(".sandbox/prod/outputs.json"))["app_version"]
 
 
 #: In the order a user follows the README; every README line appears exactly once.
 DEV_LANE = [
+    # The app's own tools (README: "Quick start"); `a|b` runs the first, `[...]` is optional.
+    Step("python -m app.models fetch u2netp|u2net", says=("u2netp: already present",)),
+    Step("python -m app.models fetch mediapipe", says=("face_landmark.tflite: ok",)),
+    Step("python -m app.models verify u2netp", says=("u2netp: ok",)),
+    Step("python -m app.warmup", says=("warmup: rembg imported",)),
+    Step(
+        "python -m app.bundle [--model u2netp] [--out DIR] [--source DIR]",
+        then=_bundle_built,
+    ),
     # The pipeline on the sandbox (README: "The pipeline").
     Step("python -m automation run      --stack dev --engine sandbox", then=_run_verified),
     Step("python -m automation up       --stack dev", says=("up dev: succeeded",)),
@@ -336,9 +350,20 @@ def _normal(line: str) -> str:
     return " ".join(shlex.split(line))
 
 
+def _app_tool_lines() -> list[str]:
+    """The README's `python -m app.…` lines (the tools `make setup` and `make bundle` call)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith("python -m app.")]
+
+
 def test_every_readme_line_is_walked() -> None:
+    """Every `python -m …` line of the README's bash blocks. (The `make` targets are what CI and
+    `make demo` run; the `locust` lines start a distributed or interactive Locust, run headless
+    here by the `--only load` line with the same locustfile.)"""
     walked = sorted(_normal(s.line) for s in STEPS)
-    assert walked == sorted(_normal(line) for line in COMMANDS)
+    assert walked == sorted(_normal(line) for line in COMMANDS + _app_tool_lines())
 
 
 def _copy_repository(dest: Path) -> None:
@@ -385,7 +410,9 @@ def _env(lane: Lane, step: Step) -> dict[str, str]:
 
 
 def _run(lane: Lane, line: str, step: Step) -> subprocess.CompletedProcess:
+    line = re.sub(r"\s*\[[^\]]*\]", "", line)  # `[--opt X]`: optional, left out
     words = shlex.split(line.replace(PLACEHOLDER, lane.label or PLACEHOLDER))
+    words = [w.split("|")[0] if "|" in w and not w.startswith("-") else w for w in words]
     assert words[0] == "python"
     return subprocess.run(  # noqa: S603 - the README's own commands
         [str(lane.root / ".venv" / "bin" / "python"), *words[1:]],
