@@ -35,20 +35,13 @@ class Engine:
     def destroy(self) -> None: ...
 
 
-def test_a_blocked_verification_exits_5_without_rollback(tmp_path: Path) -> None:
-    bundle = tmp_path / "v-new.zip"
-    with zipfile.ZipFile(bundle, "w") as zf:
-        zf.writestr("application.py", "")
-    store = FileRecordStore(tmp_path / "records.json")
-    step = "SES domain identity x.com is pending verification: add the DKIM records"
-    engine = Engine()
+def stub_pipeline(
+    engine: Engine, tmp_path: Path, bundle: Path, store: FileRecordStore, outcome: VerifyOutcome
+) -> Pipeline:
+    """A pipeline over a stub engine: this bundle, these records, every verify → `outcome`."""
     pipeline = Pipeline(
         engine,
-        verifier=lambda outputs, report_dir: VerifyOutcome(
-            passed=False,
-            blocked=True,
-            summary={"passed": False, "failed": {}, "blocked": {"ses": step}},
-        ),
+        verifier=lambda outputs, report_dir: outcome,
         checks=lambda: [],
         bundle_builder=lambda: bundle,
         bundle_fetcher=lambda outputs, label: bundle,
@@ -58,7 +51,22 @@ def test_a_blocked_verification_exits_5_without_rollback(tmp_path: Path) -> None
         stream=io.StringIO(),
     )
     pipeline._report_run = lambda *a: None  # type: ignore[method-assign]  # no AWS here
-    result = pipeline.run()
+    return pipeline
+
+
+def test_a_blocked_verification_exits_5_without_rollback(tmp_path: Path) -> None:
+    bundle = tmp_path / "v-new.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("application.py", "")
+    store = FileRecordStore(tmp_path / "records.json")
+    step = "SES domain identity x.com is pending verification: add the DKIM records"
+    engine = Engine()
+    blocked = VerifyOutcome(
+        passed=False,
+        blocked=True,
+        summary={"passed": False, "failed": {}, "blocked": {"ses": step}},
+    )
+    result = stub_pipeline(engine, tmp_path, bundle, store, blocked).run()
     assert result.exit_code == ExitCode.BLOCKED == 6 and result.status == "blocked"
     assert step in result.message and "not rolled back" in result.message
     assert engine.ups == [bundle]  # deployed once, no rollback deploy

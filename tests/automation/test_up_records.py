@@ -7,30 +7,17 @@ verify (`automation verify` without --only) makes it a version an automatic roll
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
 from app.bundle import bundle_label
 from automation.pipeline import Pipeline, VerifyOutcome
 from automation.records import FileRecordStore, last_verified
-from tests.automation.test_blocked_pipeline import Engine
+from tests.automation.test_blocked_pipeline import Engine, stub_pipeline
 
 
 def _pipeline(tmp_path: Path, bundle: Path, store: FileRecordStore) -> Pipeline:
-    pipeline = Pipeline(
-        Engine(),
-        verifier=lambda outputs, report_dir: VerifyOutcome(True, {"passed": True}),
-        checks=lambda: [],
-        bundle_builder=lambda: bundle,
-        bundle_fetcher=lambda outputs, label: bundle,
-        record_store=lambda outputs: store,
-        report_root=tmp_path,
-        project_dir=tmp_path,
-        stream=io.StringIO(),
-    )
-    pipeline._report_run = lambda *a: None  # type: ignore[method-assign]  # no AWS here
-    return pipeline
+    return stub_pipeline(Engine(), tmp_path, bundle, store, VerifyOutcome(True, {"passed": True}))
 
 
 def _bundle(tmp_path: Path, name: str) -> Path:
