@@ -29,14 +29,17 @@ bundle: models
 	$(PY) -m app.bundle --model $(MODEL)
 
 ## test: everything, against real moto and the real app
+## RANDOM_ORDER=1 shuffles the test order (pytest-randomly; the seed is printed to rerun it)
+RANDOM_ORDER ?=
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(PYTEST_ARGS)
 
-## lint: ruff, bandit (no high findings), detect-secrets (against .secrets.baseline), pip-audit
+## lint: ruff, import layers (import-linter), bandit (no high findings), detect-secrets, pip-audit
 PY_SOURCES := __main__.py app components sandbox verify automation commandline policy benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level high
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 	@if [ -n "$$GITHUB_ACTIONS" ]; then \

@@ -22,7 +22,7 @@ from verify.model import Deadline
 from verify.retry import Backoff, RetriesExhausted, call_with_retry
 
 from . import github, notify
-from .changes import ChangeSummary
+from common.changes import ChangeSummary
 from .errors import PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified

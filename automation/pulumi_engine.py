@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .changes import ChangeSummary
+from common.changes import ChangeSummary
 from .errors import PipelineError, translate_pulumi_error
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .changes import ChangeSummary
+from common.changes import ChangeSummary
 from .errors import PipelineError, StackLockedError, UsageError
 
 T = TypeVar("T")

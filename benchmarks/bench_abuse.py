@@ -25,10 +25,11 @@ ROOT = Path(sys.argv[1]).resolve()
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "app"))
 os.chdir(ROOT)
-from sandbox.moto_server import FAKE_AWS_ENV, free_port, start_threaded_moto  # noqa: E402 - after sys.path
+from common.contracts import SANDBOX_AWS_ENV  # noqa: E402 - after sys.path
+from sandbox.moto_server import free_port, start_threaded_moto  # noqa: E402 - after sys.path
 
 server, url = start_threaded_moto()
-os.environ.update(FAKE_AWS_ENV)
+os.environ.update(SANDBOX_AWS_ENV)
 os.environ["AWS_ENDPOINT_URL"] = url
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 import boto3  # noqa: E402 - after sys.path

@@ -33,7 +33,8 @@ import requests  # noqa: E402
 from app.bundle import build_bundle  # noqa: E402
 from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
 from app.models import MODELS, ModelError, check  # noqa: E402
-from sandbox.moto_server import FAKE_AWS_ENV, free_port, start_threaded_moto  # noqa: E402
+from common.contracts import SANDBOX_AWS_ENV  # noqa: E402
+from sandbox.moto_server import free_port, start_threaded_moto  # noqa: E402
 
 TEST_IMAGES = ROOT / "test_images"
 
@@ -85,7 +86,7 @@ def bench_pipeline(model: str, runs: int) -> None:
 
 def bench_served(total: int) -> None:
     server, endpoint = start_threaded_moto()
-    os.environ.update(FAKE_AWS_ENV)
+    os.environ.update(SANDBOX_AWS_ENV)
     os.environ.update(
         {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
     )

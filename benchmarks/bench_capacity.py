@@ -40,7 +40,8 @@ import requests  # noqa: E402
 
 from app.bundle import build_bundle  # noqa: E402
 from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
-from sandbox.moto_server import FAKE_AWS_ENV, free_port, start_threaded_moto  # noqa: E402
+from common.contracts import SANDBOX_AWS_ENV  # noqa: E402
+from sandbox.moto_server import free_port, start_threaded_moto  # noqa: E402
 
 PHOTO = ROOT / "test_images" / "grace_hopper.jpg"
 GOAL_WORKER_MB = 600
@@ -280,7 +281,7 @@ def main() -> int:
     floor = cpus / cpu_s
     print(f"one photo at 1 thread: {cpu_s:.2f} CPU-s → floor {floor:.2f} photos/s on {cpus} CPUs")
     server, endpoint = start_threaded_moto()
-    os.environ.update(FAKE_AWS_ENV)
+    os.environ.update(SANDBOX_AWS_ENV)
     os.environ.update(
         {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
     )

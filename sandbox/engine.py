@@ -150,7 +150,7 @@ class SandboxEngine:
 
     def preview(self, bundle: Path | None = None) -> Any:
         """What an `up` would change, per resource type, against the last deployed graph."""
-        from automation.changes import ChangeSummary
+        from common.changes import ChangeSummary
         from sandbox.mocks import PlanningMocks
 
         config = self._config()
@@ -208,7 +208,8 @@ class SandboxEngine:
             try:
                 endpoint = self._ensure_moto(state, started_here)
                 self._ensure_front(state, started_here)
-                from sandbox.moto_server import FAKE_AWS_ENV, free_port
+                from common.contracts import SANDBOX_AWS_ENV
+                from sandbox.moto_server import free_port
 
                 region = self._region(config)
                 ctx = RealiseContext(
@@ -216,13 +217,13 @@ class SandboxEngine:
                     project=project_name(self.project_dir),
                     region=region,
                     endpoint_url=endpoint,
-                    credentials=FAKE_AWS_ENV,
+                    credentials=SANDBOX_AWS_ENV,
                     deployed=state.get("resources", default={}) or {},
                 )
                 runner = EnvironmentRunner(
                     state,
                     AppRuntime(
-                        self.project_dir, endpoint, region, FAKE_AWS_ENV, self.health_timeout
+                        self.project_dir, endpoint, region, SANDBOX_AWS_ENV, self.health_timeout
                     ),
                     s3_client=lambda: ctx.client("s3"),
                     free_port=free_port,

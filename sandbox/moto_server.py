@@ -19,11 +19,6 @@ from moto.server import ThreadedMotoServer
 LOOPBACK = "127.0.0.1"
 
 #: Credentials moto accepts; never real ones. Used by the sandbox and the tests alike.
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
-    "AWS_SESSION_TOKEN": "testing",
-}
 
 
 def free_port(host: str = LOOPBACK) -> int:

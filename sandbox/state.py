@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.errors import SandboxError
+from common import jsonfile
+from common.jsonfile import write_json_atomic
+from common.paths import StackPaths
+from sandbox.errors import SandboxError, StackLockedError
 
 
 def utc_timestamp() -> str:
@@ -27,76 +27,14 @@ def utc_timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` via a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def read_json(path: Path, default: Any = None) -> Any:
-    """The JSON in `path`, `default` when the file does not exist."""
+    """A state file's JSON (`default` when missing); corrupt is a SandboxError that names `down`."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return default
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return jsonfile.read_json(path, default)
+    except jsonfile.CorruptJSONError as exc:
         raise SandboxError(
-            f"sandbox state file {path} is corrupt ({exc}); run `down` to reset"
+            f"sandbox state file {exc.path} is corrupt ({exc.cause}); run `down` to reset"
         ) from exc
-
-
-@dataclass(frozen=True)
-class StackPaths:
-    """Where one stack's sandbox state lives."""
-
-    root: Path
-    stack: str
-
-    @property
-    def dir(self) -> Path:
-        return self.root / self.stack
-
-    @property
-    def outputs(self) -> Path:
-        """`pulumi stack output --json` shape; what verify reads."""
-        return self.dir / "outputs.json"
-
-    @property
-    def sandbox(self) -> Path:
-        """Processes, ports, deployments, resource graph, EB state."""
-        return self.dir / "sandbox.json"
-
-    @property
-    def logs(self) -> Path:
-        return self.dir / "logs"
-
-    @property
-    def releases(self) -> Path:
-        """Unpacked application versions, one folder per label."""
-        return self.dir / "releases"
-
-    @property
-    def proxy_target(self) -> Path:
-        """The port the stable front proxy forwards to (the live app version)."""
-        return self.dir / "proxy-target"
-
-    @property
-    def lock(self) -> Path:
-        # Beside, not inside, the stack folder: `down` deletes the folder while holding it.
-        return self.root / f".{self.stack}.lock"
 
 
 @contextlib.contextmanager
@@ -117,8 +55,6 @@ def stack_lock(
     command are written into the lock file: the kernel releases a killed holder's flock, and the
     pid it leaves behind tells the next holder (`on_stale(line)`) that a run died holding it.
     """
-    from sandbox.errors import StackLockedError
-
     paths.root.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "a+") as handle:
         started = time.monotonic()

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sandbox.moto_server import FAKE_AWS_ENV, reset_moto, start_threaded_moto  # noqa: E402
+from common.contracts import SANDBOX_AWS_ENV  # noqa: E402
+from sandbox.moto_server import reset_moto, start_threaded_moto  # noqa: E402
 
 # Property tests: at least 100 examples everywhere, CI included.
 settings.register_profile("default", max_examples=100, deadline=None)
@@ -29,9 +30,9 @@ def moto_endpoint() -> Iterator[str]:
     server, url = start_threaded_moto()
     saved = {
         k: os.environ.get(k)
-        for k in [*FAKE_AWS_ENV, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"]
+        for k in [*SANDBOX_AWS_ENV, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"]
     }
-    os.environ.update(FAKE_AWS_ENV)
+    os.environ.update(SANDBOX_AWS_ENV)
     os.environ["AWS_ENDPOINT_URL"] = url
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_REGION"] = REGION

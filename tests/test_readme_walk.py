@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "v-0123456789ab"
 #: The caller's own credentials (a profile or OIDC would put these in the environment); moto
-#: takes any. The sandbox's are FAKE_AWS_ENV: none of those, nor a check-stage sandbox's
+#: takes any. The sandbox's are SANDBOX_AWS_ENV: none of those, nor a check-stage sandbox's
 #: endpoint, may reach the `pulumi` CLI.
 CALLER_AWS = {
     "AWS_ACCESS_KEY_ID": "AKIAWALKCALLER000001",  # pragma: allowlist secret

@@ -14,30 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
+from common.contracts import OUTPUTS, SANDBOX_AWS_ENV
+from common.paths import ROOT, stack_paths
 
-#: Every key the contract (docs/contracts.md) promises, with its JSON type.
-OUTPUT_TYPES: dict[str, type | tuple[type, ...]] = {
-    "stack": str,
-    "region": str,
-    "api_url": str,
-    "environment_name": str,
-    "application_name": str,
-    "app_version": str,
-    "artifact_bucket": str,
-    "media_bucket": str,
-    "email_table": str,
-    "analytics_table": str,
-    "sender_email": str,
-    "ses_configuration_set": str,
-    "alarm_topic_arn": str,
-    "cors_allowed_origins": list,
-    "latency_budget_ms": int,
-    "max_upload_mb": int,
-    "ses_dns_records": list,  # DKIM CNAMEs still to add by hand (named by a BLOCKED ses check)
-    "load_test": dict,
-}
+SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
 
 
 class OutputsError(Exception):
@@ -57,7 +37,7 @@ def validate(outputs: Any, required: Iterable[str]) -> dict[str, Any]:
         if value == SECRET_PLACEHOLDER:
             problems.append(f"output {key!r} is a secret; verify never reads secret outputs")
             continue
-        expected = OUTPUT_TYPES.get(key)
+        expected = OUTPUTS.get(key)
         if expected is int and isinstance(value, bool):
             problems.append(f"output {key!r} must be an integer, got {value!r}")
         elif expected and not isinstance(value, expected):
@@ -97,14 +77,6 @@ def load_file(path: Path) -> dict[str, Any]:
     return data
 
 
-DEFAULT_SANDBOX_STATE = ROOT / ".sandbox"
-
-
-def sandbox_state_dir(stack: str, state_root: Path | None = None) -> Path:
-    """`.sandbox/<stack>/` (or `<state_root>/<stack>/`, as `python -m sandbox --state-root`)."""
-    return Path(state_root or DEFAULT_SANDBOX_STATE) / stack
-
-
 def load_sandbox(
     stack: str, state_root: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -113,10 +85,8 @@ def load_sandbox(
     Returns the env rather than setting it so the caller decides the scope (the CLI sets it for
     the process; tests and library users may not want that).
     """
-    from sandbox.moto_server import FAKE_AWS_ENV
-
-    state = sandbox_state_dir(stack, state_root)
-    outputs_path, sandbox_path = state / "outputs.json", state / "sandbox.json"
+    paths = stack_paths(stack, state_root)
+    outputs_path, sandbox_path = paths.outputs, paths.sandbox
     if not outputs_path.exists():
         raise OutputsError(
             f"no sandbox outputs for stack {stack!r} at {outputs_path}; "
@@ -127,7 +97,7 @@ def load_sandbox(
     endpoint = meta.get("aws_endpoint_url")
     if not isinstance(endpoint, str) or not endpoint:
         raise OutputsError(f"{sandbox_path} has no 'aws_endpoint_url'; is the sandbox up?")
-    env = {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
+    env = {**SANDBOX_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
     region = outputs.get("region")
     if isinstance(region, str) and region:
         env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region

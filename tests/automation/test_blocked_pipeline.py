@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from automation.changes import ChangeSummary
+from common.changes import ChangeSummary
 from automation.pipeline import ExitCode, Pipeline, VerifyOutcome
 from automation.records import FileRecordStore
 

@@ -16,7 +16,7 @@ import yaml
 
 from sandbox.app_variants import build_variant, cannot_start, new_version
 from sandbox.engine import SandboxEngine
-from sandbox.moto_server import FAKE_AWS_ENV
+from common.contracts import SANDBOX_AWS_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,9 +37,9 @@ class Deployed:
             service,
             endpoint_url=self.endpoint,
             region_name=self.outputs["region"],
-            aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
+            aws_access_key_id=SANDBOX_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=SANDBOX_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=SANDBOX_AWS_ENV["AWS_SESSION_TOKEN"],
         )
 
     def setting(self, key: str) -> Any:

@@ -154,11 +154,11 @@ def test_dkim_records_need_the_users_hosted_zone(clean_moto: str) -> None:
     """Route 53 records go into a zone that must exist (the user's), as in AWS."""
     import boto3
 
-    from sandbox.moto_server import FAKE_AWS_ENV
+    from common.contracts import SANDBOX_AWS_ENV
     from sandbox.realise.context import RealiseContext
     from sandbox.realise.route53 import record
 
-    ctx = RealiseContext("dev", "p", "us-east-1", clean_moto, FAKE_AWS_ENV)
+    ctx = RealiseContext("dev", "p", "us-east-1", clean_moto, SANDBOX_AWS_ENV)
     inputs = {
         "zoneId": "ZNOSUCHZONE1",
         "name": "abc._domainkey.example.com",

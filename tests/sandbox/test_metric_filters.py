@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sandbox.moto_server import FAKE_AWS_ENV
+from common.contracts import SANDBOX_AWS_ENV
 from sandbox.realise import HANDLERS
 from sandbox.realise.context import RealiseContext
 from sandbox.realise.filter_patterns import InvalidFilterPattern, matches
@@ -26,7 +26,7 @@ def dev_filter(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _ctx(endpoint: str) -> RealiseContext:
-    return RealiseContext("dev", "passport-photo-backend", "us-east-1", endpoint, FAKE_AWS_ENV)
+    return RealiseContext("dev", "passport-photo-backend", "us-east-1", endpoint, SANDBOX_AWS_ENV)
 
 
 def test_dev_filter_is_realised_on_the_environments_log_group(

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sandbox.moto_server import FAKE_AWS_ENV
+from common.contracts import SANDBOX_AWS_ENV
 from sandbox.realise import HANDLERS
 from sandbox.realise.context import RealiseContext
 from sandbox.realise.wafv2 import WafValidationError
@@ -29,7 +29,7 @@ def staging_acl(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _ctx(endpoint: str) -> RealiseContext:
-    return RealiseContext("staging", "passport-photo-backend", "us-east-1", endpoint, FAKE_AWS_ENV)
+    return RealiseContext("staging", "passport-photo-backend", "us-east-1", endpoint, SANDBOX_AWS_ENV)
 
 
 def test_staging_waf_is_realised_and_associated(clean_moto: str, staging_acl: dict) -> None:

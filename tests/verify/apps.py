@@ -21,7 +21,8 @@ from typing import Any
 
 import requests
 
-from sandbox.moto_server import FAKE_AWS_ENV, free_port
+from common.contracts import SANDBOX_AWS_ENV
+from sandbox.moto_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app"
@@ -47,7 +48,7 @@ from application import application  # noqa: E402
 def app_env(outputs: Mapping[str, Any], aws_endpoint: str) -> dict[str, str]:
     """The app's environment as the EB environment sets it, from the stack outputs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST"))}
-    env.update(FAKE_AWS_ENV)
+    env.update(SANDBOX_AWS_ENV)
     env.update(
         APP_VERSION=str(outputs["app_version"]),
         EMAIL_TABLE=outputs["email_table"],

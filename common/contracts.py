@@ -1,0 +1,85 @@
+"""What the parts exchange, written once: stack outputs, the bundle hand-over, resource types.
+
+- **Stack outputs**: the program exports exactly `OUTPUTS` (components/backend.py), verify
+  validates against it (verify/outputs.py), and a test ties the two together. Adding an output
+  is one entry here.
+- **Bundle hand-over**: the engines name a prebuilt source bundle to the Pulumi program through
+  two environment variables (the program runs in another process under the real engine).
+- **Sandbox credentials**: the fake keys a sandbox stack's moto accepts; verify and the
+  automation point boto3 at a sandbox stack with them.
+- **Resource types**: the Pulumi type tokens that the program, the sandbox's realisers and the
+  policy rules all name.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+#: Every key the program exports (docs/contracts.md), with its JSON type.
+OUTPUTS: Final = MappingProxyType(
+    {
+        "stack": str,
+        "region": str,
+        "api_url": str,
+        "environment_name": str,
+        "application_name": str,
+        "app_version": str,
+        "artifact_bucket": str,
+        "media_bucket": str,
+        "email_table": str,
+        "analytics_table": str,
+        "sender_email": str,
+        "ses_configuration_set": str,
+        "alarm_topic_arn": str,
+        "cors_allowed_origins": list,
+        "latency_budget_ms": int,
+        "max_upload_mb": int,
+        "ses_dns_records": list,  # DKIM CNAMEs still to add by hand (named by a BLOCKED ses check)
+        "load_test": dict,
+    }
+)
+
+#: Path of a prebuilt source bundle for the program to deploy instead of building app/.
+BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
+#: "true" when EB already holds an application version with the bundle's label (a rollback, a
+#: redeploy): EB refuses to create a label twice per application, so the program references it.
+VERSION_EXISTS_ENV: Final = "PASSPORT_APP_VERSION_EXISTS"
+
+#: The credentials a sandbox stack's moto server accepts (never real keys).
+SANDBOX_AWS_ENV: Final = MappingProxyType(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
+        "AWS_SESSION_TOKEN": "testing",
+    }
+)
+
+
+class ResourceType:
+    """Pulumi type tokens of the resources the program declares and the sandbox realises."""
+
+    EB_APPLICATION: Final = "aws:elasticbeanstalk/application:Application"
+    EB_APPLICATION_VERSION: Final = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
+    EB_ENVIRONMENT: Final = "aws:elasticbeanstalk/environment:Environment"
+    DYNAMODB_TABLE: Final = "aws:dynamodb/table:Table"
+    S3_BUCKET: Final = "aws:s3/bucket:Bucket"
+    S3_BUCKET_OBJECT: Final = "aws:s3/bucketObjectv2:BucketObjectv2"
+    S3_BUCKET_POLICY: Final = "aws:s3/bucketPolicy:BucketPolicy"
+    S3_PUBLIC_ACCESS_BLOCK: Final = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+    S3_VERSIONING: Final = "aws:s3/bucketVersioning:BucketVersioning"
+    S3_ENCRYPTION: Final = (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    IAM_ROLE: Final = "aws:iam/role:Role"
+    IAM_ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
+    IAM_POLICY: Final = "aws:iam/policy:Policy"
+    IAM_INSTANCE_PROFILE: Final = "aws:iam/instanceProfile:InstanceProfile"
+    IAM_ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    SNS_TOPIC: Final = "aws:sns/topic:Topic"
+    CLOUDWATCH_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
+    LOG_METRIC_FILTER: Final = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+    SES_CONFIGURATION_SET: Final = "aws:ses/configurationSet:ConfigurationSet"
+    WAF_WEB_ACL: Final = "aws:wafv2/webAcl:WebAcl"
+    WAF_IP_SET: Final = "aws:wafv2/ipSet:IpSet"
