@@ -18,11 +18,11 @@ from typing import Any, Protocol, TextIO
 
 from commandline.exitcodes import ExitCode
 from commandline.interrupts import Interrupted, as_interrupted
+from common.changes import ChangeSummary
 from verify.model import Deadline
 from verify.retry import Backoff, RetriesExhausted, call_with_retry
 
 from . import github, notify
-from common.changes import ChangeSummary
 from .errors import PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified

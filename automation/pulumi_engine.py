@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.changes import ChangeSummary
+
 from .errors import PipelineError, translate_pulumi_error
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from common.changes import ChangeSummary
+
 from .errors import PipelineError, StackLockedError, UsageError
 
 T = TypeVar("T")

@@ -7,9 +7,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from common.changes import ChangeSummary
 from automation.pipeline import ExitCode, Pipeline, VerifyOutcome
 from automation.records import FileRecordStore
+from common.changes import ChangeSummary
 
 
 class Engine:

@@ -14,9 +14,9 @@ import boto3
 import pytest
 import yaml
 
+from common.contracts import SANDBOX_AWS_ENV
 from sandbox.app_variants import build_variant, cannot_start, new_version
 from sandbox.engine import SandboxEngine
-from common.contracts import SANDBOX_AWS_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

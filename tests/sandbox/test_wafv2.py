@@ -29,7 +29,9 @@ def staging_acl(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _ctx(endpoint: str) -> RealiseContext:
-    return RealiseContext("staging", "passport-photo-backend", "us-east-1", endpoint, SANDBOX_AWS_ENV)
+    return RealiseContext(
+        "staging", "passport-photo-backend", "us-east-1", endpoint, SANDBOX_AWS_ENV
+    )
 
 
 def test_staging_waf_is_realised_and_associated(clean_moto: str, staging_acl: dict) -> None:
