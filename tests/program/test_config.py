@@ -11,8 +11,11 @@ import pulumi
 import pytest
 
 from components.config import (
+    AWS_PROVIDER_KEYS,
+    KEYS,
     LOG_RETENTION_DAYS,
     PROJECT,
+    AbuseConfig,
     StackConfig,
     StackConfigError,
     load_stack_config,
@@ -20,7 +23,7 @@ from components.config import (
     stack_tier,
 )
 from components.config import parse_stack_config as parse_config
-from tests.program.harness import as_pulumi_config, run_mocked, stack_file_config
+from tests.program.harness import ROOT, as_pulumi_config, run_mocked, stack_file_config
 
 NS = f"{PROJECT}:"
 
@@ -374,8 +377,6 @@ def test_aws_provider_keys_match_the_installed_sdk() -> None:
 
     import pulumi_aws
 
-    from components.config import AWS_PROVIDER_KEYS
-
     source = (Path(pulumi_aws.__file__).parent / "config" / "vars.py").read_text()
     installed = set(re.findall(r"__config__\.get[a-z_]*\('([A-Za-z0-9]+)'", source))
     assert set(AWS_PROVIDER_KEYS) == installed
@@ -490,3 +491,31 @@ def test_rate_limit_exemptions_are_narrow_ipv4_networks() -> None:
     )
     bad = issues_for("dev", base(environment="dev", rateLimitExemptCidrs=["2001:db8::/64"]))
     assert "IPv4 CIDRs" in bad["rateLimitExemptCidrs"]
+
+
+# -- issue 19: each key is one row of the table in components/config/keys.py --------------------
+
+
+def test_every_stack_config_field_is_filled_by_exactly_one_row_of_the_key_table() -> None:
+    """The table and the typed StackConfig cannot drift: one row per field, one field per row."""
+    rows = [key.field for key in KEYS]
+    fields = [f"abuse.{f.name}" for f in dataclasses.fields(AbuseConfig)] + [
+        f.name for f in dataclasses.fields(StackConfig) if f.name not in ("stack", "abuse")
+    ]
+    assert len(rows) == len(set(rows))
+    assert sorted(rows) == sorted(fields)
+
+
+def test_the_readme_documents_every_key_of_the_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = readme.split("## Stack config reference", 1)[1].split("\n## ", 1)[0]
+    assert [key.name for key in KEYS if f"`{key.name}`" not in reference] == []
+
+
+def test_an_invalid_abuse_key_does_not_blame_a_valid_https_public_url() -> None:
+    """Only the broken key is reported (the https:// publicBaseUrl with a certificate is fine)."""
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-1"
+    issues = issues_for("staging", base(certificateArn=arn, emailDailyCap=0))
+    assert set(issues) == {"emailDailyCap"}
+    missing = issues_for("staging", base(certificateArn=arn, publicBaseUrl=None))
+    assert set(missing) == {"publicBaseUrl"}
