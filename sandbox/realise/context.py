@@ -108,9 +108,3 @@ def pascal(value: Any, overrides: Mapping[str, str] | None = None) -> Any:
 
 def tag_list(tags: Mapping[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict]:
     return [{key: k, value: str(v)} for k, v in sorted((tags or {}).items())]
-
-
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
