@@ -86,7 +86,7 @@ def status_path(target_file: Path) -> Path:
 
 
 def _read_json_or_none(path: Path) -> Any:
-    """The JSON in `path`, None when absent or not JSON (both files are the proxy's to fix)."""
+    """The JSON in `path`; None when absent or unreadable (read as: no targets, no status yet)."""
     try:
         return read_json(path, default=None)
     except ValueError:  # CorruptJSONError, or not even text
