@@ -41,6 +41,8 @@ class RealiseContext:
         """A shared boto3 client for `service` against moto (created once, under a lock)."""
         with self._lock:
             if service not in self._clients:
+                # lazy import: boto3 costs 0.12 s (importtime) at start-up of every
+                # `python -m sandbox` command; outputs/status/down never make a client.
                 import boto3
                 from botocore.config import Config
 

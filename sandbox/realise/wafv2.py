@@ -9,6 +9,7 @@ application load balancer here). A broken WAF fails `sandbox up` the way it woul
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -177,8 +178,6 @@ MAX_IP_SET_ADDRESSES = 10_000
 
 def ip_set(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """CreateIPSet with AWS's checks: scope, IP version, and every address a CIDR of it."""
-    import ipaddress
-
     problems = []
     if inputs.get("scope") not in SCOPES:
         problems.append(f"scope {inputs.get('scope')!r} not in {SCOPES}")
