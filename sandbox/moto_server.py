@@ -135,6 +135,8 @@ def apply_aws_condition_semantics() -> None:
     This evaluates the common operators properly against SANDBOX_CONDITION_CONTEXT plus the
     request's own values; statements whose condition does not hold are NEUTRAL.
     """
+    # lazy import: moto costs 0.21 s at start-up of every `python -m sandbox` command; only the
+    # moto process (sandbox.moto_main, which loads moto anyway) calls this.
     from moto.iam import access_control
 
     statement = access_control.IAMPolicyStatement
