@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from app.models import APP_TFLITE, MODELS, ModelError, check, check_tflite
+from common.paths import APP_DIR, ROOT
 
-APP_DIR = Path(__file__).resolve().parent
-ROOT = APP_DIR.parent
 DEFAULT_OUT = ROOT / "build" / "bundles"
 
+#: What the bundle holds besides TREES and the models (the one list: sandbox variants copy it).
 TOP_LEVEL_FILES = ("application.py", "Procfile", "gunicorn.conf.py", "requirements.txt")
 #: The member holding the version label (read by passport_app.config at start-up).
 VERSION_FILE = "VERSION"

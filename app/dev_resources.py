@@ -8,18 +8,16 @@ sees on AWS. Not part of the bundle (bundle.py allowlists what ships).
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+
+from common.procfile import HEALTH_PATH, HealthTimeout, ProcessExited, wait_healthy, web_argv
 
 BENCH_APP_ENV: dict[str, str] = {
     "EMAIL_TABLE": "bench-emails",
@@ -84,21 +82,16 @@ def ensure_app_resources(env: Mapping[str, str]) -> None:
             ses.create_configuration_set(ConfigurationSet={"Name": wanted_set})
 
 
-def procfile_command(bundle_root: Path) -> list[str]:
-    """The ``web:`` command of a bundle's Procfile, split like a shell would."""
-    for line in (bundle_root / "Procfile").read_text().splitlines():
-        kind, _, command = line.partition(":")
-        if kind.strip() == "web":
-            return shlex.split(command)
-    raise ValueError(f"{bundle_root / 'Procfile'} has no web: process")
-
-
 @contextmanager
 def serve_bundle(
     bundle_root: Path, env: Mapping[str, str], port: int, log_path: Path, timeout: float = 120
 ) -> Iterator[str]:
     """Run an unpacked bundle the way EB does (its Procfile, PORT set); yield its base URL once
-    /health answers 200; stop the whole process group afterwards."""
+    /health answers 200; stop the whole process group afterwards.
+
+    The Procfile and the health wait are common/procfile.py's, the sandbox's environments use
+    the same, so a bundle that serves here serves there.
+    """
     full_env = {
         **os.environ,
         **env,
@@ -109,7 +102,7 @@ def serve_bundle(
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(  # noqa: S603 - the bundle's own Procfile command
-            procfile_command(bundle_root),
+            web_argv(bundle_root, full_env),
             cwd=bundle_root,
             env=full_env,
             stdout=log,
@@ -117,23 +110,16 @@ def serve_bundle(
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"gunicorn exited {proc.returncode}:\n{log_path.read_text()[-4000:]}"
-                    )
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310
-                        if resp.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{url}/health not 200 within {timeout}s:\n{log_path.read_text()[-4000:]}"
-                    )
-                time.sleep(0.5)
+            try:
+                wait_healthy(url, timeout=timeout, alive=lambda: proc.poll() is None, interval=0.5)
+            except ProcessExited:
+                raise RuntimeError(
+                    f"gunicorn exited {proc.returncode}:\n{log_path.read_text()[-4000:]}"
+                ) from None
+            except HealthTimeout:
+                raise TimeoutError(
+                    f"{url}{HEALTH_PATH} not 200 within {timeout}s:\n{log_path.read_text()[-4000:]}"
+                ) from None
             yield url
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

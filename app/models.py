@@ -27,7 +27,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parent
+from common.paths import APP_DIR
+
 #: Where the weights live in the source tree and, relatively, in the bundle (``U2NET_HOME``).
 MODELS_DIR = APP_DIR / "models"
 

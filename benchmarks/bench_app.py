@@ -16,6 +16,7 @@ verify package checks the configured latency budget against a deployment.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -24,11 +25,18 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "app"))
+# Run as a script: the repository root goes on sys.path first, so our packages import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.paths import APP_DIR, ROOT  # noqa: E402
+
+sys.path.append(str(APP_DIR))  # passport_app, imported the way the bundle's gunicorn does
 
 import requests  # noqa: E402
+from passport_app.background import BackgroundRemover  # noqa: E402
+from passport_app.formats import FORMATS  # noqa: E402
+from passport_app.pipeline import make_passport_photo  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from app.bundle import build_bundle  # noqa: E402
 from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
@@ -40,8 +48,6 @@ TEST_IMAGES = ROOT / "test_images"
 
 
 def portraits() -> list[Path]:
-    import json
-
     manifest = json.loads((TEST_IMAGES / "manifest.json").read_text())
     return [TEST_IMAGES / i["file"] for i in manifest["images"] if i["kind"] == "portrait"]
 
@@ -53,17 +59,11 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def bench_pipeline(model: str, runs: int) -> None:
-    from passport_app.background import BackgroundRemover
-    from passport_app.formats import FORMATS
-    from passport_app.pipeline import make_passport_photo
-
-    remover = BackgroundRemover(model, ROOT / "app" / "models" / f"{model}.onnx", threads=2)
+    remover = BackgroundRemover(model, APP_DIR / "models" / f"{model}.onnx", threads=2)
     if not remover.load():
         print(f"  {model}: cannot load: {remover.error}")
         return
     print(f"  {model} (loaded in {remover.load_ms:.0f} ms, 2 inference threads, format us):")
-    from PIL import Image
-
     probe = Image.new("RGB", (320, 320), (128, 128, 128))
     for path in portraits():
         data = path.read_bytes()

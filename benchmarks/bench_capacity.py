@@ -28,15 +28,24 @@ import tempfile
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "app"))
+# Run as a script: the repository root goes on sys.path first, so our packages import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.paths import APP_DIR, ROOT  # noqa: E402
+
+sys.path.append(str(APP_DIR))  # passport_app, imported the way the bundle's gunicorn does
+
+import cv2  # noqa: E402
 import psutil  # noqa: E402
 import requests  # noqa: E402
+from passport_app.background import BackgroundRemover  # noqa: E402
+from passport_app.formats import FORMATS  # noqa: E402
+from passport_app.pipeline import make_passport_photo  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from app.bundle import build_bundle  # noqa: E402
 from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle  # noqa: E402
@@ -55,13 +64,8 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def cpu_seconds_per_photo(runs: int = 5) -> float:
-    import cv2
-    from passport_app.background import BackgroundRemover
-    from passport_app.formats import FORMATS
-    from passport_app.pipeline import make_passport_photo
-
     cv2.setNumThreads(1)
-    remover = BackgroundRemover("u2netp", ROOT / "app" / "models" / "u2netp.onnx", threads=1)
+    remover = BackgroundRemover("u2netp", APP_DIR / "models" / "u2netp.onnx", threads=1)
     if not remover.load():
         raise SystemExit(f"cannot load u2netp: {remover.error}")
     data = PHOTO.read_bytes()
@@ -76,8 +80,6 @@ def cpu_seconds_per_photo(runs: int = 5) -> float:
 
 def big_jpeg() -> bytes:
     """A ~40-Mpx JPEG made from a sample portrait (aspect kept, so the face is still found)."""
-    from PIL import Image
-
     with Image.open(PHOTO) as image:
         width = 5800
         height = int(width * image.height / image.width)
@@ -236,8 +238,6 @@ def warm(url: str, photo: bytes) -> None:
 
 class ThreadPool:
     def __init__(self, n: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self.pool = ThreadPoolExecutor(n)
 
     def __enter__(self):

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script: the repository root goes on sys.path first, so our packages import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox.app_variants import build_variant, new_version  # noqa: E402
 from sandbox.engine import SandboxEngine  # noqa: E402

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script: the repository root goes on sys.path first, so our packages import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verify import run  # noqa: E402
 from verify.model import Report  # noqa: E402

@@ -83,3 +83,23 @@ class ResourceType:
     SES_CONFIGURATION_SET: Final = "aws:ses/configurationSet:ConfigurationSet"
     WAF_WEB_ACL: Final = "aws:wafv2/webAcl:WebAcl"
     WAF_IP_SET: Final = "aws:wafv2/ipSet:IpSet"
+    # The sandbox also realises these (other spellings of the same AWS resources, and what a
+    # program built on this one may add): each token is still written only here.
+    S3_BUCKET_V2: Final = "aws:s3/bucketV2:BucketV2"
+    S3_VERSIONING_V2: Final = "aws:s3/bucketVersioningV2:BucketVersioningV2"
+    S3_ENCRYPTION_V2: Final = (
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+    )
+    S3_LIFECYCLE: Final = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    S3_LIFECYCLE_V2: Final = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
+    S3_CORS: Final = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
+    S3_CORS_V2: Final = "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2"
+    S3_OWNERSHIP_CONTROLS: Final = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+    S3_BUCKET_OBJECT_V1: Final = "aws:s3/bucketObject:BucketObject"
+    SNS_TOPIC_POLICY: Final = "aws:sns/topicPolicy:TopicPolicy"
+    SNS_TOPIC_SUBSCRIPTION: Final = "aws:sns/topicSubscription:TopicSubscription"
+    SES_EMAIL_IDENTITY: Final = "aws:ses/emailIdentity:EmailIdentity"
+    SESV2_EMAIL_IDENTITY: Final = "aws:sesv2/emailIdentity:EmailIdentity"
+    SESV2_CONFIGURATION_SET: Final = "aws:sesv2/configurationSet:ConfigurationSet"
+    WAF_WEB_ACL_ASSOCIATION: Final = "aws:wafv2/webAclAssociation:WebAclAssociation"
+    ROUTE53_RECORD: Final = "aws:route53/record:Record"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from common.contracts import OUTPUTS
 from components import naming
 from components.app_environment import AppEnvironment, AppEnvironmentArgs, DataAccess
 from components.config import StackConfig
@@ -21,27 +22,13 @@ from components.waf import Waf, WafArgs
 MODEL_HOME = "models"
 """U2NET_HOME inside the bundle: weights ship with the app, so instances never download them."""
 
-STACK_OUTPUTS = (
-    "stack",
-    "region",
-    "api_url",
-    "environment_name",
-    "application_name",
-    "app_version",
-    "artifact_bucket",
-    "media_bucket",
-    "email_table",
-    "analytics_table",
-    "sender_email",
-    "ses_configuration_set",
-    "alarm_topic_arn",
-    "cors_allowed_origins",
-    "latency_budget_ms",
-    "max_upload_mb",
-    "ses_dns_records",
-    "load_test",
-)
-"""The stack outputs contract (docs/contracts.md); verify/ reads only these."""
+STACK_OUTPUTS = tuple(OUTPUTS)
+"""The stack outputs contract, in export order: `common.contracts.OUTPUTS`' keys (verify reads
+only these; adding an output is one entry there, and `stack_outputs` must then export it)."""
+
+
+class OutputsContractError(RuntimeError):
+    """The program's exports and `common.contracts.OUTPUTS` disagree (a bug, caught at export)."""
 
 
 TRUSTED_PROXY_HOPS = 2
@@ -197,7 +184,11 @@ class PassportPhotoBackend(pulumi.ComponentResource):
         self.register_outputs(self.stack_outputs())
 
     def stack_outputs(self) -> dict[str, Any]:
-        """Exactly the STACK_OUTPUTS contract, as Outputs or plain values."""
+        """Exactly the OUTPUTS contract, in its order, as Outputs or plain values.
+
+        Checked here, when the program exports them, so an output added to the contract but
+        not here (or the other way round) fails every preview instead of a verify run later.
+        """
         cfg = self.config
         outputs: dict[str, Any] = {
             "stack": cfg.stack,
@@ -219,4 +210,11 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "ses_dns_records": self.mailer.dns_records,
             "load_test": dict(cfg.load_test),
         }
-        return outputs
+        missing = [key for key in OUTPUTS if key not in outputs]
+        extra = [key for key in outputs if key not in OUTPUTS]
+        if missing or extra:
+            raise OutputsContractError(
+                f"stack outputs disagree with common.contracts.OUTPUTS: missing {missing}, "
+                f"not in the contract {extra}"
+            )
+        return {key: outputs[key] for key in OUTPUTS}

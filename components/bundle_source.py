@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
-#: Set to "true" by the engines when EB already holds an application version with the bundle's
-#: label (a rollback, a redeploy): EB refuses to create a label twice per application.
-VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"
+from app.bundle import build_bundle, bundle_label
+from common.contracts import BUNDLE_ENV, VERSION_EXISTS_ENV
 
 
 class BundleSourceError(RuntimeError):
@@ -34,9 +32,9 @@ def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRe
 
     Recomputing the label instead of trusting a caller-supplied one means a rollback to an old
     zip deploys exactly the version label it had the first time.
-    """
-    from app.bundle import build_bundle, bundle_label
 
+    The engines set the two variables (common.contracts: the engine ↔ program hand-over).
+    """
     env = os.environ if env is None else env
     prebuilt = env.get(BUNDLE_ENV)
     if prebuilt:

@@ -13,16 +13,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-S3_BUCKET = "aws:s3/bucket:Bucket"
-S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-S3_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-S3_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-DDB_TABLE = "aws:dynamodb/table:Table"
-EB_ENV = "aws:elasticbeanstalk/environment:Environment"
-IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-IAM_POLICY = "aws:iam/policy:Policy"
-IAM_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+from common.contracts import ResourceType
+
+S3_BUCKET = ResourceType.S3_BUCKET
+S3_PAB = ResourceType.S3_PUBLIC_ACCESS_BLOCK
+S3_VERSIONING = ResourceType.S3_VERSIONING
+S3_SSE = ResourceType.S3_ENCRYPTION
+S3_POLICY = ResourceType.S3_BUCKET_POLICY
+DDB_TABLE = ResourceType.DYNAMODB_TABLE
+EB_ENV = ResourceType.EB_ENVIRONMENT
+IAM_ROLE_POLICY = ResourceType.IAM_ROLE_POLICY
+IAM_POLICY = ResourceType.IAM_POLICY
+IAM_ATTACHMENT = ResourceType.IAM_ROLE_POLICY_ATTACHMENT
 
 #: AWS-managed policies our roles may carry: EB's web tier (instances), enhanced health and
 #: managed updates (service role). Anything else (AdministratorAccess, AmazonS3FullAccess, ...)
@@ -41,15 +43,15 @@ TAGGABLE = frozenset(
         S3_BUCKET,
         DDB_TABLE,
         EB_ENV,
-        "aws:elasticbeanstalk/application:Application",
-        "aws:elasticbeanstalk/applicationVersion:ApplicationVersion",
-        "aws:iam/role:Role",
-        "aws:iam/instanceProfile:InstanceProfile",
+        ResourceType.EB_APPLICATION,
+        ResourceType.EB_APPLICATION_VERSION,
+        ResourceType.IAM_ROLE,
+        ResourceType.IAM_INSTANCE_PROFILE,
         IAM_POLICY,
-        "aws:sns/topic:Topic",
-        "aws:cloudwatch/metricAlarm:MetricAlarm",
-        "aws:cloudwatch/logGroup:LogGroup",
-        "aws:s3/bucketObjectv2:BucketObjectv2",
+        ResourceType.SNS_TOPIC,
+        ResourceType.CLOUDWATCH_ALARM,
+        ResourceType.LOG_GROUP,
+        ResourceType.S3_BUCKET_OBJECT,
     }
 )
 REQUIRED_TAGS = ("project", "stack", "managed-by")

@@ -12,35 +12,22 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-APP_DIR = ROOT / "app"
-SOURCE_FILES = ("application.py", "Procfile", "gunicorn.conf.py", "requirements.txt")
-SOURCE_TREES = ("passport_app", ".platform")
+from app.bundle import build_bundle, bundle_members
+from common.paths import APP_DIR
 
 
 def copy_app_source(dest: Path, model: str = "u2netp") -> Path:
-    """What the bundle builder reads from app/ (sources + the model files), copied to `dest`."""
+    """What the bundle builder reads from app/ (its member list: sources + models), to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    for item in SOURCE_FILES:
-        shutil.copy2(APP_DIR / item, dest / item)
-    for tree in SOURCE_TREES:
-        if (APP_DIR / tree).exists():
-            shutil.copytree(
-                APP_DIR / tree, dest / tree, ignore=shutil.ignore_patterns("__pycache__")
-            )
-    (dest / "models").mkdir(exist_ok=True)
-    shutil.copy2(APP_DIR / "models" / f"{model}.onnx", dest / "models" / f"{model}.onnx")
-    from app.models import APP_TFLITE  # the face models the bundle ships beside the weights
-
-    for name in APP_TFLITE:
-        shutil.copy2(APP_DIR / "models" / name, dest / "models" / name)
+    for arcname, path in bundle_members(APP_DIR, model):
+        target = dest / arcname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
     return dest
 
 
 def build_variant(workdir: Path, edit: Callable[[Path], None], model: str = "u2netp") -> Path:
     """Copy app/ under `workdir`, apply `edit(source_dir)`, build; returns the bundle zip."""
-    from app.bundle import build_bundle
-
     source = copy_app_source(workdir / "source", model)
     edit(source)
     return build_bundle(source_dir=source, out_dir=workdir / "bundle", model=model).path

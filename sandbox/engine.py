@@ -2,46 +2,51 @@
 
 The same Pulumi program and stack files as the real engine (automation's PulumiEngine), run
 in-process under mocks that realise each resource on a per-stack moto server and the EB
-environment as a local gunicorn behind a stable front port. Moto, the front proxy and the app
-are detached processes recorded in `.sandbox/<stack>/sandbox.json`, so they outlive the CLI
-and the next `up` reuses them (idempotent), and `destroy` stops exactly them.
+environment as local gunicorn instances behind the stack's proxy (its stable port). Moto, the
+proxy and the app are detached processes recorded in `.sandbox/<stack>/sandbox.json`, so they
+outlive the CLI and the next `up` reuses them (idempotent), and `destroy` stops exactly them.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from app.bundle import build_bundle, bundle_label
+from app.models import ModelError, check
 from commandline.interrupts import as_interrupted, deferred
+from common.changes import ChangeSummary
+from common.contracts import SANDBOX_AWS_ENV, VERSION_EXISTS_ENV, ResourceType
+from common.jsonfile import write_json_atomic
+from common.paths import ROOT, StackPaths
+from common.polling import WaitTimeout, wait_until
+from common.procfile import HEALTH_PATH, get_json
+from components.config import StackConfigError, parse_stack_config
 from sandbox import processes
-from sandbox.environment import (
-    AppRuntime,
-    EnvironmentRunner,
-    check_health,
-    get_json,
-    instances_of,
-)
+from sandbox.environment import AppRuntime, EnvironmentRunner
 from sandbox.errors import SandboxError, SandboxUsageError
-from sandbox.program import load_stack_config, project_name, run_program
-from sandbox.state import (
-    SandboxState,
-    StackPaths,
-    read_json,
-    stack_lock,
-    utc_timestamp,
-    write_json_atomic,
+from sandbox.instances import instances_of
+from sandbox.mocks import PlanningMocks, RealisingMocks
+from sandbox.moto_server import (
+    LOOPBACK,
+    MOTO_SERVER_ENV,
+    free_port,
+    moto_server_argv,
+    port_in_use,
+    wait_for_moto,
 )
+from sandbox.program import load_stack_config, project_name, run_program
+from sandbox.realise.context import RealiseContext
+from sandbox.realise.deletes import realise_deletes, replaced
+from sandbox.state import SandboxState, read_json, stack_lock, utc_timestamp
 
-ROOT = Path(__file__).resolve().parent.parent
 MODEL_KEY = "backgroundRemovalModel"
-#: Same name as components.bundle_source.VERSION_EXISTS_ENV (the sandbox does not import it).
-VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"
-VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
 DEFAULT_MODEL = "u2netp"
 #: Errors raised by the program's own modules are user-facing (bad config, missing bundle).
 USER_ERROR_MODULES = ("components", "app")
@@ -96,8 +101,6 @@ def count_ops(ops: Mapping[str, str]) -> dict[str, int]:
 
 def _answers(endpoint: str) -> bool:
     """Does the stack's moto server answer HTTP at all (a dead or wedged one does not)?"""
-    from sandbox.moto_server import wait_for_moto
-
     try:
         wait_for_moto(endpoint, timeout=3.0)
     except TimeoutError:
@@ -148,11 +151,8 @@ class SandboxEngine:
 
     # -- the engine interface ---------------------------------------------------------------
 
-    def preview(self, bundle: Path | None = None) -> Any:
+    def preview(self, bundle: Path | None = None) -> ChangeSummary:
         """What an `up` would change, per resource type, against the last deployed graph."""
-        from common.changes import ChangeSummary
-        from sandbox.mocks import PlanningMocks
-
         config = self._config()
         self._check_inputs(config, bundle)
         deployed = read_json(self.paths.sandbox, default={}).get("resources", {})
@@ -185,10 +185,6 @@ class SandboxEngine:
 
     def up(self, bundle: Path | None = None) -> dict[str, Any]:
         """Deploy the stack: realise every resource, run the app version, write outputs."""
-        from sandbox.mocks import RealisingMocks
-        from sandbox.realise.context import RealiseContext
-        from sandbox.realise.deletes import realise_deletes
-
         require_moto()
         config = self._config()
         self._check_inputs(config, bundle)
@@ -207,10 +203,7 @@ class SandboxEngine:
             mocks = None
             try:
                 endpoint = self._ensure_moto(state, started_here)
-                self._ensure_front(state, started_here)
-                from common.contracts import SANDBOX_AWS_ENV
-                from sandbox.moto_server import free_port
-
+                self._ensure_proxy(state, started_here)
                 region = self._region(config)
                 ctx = RealiseContext(
                     stack=self.stack,
@@ -227,7 +220,7 @@ class SandboxEngine:
                     ),
                     s3_client=lambda: ctx.client("s3"),
                     free_port=free_port,
-                    front_port=int(state.get("proxy", "port")),
+                    proxy_port=int(state.get("proxy", "port")),
                 )
                 ctx.services = runner
                 mocks = RealisingMocks(ctx)
@@ -263,7 +256,7 @@ class SandboxEngine:
                 with state.update() as data:
                     data["resources"] = mocks.graph
                     data["pending_deletes"] = deletes.pending
-                    data["app_url"] = f"http://{runner.front_address()}"
+                    data["app_url"] = f"http://{runner.proxy_address()}"
                     data["outputs_file"] = str(self.paths.outputs)
                     data["deployments"].append(
                         {
@@ -358,7 +351,7 @@ class SandboxEngine:
                 "ok": code == 200,
                 "status": code,
                 "version": body.get("version") if isinstance(body, dict) else None,
-                "detail": body if isinstance(body, str) else (failed or body.get("status")),
+                "detail": (failed or body.get("status")) if isinstance(body, dict) else body,
                 "deep": True,
             }
         deployments = data.get("deployments", [])
@@ -424,10 +417,6 @@ class SandboxEngine:
         """The stack's config, validated before any process starts (exit 2, one line)."""
         config = load_stack_config(self.project_dir, self.stack)
         try:
-            from components.config import StackConfigError, parse_stack_config
-        except ImportError:  # a project without our typed config
-            return config
-        try:
             parse_stack_config(self.stack, config)
         except StackConfigError as exc:
             raise SandboxUsageError(_one_line(str(exc))) from exc
@@ -474,7 +463,7 @@ class SandboxEngine:
         app = runner.current() or {}
         if not app.get("port"):
             return None
-        code, body = check_health(f"http://{runner.front_address()}")
+        code, body = get_json(f"http://{runner.proxy_address()}{HEALTH_PATH}")
         if code == 200:
             return None
         detail = body if isinstance(body, str) else json.dumps(body)[:200]
@@ -494,10 +483,6 @@ class SandboxEngine:
             return
         model = config.get(f"{project_name(self.project_dir)}:{MODEL_KEY}", DEFAULT_MODEL)
         try:
-            from app.models import ModelError, check
-        except ImportError:  # a project without the app's model tooling
-            return
-        try:
             check(model)
         except ModelError as exc:
             raise SandboxUsageError(str(exc)) from exc
@@ -509,10 +494,8 @@ class SandboxEngine:
             # Build app/ here rather than in the program, so that a label EB already holds (the
             # version a rollback went back to) is referenced, not created twice; and a preview
             # plans what `up` will do with it (no phantom create of a version EB holds).
-            from app.bundle import build_bundle
-
             model = next(
-                (v for k, v in config.items() if k.endswith(":backgroundRemovalModel")), "u2netp"
+                (v for k, v in config.items() if k.endswith(f":{MODEL_KEY}")), DEFAULT_MODEL
             )
             bundle = build_bundle(model=str(model)).path
         with _PROGRAM_LOCK:
@@ -530,12 +513,10 @@ class SandboxEngine:
         """Tell the program when EB already holds the bundle's label (see bundle_source)."""
         if bundle is None:
             return {}
-        from app.bundle import bundle_label
-
         label = bundle_label(bundle)
         state = read_json(self.paths.sandbox, default={}) or {}
         managed = any(
-            r.get("type") == VERSION_TYPE and r.get("id") == label
+            r.get("type") == ResourceType.EB_APPLICATION_VERSION and r.get("id") == label
             for r in (state.get("resources") or {}).values()
         )
         versions = state.get("eb", {}).get("versions") or {}
@@ -545,8 +526,6 @@ class SandboxEngine:
 
     def _port_for(self, state: SandboxState, role: str, pinned: int | None) -> int:
         """A pinned port must be free; else reuse the recorded one if free, else a new one."""
-        from sandbox.moto_server import free_port, port_in_use
-
         if pinned is not None:
             if port_in_use(pinned):
                 raise SandboxUsageError(
@@ -560,13 +539,6 @@ class SandboxEngine:
         return free_port()
 
     def _ensure_moto(self, state: SandboxState, started: list[str]) -> str:
-        from sandbox.moto_server import (
-            LOOPBACK,
-            MOTO_SERVER_ENV,
-            moto_server_argv,
-            wait_for_moto,
-        )
-
         node = state.get("moto") or {}
         rec = processes.ProcessRecord.from_dict(node.get("process"))
         if processes.is_alive(rec) and (self.moto_port in (None, node.get("port"))):
@@ -577,8 +549,6 @@ class SandboxEngine:
             except TimeoutError:
                 processes.stop(rec)
         port = self._port_for(state, "moto", self.moto_port)
-        import os
-
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108  # nosec B108
@@ -603,20 +573,14 @@ class SandboxEngine:
             ) from exc
         return endpoint
 
-    def _ensure_front(self, state: SandboxState, started: list[str]) -> int:
-        """The stack's stable app port (sandbox/proxy.py), started once and kept."""
-        import sys
-
-        from sandbox.moto_server import port_in_use
-
+    def _ensure_proxy(self, state: SandboxState, started: list[str]) -> int:
+        """The stack's proxy (sandbox/proxy.py) on its stable port, started once and kept."""
         node = state.get("proxy") or {}
         rec = processes.ProcessRecord.from_dict(node.get("process"))
         if processes.is_alive(rec) and (self.app_port in (None, node.get("port"))):
             return int(node["port"])
         processes.stop(rec)
         port = self._port_for(state, "proxy", self.app_port)
-        import os
-
         rec, _ = processes.spawn(
             [
                 sys.executable,
@@ -634,16 +598,24 @@ class SandboxEngine:
         with state.update() as data:
             data["proxy"] = {"port": port, "process": rec.to_dict(), "started_at": utc_timestamp()}
         started.append("proxy")
-        self.log(f"sandbox[{self.stack}]: app front door on 127.0.0.1:{port} (pid {rec.pid})")
-        deadline = time.monotonic() + 15
-        while not port_in_use(port):
-            if time.monotonic() > deadline or not processes.is_alive(rec):
-                processes.stop(rec)
-                raise SandboxError(
-                    f"the front proxy did not listen on 127.0.0.1:{port}. Log:\n"
-                    f"{processes.tail(rec.log)}"
-                )
-            time.sleep(0.05)
+        self.log(f"sandbox[{self.stack}]: proxy on {LOOPBACK}:{port} (pid {rec.pid})")
+
+        def listening_or_exited() -> str | None:
+            if port_in_use(port):
+                return "listening"
+            return None if processes.is_alive(rec) else "exited"
+
+        try:
+            outcome = wait_until(
+                listening_or_exited, timeout=15, what="the proxy's port", interval=0.05
+            )
+        except WaitTimeout:
+            outcome = "timed out"
+        if outcome != "listening":
+            processes.stop(rec)
+            raise SandboxError(
+                f"the proxy did not listen on {LOOPBACK}:{port}. Log:\n{processes.tail(rec.log)}"
+            )
         return port
 
     def _stop_started(self, state: SandboxState, started: list[str]) -> None:
@@ -670,8 +642,6 @@ class SandboxEngine:
     ) -> None:
         with state.update() as data:
             if mocks is not None:
-                from sandbox.realise.deletes import replaced
-
                 # Like Pulumi's partial state: what was realised before the failure is known,
                 # and what it replaced is pending delete until the next update.
                 old = data.get("resources", {}) or {}

@@ -7,7 +7,9 @@ unpacked under `.sandbox/<stack>/releases/<label>/`, and `web:` runs with the *p
 (nothing is installed: the venv already holds app/requirements.txt) on a fresh loopback port,
 detached so it outlives the CLI: one process per instance of the fleet (`MinSize` of the
 `aws:autoscaling:asg` settings), each named like an EC2 instance (`INSTANCE_ID` in its
-environment, which `/health` reports), all behind the stack's load balancer (sandbox/proxy.py).
+environment, which `/health` reports), all behind the stack's proxy (sandbox/proxy.py, the
+sandbox's load balancer). Reading the Procfile and waiting for health is common/procfile.py,
+shared with the app's dev tools.
 New versions roll out by the environment's `DeploymentPolicy` (sandbox/fleet.py): AllAtOnce
 (in place, the gap measured), Rolling / RollingWithAdditionalBatch (by batches) and Immutable
 (a full new set healthy before the old one drains). If the new version never gets healthy its
@@ -20,27 +22,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import shlex
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from commandline.interrupts import cancelled, deferred
+from commandline.interrupts import cancelled
+from common.procfile import (
+    HEALTH_PATH,
+    HealthCancelled,
+    HealthTimeout,
+    ProcessExited,
+    ProcfileError,
+    wait_healthy,
+    web_argv,
+)
 from sandbox import processes
 from sandbox.errors import SandboxError
-from sandbox.state import SandboxState, utc_timestamp, write_json_atomic
+from sandbox.fleet import FleetShape, Rollout
+from sandbox.instances import instances_of
+from sandbox.proxy import LOOPBACK, ProxyClient
+from sandbox.serving import recover_interrupted_switch
+from sandbox.state import SandboxState, utc_timestamp
 
 NS_APP_ENV = "aws:elasticbeanstalk:application:environment"
-HEALTH_PATH = "/health"
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -69,26 +78,6 @@ def environment_properties(settings: list[Mapping[str, Any]] | None) -> dict[str
     }
 
 
-def web_command(release: Path) -> str:
-    """The Procfile's `web:` command (EB runs exactly this)."""
-    procfile = release / "Procfile"
-    if not procfile.is_file():
-        raise SandboxError(f"bundle {release.name} has no Procfile; EB needs a 'web:' process")
-    for line in procfile.read_text(encoding="utf-8").splitlines():
-        name, sep, command = line.partition(":")
-        if sep and name.strip() == "web" and command.strip():
-            return command.strip()
-    raise SandboxError(f"bundle {release.name}: Procfile has no 'web:' process")
-
-
-def expand(command: str, env: Mapping[str, str]) -> list[str]:
-    """Split a Procfile command and substitute $VAR / ${VAR} from the process environment."""
-    substituted = re.sub(
-        r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m.group(1), ""), command
-    )
-    return shlex.split(substituted)
-
-
 def unpack(bundle: Path, dest: Path) -> None:
     """Extract a source bundle, refusing members that would land outside `dest` (zip slip)."""
     if dest.exists():
@@ -106,33 +95,6 @@ def unpack(bundle: Path, dest: Path) -> None:
         raise SandboxError(f"source bundle {bundle.name} is not a valid zip: {exc}") from exc
 
 
-def get_json(url: str, timeout: float = 3.0) -> tuple[int | None, Any]:
-    """GET a loopback URL of a process we started → (status, parsed JSON body or error text)."""
-    try:
-        # Safe: an http:// loopback URL of a process we started.
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310  # nosec B310
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return None, str(getattr(exc, "reason", exc))
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")[:200]
-
-
-def check_health(url: str, timeout: float = 3.0) -> tuple[int | None, dict[str, Any] | str]:
-    """GET <url>/health → (status, parsed JSON body or error text)."""
-    return get_json(f"{url}{HEALTH_PATH}", timeout)
-
-
-def instance_name(stack_dir: Path, label: str, index: int) -> str:
-    """An EC2-like instance id, unique per launch (`i-` + 17 hex)."""
-    seed = f"{stack_dir}/{label}/{index}/{time.time_ns()}/{os.getpid()}"
-    return "i-" + hashlib.sha256(seed.encode()).hexdigest()[:17]
-
-
 class EnvironmentRunner:
     """Applications, versions and the running fleet of one stack (state in sandbox.json)."""
 
@@ -142,15 +104,20 @@ class EnvironmentRunner:
         runtime: AppRuntime,
         s3_client: Callable[[], Any],
         free_port: Callable[[], int],
-        front_port: int,
+        proxy_port: int,
     ) -> None:
         self.state = state
-        self.front_port = front_port
+        self.proxy_port = proxy_port
         self.runtime = runtime
         self._s3 = s3_client
         self._free_port = free_port
         self.last_deploy: dict[str, Any] | None = None
-        self.lb = LoadBalancer(state.paths.proxy_target)
+        self.proxy = ProxyClient(state.paths.proxy_target)
+
+    @property
+    def health_timeout(self) -> float:
+        """How long a new instance may take to answer /health (the rollout waits as long)."""
+        return self.runtime.health_timeout
 
     # -- records --------------------------------------------------------------------------
 
@@ -224,9 +191,9 @@ class EnvironmentRunner:
 
     # -- the environment --------------------------------------------------------------------
 
-    def front_address(self) -> str:
-        """The environment's CNAME equivalent: the stable load balancer, host:port."""
-        return f"{LOOPBACK}:{self.front_port}"
+    def proxy_address(self) -> str:
+        """The environment's CNAME equivalent: the stack's stable proxy, host:port."""
+        return f"{LOOPBACK}:{self.proxy_port}"
 
     def current(self) -> dict[str, Any] | None:
         return self.state.get("app")
@@ -235,9 +202,7 @@ class EnvironmentRunner:
         self, environment: str, application: str, label: str, settings: list[Mapping[str, Any]]
     ) -> dict[str, Any]:
         """Make `label` with `settings` the live version of `environment` (no-op if it is)."""
-        from sandbox.fleet import FleetShape, Rollout
-
-        recover_interrupted_switch(self.state, self.lb)
+        recover_interrupted_switch(self.state, self.proxy)
         env_vars = environment_properties(settings)
         shape = FleetShape.from_settings(settings)
         # The moto endpoint is part of the process environment: a restarted moto (new port)
@@ -256,7 +221,7 @@ class EnvironmentRunner:
                 for i in instances_of(current)
             )
         ):
-            self.lb.register(instances_of(current), shape.health)  # a restarted proxy
+            self.proxy.register(instances_of(current), shape.health)  # a restarted proxy
             self.last_deploy = {"app_version": label, "action": "unchanged"}
             return current
         version = self.state.get("eb", "versions", application, label)
@@ -392,7 +357,10 @@ class EnvironmentRunner:
     ) -> dict[str, Any]:
         port = self._free_port()
         env = self._child_env(env_vars, port, name)
-        argv = expand(web_command(release), env)
+        try:
+            argv = web_argv(release, env)
+        except ProcfileError as exc:
+            raise SandboxError(str(exc)) from exc
         exe = shutil.which(argv[0], path=env["PATH"])
         if exe is None:
             raise SandboxError(
@@ -421,200 +389,37 @@ class EnvironmentRunner:
     def _wait_healthy(
         self, record: processes.ProcessRecord, port: int, label: str, *, cancellable: bool = True
     ) -> None:
-        url = f"http://{LOOPBACK}:{port}"
-        deadline = time.monotonic() + self.runtime.health_timeout
-        last: Any = "no answer yet"
-        while time.monotonic() < deadline:
-            if cancellable and cancelled():  # a signal: undo (stop the new version)
-                raise SandboxError(
-                    f"deployment of {label} cancelled before it became healthy; the "
-                    "previous version keeps serving"
-                )
-            if not processes.is_alive(record):
-                cause = processes.first_error(record.log) or "see the log"
-                raise SandboxError(
-                    f"app version {label} exited before becoming healthy ({cause}); the "
-                    f"previous version keeps serving. Last lines of {record.log}:\n"
-                    f"{processes.tail(record.log)}"
-                )
-            status, body = check_health(url)
-            if status == 200:
-                return
-            last = f"HTTP {status}: {body}" if status else body
-            time.sleep(0.25)
-        cause = processes.first_error(record.log)
-        raise SandboxError(
-            f"app version {label} did not answer {HEALTH_PATH} with 200 within "
-            f"{self.runtime.health_timeout:.0f}s (last: {last}"
-            + (f"; first error: {cause}" if cause else "")
-            + f"); the previous version keeps serving. Last lines of {record.log}:\n"
-            f"{processes.tail(record.log)}"
-        )
-
-
-def instances_of(app: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The fleet of a recorded app (older single-process records count as one instance)."""
-    if not app:
-        return []
-    if "instances" in app:
-        return list(app["instances"])
-    if app.get("process"):
-        return [{"name": "app", "port": app.get("port"), "process": app["process"]}]
-    return []
-
-
-def fleet_record(meta: Mapping[str, Any], instances: list[dict[str, Any]]) -> dict[str, Any]:
-    """`state["app"]`: the serving version and its instances (first instance's process/port
-    kept at the top level for tools that read a single app process)."""
-    first = instances[0] if instances else {}
-    return {
-        **meta,
-        "instances": instances,
-        "process": first.get("process"),
-        "port": first.get("port"),
-        "started_at": utc_timestamp(),
-        "healthy_after_s": max((i.get("healthy_after_s") or 0 for i in instances), default=0),
-    }
-
-
-class LoadBalancer:
-    """The deployer's side of sandbox/proxy.py: register/deregister, wait for health/drain."""
-
-    def __init__(self, target_file: Path) -> None:
-        from sandbox.proxy import status_path
-
-        self.target_file = target_file
-        self.status_file = status_path(target_file)
-
-    def registered(self) -> list[dict[str, Any]]:
-        from sandbox.proxy import read_target
-
-        return list((read_target(self.target_file) or {}).get("backends", []))
-
-    def register(self, instances: list[dict[str, Any]], health: Mapping[str, Any]) -> int:
-        """Make exactly `instances` the registered targets; returns the new generation."""
-        from sandbox.proxy import read_target
-
-        generation = int((read_target(self.target_file) or {}).get("generation", 0)) + 1
-        write_json_atomic(
-            self.target_file,
-            {
-                "generation": generation,
-                "backends": [{"name": i["name"], "port": i["port"]} for i in instances],
-                "health": dict(health),
-            },
-        )
-        return generation
-
-    def status(self) -> dict[str, Any]:
+        """Until the new instance answers /health directly; else why not, with its log."""
+        timeout = self.runtime.health_timeout
         try:
-            return json.loads(self.status_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def wait_healthy(self, instances: list[dict[str, Any]], timeout: float) -> None:
-        """Until the balancer's own health checks put every instance in service."""
-        deadline = time.monotonic() + timeout
-        ports = {str(i["port"]) for i in instances}
-        while time.monotonic() < deadline:
-            backends = self.status().get("backends", {})
-            if all(backends.get(p, {}).get("state") == "healthy" for p in ports):
-                return
-            time.sleep(0.1)
-        raise SandboxError(
-            f"instances {sorted(i['name'] for i in instances)} did not pass the load "
-            f"balancer's health checks within {timeout:.0f}s; the previous version keeps serving"
-        )
-
-    def wait_drained(
-        self, instances: list[dict[str, Any]], generation: int, timeout: float
-    ) -> float:
-        """Until the balancer applied `generation` and nothing is in flight to `instances`."""
-        started = time.monotonic()
-        ports = {str(i["port"]) for i in instances}
-        while time.monotonic() - started < timeout:
-            status = self.status()
-            if int(status.get("generation", -1)) >= generation:
-                backends = status.get("backends", {})
-                if all(backends.get(p, {}).get("in_flight", 0) == 0 for p in ports):
-                    break
-            time.sleep(0.05)
-        return round(time.monotonic() - started, 2)
-
-
-def switch_serving_version(
-    state: SandboxState,
-    lb: LoadBalancer,
-    new_app: dict[str, Any],
-    registered: list[dict[str, Any]],
-    health: Mapping[str, Any],
-) -> int:
-    """THE switch of serving version: load balancer targets, sandbox state and the outputs'
-    `app_version` change together, or not at all.
-
-    A journal (`state["switch"]`) is written first; the target file's atomic rename is the
-    commit point; then `app` and outputs.json are written and the journal is cleared. SIGINT /
-    SIGTERM are held back for these few writes; a harder stop (SIGKILL, power loss) is finished
-    or undone by `recover_interrupted_switch` on the next command, which decides by what the
-    target file says. Returns the load balancer generation that deregistered the old set.
-    """
-    with deferred():
-        with state.update() as data:
-            data["switch"] = {"app": new_app, "registered": registered}
-        generation = lb.register(registered, health)  # commit point
-        _finish_switch(state, new_app)
-    return generation
-
-
-def _finish_switch(state: SandboxState, new_app: dict[str, Any]) -> None:
-    with state.update() as data:
-        data["app"] = new_app
-        data.pop("switch", None)
-        data.pop("deploying", None)
-    outputs = read_outputs(state.paths.outputs)
-    if outputs is not None and outputs.get("app_version") != new_app["version"]:
-        outputs["app_version"] = new_app["version"]
-        write_json_atomic(state.paths.outputs, outputs)
-
-
-def read_outputs(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def recover_interrupted_switch(state: SandboxState, lb: LoadBalancer) -> str | None:
-    """Finish or undo a switch / rollout a killed process left half-done ('finished'/'undone').
-
-    If the target file already names the new set the switch committed: state and outputs are
-    brought up to it. Otherwise the new version never served: its instances are stopped and the
-    old fleet (whatever of it still runs) stays registered.
-    """
-    pending = state.get("switch")
-    deploying = state.get("deploying")
-    if not pending and not deploying:
-        return None
-    registered = {int(b["port"]) for b in lb.registered()}
-    if pending and registered == {int(i["port"]) for i in pending["registered"]}:
-        _finish_switch(state, pending["app"])
-        return "finished"
-    new_instances = (deploying or {}).get("instances", [])
-    keep = {int(i["port"]) for i in instances_of(state.get("app"))}
-    for inst in new_instances:
-        if int(inst["port"]) not in keep:
-            processes.stop(processes.ProcessRecord.from_dict(inst.get("process")))
-    alive = [
-        i
-        for i in instances_of(state.get("app"))
-        if processes.is_alive(processes.ProcessRecord.from_dict(i.get("process")))
-    ]
-    lb.register(alive, (deploying or {}).get("health") or {})
-    with state.update() as data:
-        data.pop("switch", None)
-        data.pop("deploying", None)
-    return "undone"
+            wait_healthy(
+                f"http://{LOOPBACK}:{port}",
+                timeout=timeout,
+                alive=lambda: processes.is_alive(record),
+                # A signal: undo (stop the new version).
+                cancelled=cancelled if cancellable else lambda: False,
+            )
+        except HealthCancelled:
+            raise SandboxError(
+                f"deployment of {label} cancelled before it became healthy; the "
+                "previous version keeps serving"
+            ) from None
+        except ProcessExited:
+            cause = processes.first_error(record.log) or "see the log"
+            raise SandboxError(
+                f"app version {label} exited before becoming healthy ({cause}); the "
+                f"previous version keeps serving. Last lines of {record.log}:\n"
+                f"{processes.tail(record.log)}"
+            ) from None
+        except HealthTimeout as exc:
+            cause = processes.first_error(record.log)
+            raise SandboxError(
+                f"app version {label} did not answer {HEALTH_PATH} with 200 within "
+                f"{timeout:.0f}s (last: {exc.last}"
+                + (f"; first error: {cause}" if cause else "")
+                + f"); the previous version keeps serving. Last lines of {record.log}:\n"
+                f"{processes.tail(record.log)}"
+            ) from None
 
 
 def _retire_versions(

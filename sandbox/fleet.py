@@ -1,8 +1,8 @@
 """Elastic Beanstalk's deployment policies, played out on the sandbox fleet.
 
 EB (docs: "Deployment policies and settings") rolls a new application version onto the
-environment's instances in one of these ways, and so does the sandbox, behind its load balancer
-(sandbox/proxy.py):
+environment's instances in one of these ways, and so does the sandbox, behind its proxy
+(sandbox/proxy.py, the sandbox's load balancer):
 
 * **AllAtOnce**: every instance is taken out of service and switched in place. There is a gap
   with no instance serving; it is measured (`gap_s`) and reported, not hidden.
@@ -10,10 +10,10 @@ environment's instances in one of these ways, and so does the sandbox, behind it
   pass health checks and return; capacity drops by one batch meanwhile.
 * **RollingWithAdditionalBatch**: first an extra batch of new instances, so capacity never drops.
 * **Immutable** (and TrafficSplitting, approximated as Immutable): a full new set of instances
-  passes the load balancer's health checks before the old set is deregistered and drained.
+  passes the proxy's health checks before the old set is deregistered and drained.
 
-The version *serving* changes exactly once, in `environment.switch_serving_version`, when the
-last old instance leaves the load balancer. Before that, any failure (or interrupt) stops the
+The version *serving* changes exactly once, in `serving.switch_serving_version`, when the
+last old instance leaves the proxy. Before that, any failure (or interrupt) stops the
 new instances and restores the old fleet (restarting old instances a rolling or in-place step
 already stopped); after it, the new version is the environment's version.
 """
@@ -26,10 +26,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox import processes
 from sandbox.errors import SandboxError
+from sandbox.instances import fleet_record, instance_name, instances_of
+from sandbox.proxy import ProxyClient
+from sandbox.serving import switch_serving_version
+from sandbox.state import SandboxState
 
 NS_ASG = "aws:autoscaling:asg"
 NS_COMMAND = "aws:elasticbeanstalk:command"
@@ -93,22 +97,44 @@ class FleetShape:
         return max(1, min(self.size, math.ceil(self.size * self.batch_size / 100)))
 
 
+class FleetRunner(Protocol):
+    """What a rollout needs from the environment (sandbox.environment.EnvironmentRunner).
+
+    Its state and proxy, how long an instance may take to get healthy, and starting instances
+    of a release (each healthy on its own port when `launch` returns).
+    """
+
+    state: SandboxState
+    proxy: ProxyClient
+
+    @property
+    def health_timeout(self) -> float: ...
+
+    def launch(
+        self,
+        release: Path,
+        label: str,
+        env_vars: Mapping[str, str],
+        names: list[str],
+        *,
+        cancellable: bool = True,
+    ) -> list[dict[str, Any]]: ...
+
+
 class Rollout:
     """One deployment of a version onto the fleet, by the shape's policy."""
 
     def __init__(
         self,
-        runner: Any,
+        runner: FleetRunner,
         shape: FleetShape,
         meta: dict[str, Any],
         env_vars: Mapping[str, str],
         current: dict[str, Any] | None,
     ) -> None:
-        from sandbox.environment import instances_of
-
         self.runner = runner
         self.state = runner.state
-        self.lb = runner.lb
+        self.proxy = runner.proxy
         self.shape = shape
         self.meta = {**meta, "env_vars": dict(env_vars)}
         self.env_vars = dict(env_vars)
@@ -119,6 +145,8 @@ class Rollout:
         self.began = time.monotonic()
         self.timeline: list[dict[str, Any]] = []
         self.gap_s: float | None = None
+        #: When a rolling deployment took the last serving instance out of service.
+        self.gap_started: float | None = None
         self.drain_s: list[float] = []
 
     # -- reporting -----------------------------------------------------------------------
@@ -141,8 +169,6 @@ class Rollout:
     # -- steps ---------------------------------------------------------------------------
 
     def launch(self, count: int, names: list[str] | None = None) -> list[dict[str, Any]]:
-        from sandbox.environment import instance_name
-
         names = list(names or [])[:count]
         while len(names) < count:
             names.append(instance_name(self.state.paths.dir, self.meta["version"], len(names)))
@@ -154,18 +180,18 @@ class Rollout:
         return instances
 
     def register(self, instances: list[dict[str, Any]]) -> int:
-        generation = self.lb.register(instances, self.shape.health)
+        generation = self.proxy.register(instances, self.shape.health)
         self.note("registered", instances=[i["name"] for i in instances])
         return generation
 
     def in_service(self, instances: list[dict[str, Any]]) -> None:
-        self.lb.wait_healthy(instances, self.runner.runtime.health_timeout)
+        self.proxy.wait_healthy(instances, self.runner.health_timeout)
         self.note("in service", instances=[i["name"] for i in instances])
 
     def drain_and_stop(self, instances: list[dict[str, Any]], generation: int) -> None:
         if not instances:
             return
-        self.drain_s.append(self.lb.wait_drained(instances, generation, DRAIN_TIMEOUT_S))
+        self.drain_s.append(self.proxy.wait_drained(instances, generation, DRAIN_TIMEOUT_S))
         stop_all(instances)
         gone = {i["process"]["pid"] for i in instances}
         with self.state.update() as data:
@@ -175,11 +201,9 @@ class Rollout:
         self.note("drained and stopped", instances=[i["name"] for i in instances])
 
     def commit(self) -> int:
-        from sandbox.environment import fleet_record, switch_serving_version
-
         generation = switch_serving_version(
             self.state,
-            self.lb,
+            self.proxy,
             fleet_record(self.meta, list(self.new)),
             list(self.new),
             self.shape.health,
@@ -221,7 +245,7 @@ class Rollout:
         fresh = self.launch(self.shape.size)
         self.register(self.old + fresh)
         self.in_service(fresh)
-        generation = self.commit()  # the old set leaves the load balancer here
+        generation = self.commit()  # the old set leaves the proxy here
         self.drain_and_stop(self.old, generation)
 
     def all_at_once(self) -> None:
@@ -258,13 +282,11 @@ class Rollout:
                 else:
                     self.register(old_left + self.new)
                 self.in_service(fresh)
-        if getattr(self, "gap_started", None):
+        if self.gap_started is not None:
             self.gap_s = round(time.monotonic() - self.gap_started, 2)
 
     def _grow_committed(self) -> None:
         """Instances launched after the switch join the serving fleet's record and targets."""
-        from sandbox.environment import fleet_record
-
         self.register(self.new)
         with self.state.update() as data:
             data["app"] = fleet_record(self.meta, list(self.new))
@@ -273,8 +295,6 @@ class Rollout:
 
     def rollback(self, exc: BaseException) -> None:
         """Stop the new instances; the old version serves on as many instances as before."""
-        from sandbox.environment import fleet_record, instances_of
-
         stop_all(self.new)
         alive = [
             i
@@ -295,7 +315,7 @@ class Rollout:
             except Exception as again:  # noqa: BLE001 - reported with the first failure
                 self.note("restoring the old version failed", error=str(again)[:300])
         fleet = alive + restarted
-        self.lb.register(fleet, self.shape.health)
+        self.proxy.register(fleet, self.shape.health)
         with self.state.update() as data:
             if self.current:
                 data["app"] = {**fleet_record(dict(self.current), fleet)}

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
+from moto.server import main as moto_main
+
 from sandbox.moto_server import apply_aws_condition_semantics
 
 
 def main(argv: list[str] | None = None) -> None:
     apply_aws_condition_semantics()
-    from moto.server import main as moto_main
-
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

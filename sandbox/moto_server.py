@@ -10,15 +10,16 @@ from __future__ import annotations
 import fnmatch
 import socket
 import sys
-import time
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
 
-from moto.server import ThreadedMotoServer
+from common.polling import WaitTimeout, wait_until
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 LOOPBACK = "127.0.0.1"
-
-#: Credentials moto accepts; never real ones. Used by the sandbox and the tests alike.
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -37,6 +38,10 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
 
 def start_threaded_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """Start moto in a thread of this process; returns the server and its endpoint URL."""
+    # lazy import: moto.server costs 0.21 s at start-up of every `python -m sandbox` command
+    # (the engine talks to its moto over HTTP, in another process; only tests run it in-process).
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -53,17 +58,24 @@ def reset_moto(endpoint_url: str) -> None:
 
 def wait_for_moto(endpoint_url: str, timeout: float = 30.0) -> None:
     """Block until the moto server answers, or raise TimeoutError naming the URL."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    last: list[BaseException] = []
+
+    def answers() -> bool:
         try:
             # Safe: the loopback moto URL we started (see reset_moto).
             with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310  # nosec B310
-                return
+                return True
         except (urllib.error.URLError, ConnectionError, OSError) as exc:
-            last = exc
-            time.sleep(0.1)
-    raise TimeoutError(f"moto server at {endpoint_url} did not answer within {timeout}s: {last}")
+            last[:] = [exc]
+            return False
+
+    try:
+        wait_until(answers, timeout=timeout, what=f"moto at {endpoint_url}", interval=0.1)
+    except WaitTimeout:
+        raise TimeoutError(
+            f"moto server at {endpoint_url} did not answer within {timeout}s: "
+            f"{last[0] if last else None}"
+        ) from None
 
 
 #: Environment for a standalone moto server: AWS managed policies (AWSElasticBeanstalkWebTier,
@@ -123,6 +135,8 @@ def apply_aws_condition_semantics() -> None:
     This evaluates the common operators properly against SANDBOX_CONDITION_CONTEXT plus the
     request's own values; statements whose condition does not hold are NEUTRAL.
     """
+    # lazy import: moto costs 0.21 s at start-up of every `python -m sandbox` command; only the
+    # moto process (sandbox.moto_main, which loads moto anyway) calls this.
     from moto.iam import access_control
 
     statement = access_control.IAMPolicyStatement

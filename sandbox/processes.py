@@ -1,4 +1,4 @@
-"""Detached child processes (moto, gunicorn, the front proxy) that outlive the CLI.
+"""Detached child processes (moto, gunicorn, the proxy) that outlive the CLI.
 
 Each is started in its own session, so it survives the CLI exiting and its whole process
 group (gunicorn master + workers) can be stopped at once. A recorded process is identified by
@@ -13,11 +13,12 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from common.polling import WaitTimeout, wait_until
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,15 @@ def spawn(
             start_new_session=True,
             close_fds=True,
         )
-    start = None
-    for _ in range(50):
-        start = _start_time(proc.pid)
-        if start is not None or proc.poll() is not None:
-            break
-        time.sleep(0.01)
+    # The kernel may not show the child in /proc at once; an exited one records start time 0.
+    with contextlib.suppress(WaitTimeout):
+        wait_until(
+            lambda: _start_time(proc.pid) is not None or proc.poll() is not None,
+            timeout=0.5,
+            what=f"pid {proc.pid} in /proc",
+            interval=0.01,
+        )
+    start = _start_time(proc.pid)
     return ProcessRecord(proc.pid, start or 0, " ".join(argv), str(log)), proc
 
 
@@ -89,18 +93,20 @@ def stop(record: ProcessRecord | None, timeout: float = 15.0) -> None:
     if not is_alive(record):
         return
     assert record is not None
+
+    def gone() -> bool:
+        _reap(record.pid)
+        return not is_alive(record) and not _group_alive(record.pid)
+
     _signal_group(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(record.pid)
-        if not is_alive(record) and not _group_alive(record.pid):
-            return
-        time.sleep(0.05)
+    try:
+        wait_until(gone, timeout=timeout, what=f"pid {record.pid} to stop", interval=0.05)
+        return
+    except WaitTimeout:
+        pass
     _signal_group(record.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (is_alive(record) or _group_alive(record.pid)):
-        _reap(record.pid)
-        time.sleep(0.05)
+    with contextlib.suppress(WaitTimeout):
+        wait_until(gone, timeout=5, what=f"pid {record.pid} to die", interval=0.05)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

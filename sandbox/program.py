@@ -22,15 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
 
 from commandline.interrupts import CANCELLED
 from commandline.stacks import available_stacks
+from common.contracts import BUNDLE_ENV
 from sandbox.errors import SandboxError, SandboxUsageError
+from sandbox.mocks import OptionsMonitor
 
 PROJECT_FILE = "Pulumi.yaml"
 PROGRAM_FILE = "__main__.py"
-BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
 
 
 def project_name(project_dir: Path) -> str:
@@ -134,13 +139,6 @@ def run_program(
 
     `extra_env` is what the engine tells the program for this run (set only while it runs).
     """
-    import pulumi
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
-    from sandbox.mocks import OptionsMonitor
-
     program = project_dir / PROGRAM_FILE
     if not program.is_file():
         raise SandboxError(f"no Pulumi program at {program}")

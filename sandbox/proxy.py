@@ -1,12 +1,13 @@
-"""The environment's load balancer: a loopback HTTP proxy in front of the app instances.
+"""The proxy: the sandbox's load balancer, a loopback HTTP proxy in front of the app instances.
 
 In AWS the EB environment's CNAME points at an Application Load Balancer that keeps its address
-while deployments add and remove instances behind it. This is the sandbox's version: it listens
+while deployments add and remove instances behind it. The proxy is the sandbox's version (the
+sandbox calls it "the proxy" everywhere: its state key, its log, its port): it listens
 on one port per stack for the stack's lifetime and routes each *request* (not each TCP
 connection, so a keep-alive client is never pinned to an instance that is going away) round
 robin over the registered instances that pass its health checks — like an ALB target group:
 
-* **Registration** is a JSON target file the deployer rewrites atomically
+* **Registration** is a JSON target file the deployer (`ProxyClient`) rewrites atomically
   (`{"generation", "backends": [{"name", "port"}], "health": {...}}`; a bare port is read as one
   backend). A new instance starts `initial`, gets traffic only after `healthy_threshold`
   consecutive `/health` 200s, and is marked `unhealthy` after `unhealthy_threshold` failures
@@ -14,7 +15,8 @@ robin over the registered instances that pass its health checks — like an ALB 
   proxy fails open and routes to all of them, as an ALB does.
 * **Draining**: an instance removed from the file gets no new request; the ones in flight
   finish. The proxy writes a status file (generation applied, per-instance state and in-flight
-  count) so the deployer waits for the drain before it stops the instance.
+  count) so the deployer waits for the drain before it stops the instance. Both files are the
+  proxy's whole interface, so both sides of it live here.
 * **Requests are buffered** (head and body, with timeouts) before an instance is chosen, as
   nginx does on the instances in AWS: a client trickling bytes holds a proxy coroutine, never
   a gunicorn thread. Each request gets `X-Forwarded-For` with the two entries EB's two hops
@@ -39,9 +41,14 @@ import json
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common.jsonfile import read_json, write_json_atomic
+from common.polling import WaitTimeout, wait_until
+from sandbox.errors import SandboxError
 
 LOOPBACK = "127.0.0.1"
 MAX_HEAD = 16 * 1024
@@ -78,17 +85,93 @@ def status_path(target_file: Path) -> Path:
     return target_file.with_name(target_file.name + ".status.json")
 
 
+def _read_json_or_none(path: Path) -> Any:
+    """The JSON in `path`; None when absent or unreadable (read as: no targets, no status yet)."""
+    try:
+        return read_json(path, default=None)
+    except ValueError:  # CorruptJSONError, or not even text
+        return None
+
+
 def read_target(path: Path) -> dict[str, Any] | None:
     """The target file as {"generation", "backends", "health"}; None when absent/unreadable."""
-    try:
-        raw = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    raw = _read_json_or_none(path)
     if isinstance(raw, int):  # the single-instance format of earlier sandboxes
         return {"generation": 0, "backends": [{"name": "app", "port": raw}], "health": {}}
     if not isinstance(raw, dict):
         return None
     return raw
+
+
+class ProxyClient:
+    """The deployer's side of the proxy: register/deregister instances, wait for health/drain.
+
+    Registration is the target file (its atomic rename is the moment the proxy's targets
+    change); what the proxy applied, and each instance's health and in-flight count, is read
+    back from its status file.
+    """
+
+    def __init__(self, target_file: Path) -> None:
+        self.target_file = target_file
+        self.status_file = status_path(target_file)
+
+    def registered(self) -> list[dict[str, Any]]:
+        return list((read_target(self.target_file) or {}).get("backends", []))
+
+    def register(self, instances: list[dict[str, Any]], health: Mapping[str, Any]) -> int:
+        """Make exactly `instances` the registered targets; returns the new generation."""
+        generation = int((read_target(self.target_file) or {}).get("generation", 0)) + 1
+        write_json_atomic(
+            self.target_file,
+            {
+                "generation": generation,
+                "backends": [{"name": i["name"], "port": i["port"]} for i in instances],
+                "health": dict(health),
+            },
+        )
+        return generation
+
+    def status(self) -> dict[str, Any]:
+        raw = _read_json_or_none(self.status_file)
+        return raw if isinstance(raw, dict) else {}
+
+    def wait_healthy(self, instances: list[dict[str, Any]], timeout: float) -> None:
+        """Until the proxy's own health checks put every instance in service."""
+        ports = {str(i["port"]) for i in instances}
+
+        def all_healthy() -> bool:
+            backends = self.status().get("backends", {})
+            return all(backends.get(p, {}).get("state") == "healthy" for p in ports)
+
+        try:
+            wait_until(all_healthy, timeout=timeout, what="proxy health checks", interval=0.1)
+        except WaitTimeout:
+            raise SandboxError(
+                f"instances {sorted(i['name'] for i in instances)} did not pass the proxy's "
+                f"health checks within {timeout:.0f}s; the previous version keeps serving"
+            ) from None
+
+    def wait_drained(
+        self, instances: list[dict[str, Any]], generation: int, timeout: float
+    ) -> float:
+        """Until the proxy applied `generation` and nothing is in flight to `instances`.
+
+        Returns the seconds waited; a drain that outlasts `timeout` is cut short, not an error
+        (the instances are stopped anyway, as an ALB's deregistration delay ends).
+        """
+        started = time.monotonic()
+        ports = {str(i["port"]) for i in instances}
+
+        def drained() -> bool:
+            status = self.status()
+            if int(status.get("generation", -1)) < generation:
+                return False
+            backends = status.get("backends", {})
+            return all(backends.get(p, {}).get("in_flight", 0) == 0 for p in ports)
+
+        with contextlib.suppress(WaitTimeout):
+            wait_until(drained, timeout=timeout, what="proxy drain", interval=0.05)
+        return round(time.monotonic() - started, 2)
 
 
 def response(status: int, reason: str, code: str, message: str) -> bytes:
@@ -125,7 +208,7 @@ class Backend:
     checker: asyncio.Task | None = field(default=None, repr=False)
 
 
-class Balancer:
+class TargetGroup:
     """Registered instances, their health, and the round-robin choice."""
 
     def __init__(self, target_file: Path) -> None:
@@ -240,9 +323,8 @@ class Balancer:
                 for b in self.backends.values()
             },
         }
-        tmp = self.status_file.with_name(self.status_file.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, self.status_file)
+        # Whole for its reader at every instant; rewritten every 0.1 s, so no fsync.
+        write_json_atomic(self.status_file, status, indent=None, durable=False)
         self._dirty = False
 
     async def housekeeping(self) -> None:
@@ -389,20 +471,20 @@ async def relay_response(
 
 
 async def forward(
-    balancer: Balancer,
+    targets: TargetGroup,
     request: tuple[str, list[tuple[str, str]], bytes],
     client_ip: str,
-    front_port: int,
+    proxy_port: int,
     client_w: asyncio.StreamWriter,
 ) -> bool:
     request_line, headers, body = request
     version = request_line.rsplit(" ", 1)[-1]
     connection = (header(headers, "connection") or "").lower()
     keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-    balancer.reload()
+    targets.reload()
     tried: set[int] = set()
     while True:
-        backend = balancer.choose(tried)
+        backend = targets.choose(tried)
         if backend is None:
             client_w.write(BAD_GATEWAY if tried else NO_TARGETS)
             await client_w.drain()
@@ -410,7 +492,7 @@ async def forward(
         tried.add(backend.port)
         # Counted from the choice on, so a drain never misses a request still connecting.
         backend.in_flight += 1
-        balancer._dirty = True
+        targets._dirty = True
         try:
             up_r, up_w = await asyncio.wait_for(
                 asyncio.open_connection(LOOPBACK, backend.port), 5.0
@@ -418,12 +500,12 @@ async def forward(
         except (TimeoutError, OSError):
             # Nothing was sent: another instance may take it (the refusal counts as a failure).
             backend.in_flight -= 1
-            balancer.mark(backend, False)
+            targets.mark(backend, False)
             continue
         break
     sent_head = False
     try:
-        up_w.write(upstream_request(request_line, headers, body, client_ip, front_port))
+        up_w.write(upstream_request(request_line, headers, body, client_ip, proxy_port))
         await up_w.drain()
         sent_head = True
         keep = await relay_response(up_r, client_w, keep_alive)
@@ -437,14 +519,14 @@ async def forward(
         return False
     finally:
         backend.in_flight -= 1
-        balancer._dirty = True
+        targets._dirty = True
         with contextlib.suppress(Exception):
             up_w.close()
 
 
 async def handle(
-    balancer: Balancer,
-    front_port: int,
+    targets: TargetGroup,
+    proxy_port: int,
     client_r: asyncio.StreamReader,
     client_w: asyncio.StreamWriter,
 ) -> None:
@@ -461,7 +543,7 @@ async def handle(
                 return
             if request is None:
                 return
-            if not await forward(balancer, request, peer[0], front_port, client_w):
+            if not await forward(targets, request, peer[0], proxy_port, client_w):
                 return
     except (OSError, asyncio.CancelledError):
         pass
@@ -471,9 +553,9 @@ async def handle(
 
 
 async def serve(port: int, target_file: Path) -> None:
-    balancer = Balancer(target_file)
+    targets = TargetGroup(target_file)
     server = await asyncio.start_server(
-        lambda r, w: handle(balancer, port, r, w),
+        lambda r, w: handle(targets, port, r, w),
         LOOPBACK,
         port,
         reuse_address=True,
@@ -484,7 +566,7 @@ async def serve(port: int, target_file: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    keeper = asyncio.ensure_future(balancer.housekeeping())
+    keeper = asyncio.ensure_future(targets.housekeeping())
     async with server:
         await stop.wait()
     keeper.cancel()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 from common import jsonfile
 from common.jsonfile import write_json_atomic
 from common.paths import StackPaths
+from common.polling import WaitTimeout, wait_until
 from sandbox.errors import SandboxError, StackLockedError
 
 
@@ -57,27 +60,39 @@ def stack_lock(
     """
     paths.root.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "a+") as handle:
-        started = time.monotonic()
-        next_progress = progress_every_s
-        while True:
+
+        def acquired() -> bool:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                waited = time.monotonic() - started
-                holder = _lock_holder(paths.lock)
-                if waited >= wait_s:
-                    raise StackLockedError(
-                        f"stack '{paths.stack}' is being changed by another command{holder} "
-                        f"(lock {paths.lock}); waited {waited:.0f}s"
-                    ) from None
-                if on_wait is not None and waited >= next_progress:
-                    on_wait(
-                        f"stack '{paths.stack}' is locked by another command{holder}; "
-                        f"waiting {waited:.0f}s of {wait_s:.0f}s"
-                    )
-                    next_progress += progress_every_s
-                time.sleep(poll_s)
+                return False
+            return True
+
+        next_progress = [progress_every_s]
+
+        def progress(waited: float) -> None:
+            if on_wait is not None and waited >= next_progress[0]:
+                on_wait(
+                    f"stack '{paths.stack}' is locked by another command"
+                    f"{_lock_holder(paths.lock)}; waiting {waited:.0f}s of {wait_s:.0f}s"
+                )
+                next_progress[0] += progress_every_s
+
+        started = time.monotonic()
+        try:
+            wait_until(
+                acquired,
+                timeout=wait_s,
+                what=f"the lock of stack '{paths.stack}'",
+                interval=poll_s,
+                on_wait=progress,
+            )
+        except WaitTimeout:
+            raise StackLockedError(
+                f"stack '{paths.stack}' is being changed by another command"
+                f"{_lock_holder(paths.lock)} (lock {paths.lock}); "
+                f"waited {time.monotonic() - started:.0f}s"
+            ) from None
         try:
             handle.seek(0)
             previous = handle.read().strip()
@@ -106,8 +121,6 @@ def _lock_holder(path: Path) -> str:
 
 
 def _argv() -> list[str]:
-    import sys
-
     return [os.path.basename(sys.argv[0]) if sys.argv else "python", *sys.argv[1:4]]
 
 
@@ -120,8 +133,6 @@ class SandboxState:
     """
 
     def __init__(self, paths: StackPaths) -> None:
-        import threading
-
         self.paths = paths
         self._lock = threading.RLock()
         self.data: dict[str, Any] = read_json(paths.sandbox, default=None) or {

@@ -6,8 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from common.aws_errors import error_code
+from common.contracts import ResourceType
 from sandbox.realise import filter_patterns
-from sandbox.realise.context import RealiseContext, error_code, tag_list
+from sandbox.realise.context import RealiseContext, tag_list
 
 SCALARS = {
     "comparisonOperator": "ComparisonOperator",
@@ -64,7 +66,7 @@ def _query(query: Mapping[str, Any]) -> dict[str, Any]:
 def metric_alarm(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    alarm_name = ctx.physical_name("aws:cloudwatch/metricAlarm:MetricAlarm", name, inputs)
+    alarm_name = ctx.physical_name(ResourceType.CLOUDWATCH_ALARM, name, inputs)
     body: dict[str, Any] = {"AlarmName": alarm_name}
     for key, aws_key in SCALARS.items():
         if inputs.get(key) is not None:
@@ -94,7 +96,7 @@ def metric_alarm(
 
 def log_group(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     logs = ctx.client("logs")
-    group = ctx.physical_name("aws:cloudwatch/logGroup:LogGroup", name, inputs, max_len=512)
+    group = ctx.physical_name(ResourceType.LOG_GROUP, name, inputs, max_len=512)
     create: dict[str, Any] = {"logGroupName": group}
     if inputs.get("kmsKeyId"):
         create["kmsKeyId"] = inputs["kmsKeyId"]
@@ -149,7 +151,7 @@ def metric_filter(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     logs = ctx.client("logs")
-    filter_name = ctx.physical_name("aws:cloudwatch/logMetricFilter:LogMetricFilter", name, inputs)
+    filter_name = ctx.physical_name(ResourceType.LOG_METRIC_FILTER, name, inputs)
     group = str(inputs["logGroupName"])
     mt = inputs["metricTransformation"]
     transformation: dict[str, Any] = {
@@ -180,7 +182,7 @@ def metric_filter(
 
 
 HANDLERS = {
-    "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
-    "aws:cloudwatch/logGroup:LogGroup": log_group,
-    "aws:cloudwatch/logMetricFilter:LogMetricFilter": metric_filter,
+    ResourceType.CLOUDWATCH_ALARM: metric_alarm,
+    ResourceType.LOG_GROUP: log_group,
+    ResourceType.LOG_METRIC_FILTER: metric_filter,
 }

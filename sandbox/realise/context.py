@@ -41,6 +41,8 @@ class RealiseContext:
         """A shared boto3 client for `service` against moto (created once, under a lock)."""
         with self._lock:
             if service not in self._clients:
+                # lazy import: boto3 costs 0.12 s (importtime) at start-up of every
+                # `python -m sandbox` command; outputs/status/down never make a client.
                 import boto3
                 from botocore.config import Config
 
@@ -108,9 +110,3 @@ def pascal(value: Any, overrides: Mapping[str, str] | None = None) -> Any:
 
 def tag_list(tags: Mapping[str, str] | None, key: str = "Key", value: str = "Value") -> list[dict]:
     return [{key: k, value: str(v)} for k, v in sorted((tags or {}).items())]
-
-
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from sandbox.realise.context import RealiseContext, error_code, tag_list
+from common.aws_errors import error_code
+from common.contracts import ResourceType
+from common.polling import WaitTimeout, wait_until
+from sandbox.realise.context import RealiseContext, tag_list
 
-TYPE = "aws:dynamodb/table:Table"
+TYPE = ResourceType.DYNAMODB_TABLE
 
 
 def _key_schema(hash_key: str | None, range_key: str | None) -> list[dict[str, str]]:
@@ -55,16 +57,22 @@ def _gsi(index: dict[str, Any], provisioned: bool) -> dict[str, Any]:
 
 
 def _wait_active(client: Any, table: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The table's description once it and its indexes are ACTIVE (the last one seen if never)."""
+    seen: list[dict[str, Any]] = []
+
+    def active() -> dict[str, Any] | None:
         desc = client.describe_table(TableName=table)["Table"]
+        seen[:] = [desc]
         busy = desc["TableStatus"] != "ACTIVE" or any(
             i.get("IndexStatus", "ACTIVE") != "ACTIVE"
             for i in desc.get("GlobalSecondaryIndexes", [])
         )
-        if not busy or time.monotonic() > deadline:
-            return desc
-        time.sleep(0.2)
+        return None if busy else desc
+
+    try:
+        return wait_until(active, timeout=timeout, what=f"table {table} ACTIVE", interval=0.2)
+    except WaitTimeout:
+        return seen[0]
 
 
 def table(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sandbox.realise.context import RealiseContext, error_code
+from common.aws_errors import error_code
+from common.contracts import ResourceType
+from sandbox.realise.context import RealiseContext
 
-ENV_TYPE = "aws:elasticbeanstalk/environment:Environment"
-VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
+ENV_TYPE = ResourceType.EB_ENVIRONMENT
+VERSION_TYPE = ResourceType.EB_APPLICATION_VERSION
 
 
 def application(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    app_name = ctx.physical_name(
-        "aws:elasticbeanstalk/application:Application", name, inputs, max_len=100
-    )
+    app_name = ctx.physical_name(ResourceType.EB_APPLICATION, name, inputs, max_len=100)
     eb = ctx.client("elasticbeanstalk")
     if not eb.describe_applications(ApplicationNames=[app_name])["Applications"]:
         eb.create_application(ApplicationName=app_name, Description=inputs.get("description", ""))
@@ -84,9 +84,9 @@ def environment(
             SolutionStackName=inputs.get("solutionStackName") or "sandbox",
         )
     _stream_log_groups(ctx, env_name, list(inputs.get("settings") or []))
-    settings = _allow_front_host(list(inputs.get("settings") or []))
+    settings = _allow_proxy_host(list(inputs.get("settings") or []))
     live = ctx.services.deploy(env_name, app_name, str(label), settings)
-    front = ctx.services.front_address()
+    address = ctx.services.proxy_address()
     env_id = "e-" + hashlib.sha256(f"{ctx.stack}/{env_name}".encode()).hexdigest()[:10]
     # EB reports an application load balancer by its ARN (what a WAF association needs).
     alb = ctx.arn("elasticloadbalancing", f"loadbalancer/app/awseb-{env_id[2:]}/{env_id[2:]}")
@@ -94,8 +94,8 @@ def environment(
         **inputs,
         "name": env_name,
         "arn": ctx.arn("elasticbeanstalk", f"environment/{app_name}/{env_name}"),
-        "cname": front,
-        "endpointUrl": front,
+        "cname": address,
+        "endpointUrl": address,
         "version": live["version"],
         "allSettings": list(inputs.get("settings") or []),
         "autoscalingGroups": [],
@@ -133,8 +133,8 @@ def _stream_log_groups(ctx: RealiseContext, env_name: str, settings: list[dict[s
             )
 
 
-def _allow_front_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add the front proxy's host to ALLOWED_HOSTS: it is the sandbox's CNAME (on AWS the
+def _allow_proxy_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the proxy's host to ALLOWED_HOSTS: it is the sandbox's CNAME (on AWS the
     program allows the region's elasticbeanstalk.com suffix for the real one)."""
     out = []
     for item in settings:
@@ -148,7 +148,7 @@ def _allow_front_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 HANDLERS = {
-    "aws:elasticbeanstalk/application:Application": application,
+    ResourceType.EB_APPLICATION: application,
     VERSION_TYPE: application_version,
     ENV_TYPE: environment,
 }

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox.realise.context import ACCOUNT_ID, RealiseContext, error_code, tag_list
+from common.aws_errors import error_code
+from common.contracts import ResourceType
+from sandbox.realise.context import ACCOUNT_ID, RealiseContext, tag_list
 
 
 def _doc(value: Any) -> str:
@@ -24,7 +26,7 @@ def _same_doc(a: Any, b: Any) -> bool:
 
 def role(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     iam = ctx.client("iam")
-    role_name = ctx.physical_name("aws:iam/role:Role", name, inputs, max_len=64)
+    role_name = ctx.physical_name(ResourceType.IAM_ROLE, name, inputs, max_len=64)
     path = inputs.get("path") or "/"
     trust = _doc(inputs["assumeRolePolicy"])
     try:
@@ -73,7 +75,7 @@ def role_policy(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     role_name = _role_name(str(inputs["role"]))
-    policy_name = ctx.physical_name("aws:iam/rolePolicy:RolePolicy", name, inputs, max_len=128)
+    policy_name = ctx.physical_name(ResourceType.IAM_ROLE_POLICY, name, inputs, max_len=128)
     ctx.client("iam").put_role_policy(
         RoleName=role_name, PolicyName=policy_name, PolicyDocument=_doc(inputs["policy"])
     )
@@ -91,7 +93,7 @@ def role_policy_attachment(
 
 def policy(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     iam = ctx.client("iam")
-    policy_name = ctx.physical_name("aws:iam/policy:Policy", name, inputs, max_len=128)
+    policy_name = ctx.physical_name(ResourceType.IAM_POLICY, name, inputs, max_len=128)
     path = inputs.get("path") or "/"
     arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{path}{policy_name}"
     document = _doc(inputs["policy"])
@@ -132,9 +134,7 @@ def instance_profile(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     iam = ctx.client("iam")
-    profile_name = ctx.physical_name(
-        "aws:iam/instanceProfile:InstanceProfile", name, inputs, max_len=128
-    )
+    profile_name = ctx.physical_name(ResourceType.IAM_INSTANCE_PROFILE, name, inputs, max_len=128)
     path = inputs.get("path") or "/"
     try:
         current = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]
@@ -164,9 +164,9 @@ def instance_profile(
 
 
 HANDLERS = {
-    "aws:iam/role:Role": role,
-    "aws:iam/rolePolicy:RolePolicy": role_policy,
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": role_policy_attachment,
-    "aws:iam/policy:Policy": policy,
-    "aws:iam/instanceProfile:InstanceProfile": instance_profile,
+    ResourceType.IAM_ROLE: role,
+    ResourceType.IAM_ROLE_POLICY: role_policy,
+    ResourceType.IAM_ROLE_POLICY_ATTACHMENT: role_policy_attachment,
+    ResourceType.IAM_POLICY: policy,
+    ResourceType.IAM_INSTANCE_PROFILE: instance_profile,
 }

@@ -46,6 +46,8 @@ def partition(args: Mapping[str, Any], region: str) -> dict[str, Any]:
 
 def solution_stack(args: Mapping[str, Any], region: str) -> dict[str, Any]:
     """The first (newest) solution stack matching nameRegex, as the provider picks it."""
+    # lazy import: moto.elasticbeanstalk costs 0.29 s (importtime) at start-up of every
+    # `python -m sandbox` command; only a program's getSolutionStack lookup needs its list.
     from moto.elasticbeanstalk.responses import SOLUTION_STACK_DETAILS
 
     pattern = str(args.get("nameRegex", ".*"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.contracts import ResourceType
 from sandbox.realise.context import RealiseContext
 
 
@@ -33,4 +34,4 @@ def record(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str,
     return f"{zone}_{fqdn}_{rtype}", {**inputs, "fqdn": fqdn}
 
 
-HANDLERS = {"aws:route53/record:Record": record}
+HANDLERS = {ResourceType.ROUTE53_RECORD: record}

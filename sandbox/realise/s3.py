@@ -8,13 +8,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from sandbox.realise.context import RealiseContext, error_code, pascal, tag_list
+from common.aws_errors import error_code
+from common.contracts import ResourceType
+from sandbox.realise.context import RealiseContext, pascal, tag_list
 
 RULE_KEYS = {"id": "ID"}
-SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-SSE_V2 = (
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
-)
 
 
 def _bucket_name(inputs: dict[str, Any]) -> str:
@@ -24,7 +22,7 @@ def _bucket_name(inputs: dict[str, Any]) -> str:
 def bucket(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     s3 = ctx.client("s3")
     bucket_name = ctx.physical_name(
-        "aws:s3/bucket:Bucket", name, inputs, "bucket", lower=True, max_len=63
+        ResourceType.S3_BUCKET, name, inputs, "bucket", lower=True, max_len=63
     )
     try:
         if ctx.region == "us-east-1":
@@ -181,19 +179,19 @@ def bucket_object(
 
 
 HANDLERS = {
-    "aws:s3/bucket:Bucket": bucket,
-    "aws:s3/bucketV2:BucketV2": bucket,
-    "aws:s3/bucketVersioning:BucketVersioning": versioning,
-    "aws:s3/bucketVersioningV2:BucketVersioningV2": versioning,
-    SSE: encryption,
-    SSE_V2: encryption,
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": public_access_block,
-    "aws:s3/bucketPolicy:BucketPolicy": policy,
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": lifecycle,
-    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": lifecycle,
-    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": cors,
-    "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2": cors,
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ownership_controls,
-    "aws:s3/bucketObject:BucketObject": bucket_object,
-    "aws:s3/bucketObjectv2:BucketObjectv2": bucket_object,
+    ResourceType.S3_BUCKET: bucket,
+    ResourceType.S3_BUCKET_V2: bucket,
+    ResourceType.S3_VERSIONING: versioning,
+    ResourceType.S3_VERSIONING_V2: versioning,
+    ResourceType.S3_ENCRYPTION: encryption,
+    ResourceType.S3_ENCRYPTION_V2: encryption,
+    ResourceType.S3_PUBLIC_ACCESS_BLOCK: public_access_block,
+    ResourceType.S3_BUCKET_POLICY: policy,
+    ResourceType.S3_LIFECYCLE: lifecycle,
+    ResourceType.S3_LIFECYCLE_V2: lifecycle,
+    ResourceType.S3_CORS: cors,
+    ResourceType.S3_CORS_V2: cors,
+    ResourceType.S3_OWNERSHIP_CONTROLS: ownership_controls,
+    ResourceType.S3_BUCKET_OBJECT_V1: bucket_object,
+    ResourceType.S3_BUCKET_OBJECT: bucket_object,
 }

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sandbox.realise.context import RealiseContext, error_code, tag_list
+from common.aws_errors import error_code
+from common.contracts import ResourceType
+from sandbox.realise.context import RealiseContext, tag_list
 
 
 def email_identity(
@@ -112,9 +114,7 @@ def _ensure_configuration_set(ctx: RealiseContext, set_name: str, body: dict[str
 def configuration_set(
     ctx: RealiseContext, name: str, inputs: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    set_name = ctx.physical_name(
-        "aws:ses/configurationSet:ConfigurationSet", name, inputs, max_len=64
-    )
+    set_name = ctx.physical_name(ResourceType.SES_CONFIGURATION_SET, name, inputs, max_len=64)
     _ensure_configuration_set(ctx, set_name, _desired_v2(inputs, v1=True))
     return set_name, {
         **inputs,
@@ -137,8 +137,8 @@ def configuration_set_v2(
 
 
 HANDLERS = {
-    "aws:ses/emailIdentity:EmailIdentity": email_identity,
-    "aws:sesv2/emailIdentity:EmailIdentity": email_identity_v2,
-    "aws:ses/configurationSet:ConfigurationSet": configuration_set,
-    "aws:sesv2/configurationSet:ConfigurationSet": configuration_set_v2,
+    ResourceType.SES_EMAIL_IDENTITY: email_identity,
+    ResourceType.SESV2_EMAIL_IDENTITY: email_identity_v2,
+    ResourceType.SES_CONFIGURATION_SET: configuration_set,
+    ResourceType.SESV2_CONFIGURATION_SET: configuration_set_v2,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from common.contracts import ResourceType
 from sandbox.realise.context import RealiseContext, tag_list
 
 ATTRIBUTES = {
@@ -17,7 +18,7 @@ ATTRIBUTES = {
 
 def topic(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     sns = ctx.client("sns")
-    topic_name = ctx.physical_name("aws:sns/topic:Topic", name, inputs, max_len=256)
+    topic_name = ctx.physical_name(ResourceType.SNS_TOPIC, name, inputs, max_len=256)
     if inputs.get("fifoTopic") and not topic_name.endswith(".fifo"):
         topic_name += ".fifo"
     attributes = {
@@ -84,7 +85,7 @@ def subscription(
 
 
 HANDLERS = {
-    "aws:sns/topic:Topic": topic,
-    "aws:sns/topicPolicy:TopicPolicy": topic_policy,
-    "aws:sns/topicSubscription:TopicSubscription": subscription,
+    ResourceType.SNS_TOPIC: topic,
+    ResourceType.SNS_TOPIC_POLICY: topic_policy,
+    ResourceType.SNS_TOPIC_SUBSCRIPTION: subscription,
 }

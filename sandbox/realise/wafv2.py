@@ -9,10 +9,12 @@ application load balancer here). A broken WAF fails `sandbox up` the way it woul
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from common.contracts import ResourceType
 from sandbox.realise.context import RealiseContext, pascal, tag_list
 
 SCOPES = ("REGIONAL", "CLOUDFRONT")
@@ -110,7 +112,7 @@ def validate_web_acl(inputs: Mapping[str, Any]) -> None:
 def web_acl(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     inputs = _ints(inputs)
     validate_web_acl(inputs)
-    acl_name = ctx.physical_name("aws:wafv2/webAcl:WebAcl", name, inputs, max_len=128)
+    acl_name = ctx.physical_name(ResourceType.WAF_WEB_ACL, name, inputs, max_len=128)
     if not _NAME.match(acl_name):
         raise WafValidationError(f"WAFInvalidParameterException: name {acl_name!r}")
     waf = ctx.client("wafv2")
@@ -176,8 +178,6 @@ MAX_IP_SET_ADDRESSES = 10_000
 
 def ip_set(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """CreateIPSet with AWS's checks: scope, IP version, and every address a CIDR of it."""
-    import ipaddress
-
     problems = []
     if inputs.get("scope") not in SCOPES:
         problems.append(f"scope {inputs.get('scope')!r} not in {SCOPES}")
@@ -198,7 +198,7 @@ def ip_set(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str,
             problems.append(f"address {address!r} is not a valid {version} CIDR")
     if problems:
         raise WafValidationError("WAFInvalidParameterException: " + "; ".join(problems))
-    set_name = ctx.physical_name("aws:wafv2/ipSet:IpSet", name, inputs, max_len=128)
+    set_name = ctx.physical_name(ResourceType.WAF_IP_SET, name, inputs, max_len=128)
     waf = ctx.client("wafv2")
     scope = inputs["scope"]
     existing = [s for s in waf.list_ip_sets(Scope=scope)["IPSets"] if s["Name"] == set_name]
@@ -232,7 +232,7 @@ def ip_set(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str,
 
 
 HANDLERS = {
-    "aws:wafv2/ipSet:IpSet": ip_set,
-    "aws:wafv2/webAcl:WebAcl": web_acl,
-    "aws:wafv2/webAclAssociation:WebAclAssociation": web_acl_association,
+    ResourceType.WAF_IP_SET: ip_set,
+    ResourceType.WAF_WEB_ACL: web_acl,
+    ResourceType.WAF_WEB_ACL_ASSOCIATION: web_acl_association,
 }

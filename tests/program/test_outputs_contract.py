@@ -1,15 +1,21 @@
 """The stack outputs contract (`common.contracts.OUTPUTS`) ties the program to verify.
 
-The program exports exactly these keys with these types, and verify accepts exactly what the
-program exports: adding an output is one entry in the contract, and forgetting the program
-side (or typing it wrongly) fails here, not in a deployment's verify stage.
+The program exports exactly these keys with these types (a drift fails at export time), and
+verify accepts exactly what the program exports: adding an output is one entry in the
+contract, and forgetting the program side (or typing it wrongly) fails here, not in a
+deployment's verify stage.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from unittest import mock
+
 import pytest
 
 from common.contracts import OUTPUTS
+from components import backend
+from components.backend import STACK_OUTPUTS, OutputsContractError, PassportPhotoBackend
 from tests.program.harness import Graph
 from verify.outputs import OutputsError, validate
 
@@ -36,3 +42,39 @@ def test_verify_refuses_an_export_the_program_dropped_or_mistyped(
     mistyped = {**stack_graph.outputs, key: ["not", "this"]}
     with pytest.raises(OutputsError, match=key):
         validate(mistyped, OUTPUTS)
+
+
+def _built_backend() -> SimpleNamespace:
+    """What stack_outputs reads of a built backend (its children stand in as mocks)."""
+    config = SimpleNamespace(
+        stack="dev",
+        region="us-east-1",
+        sender_email="noreply@example.com",
+        cors_allowed_origins=("https://example.com",),
+        latency_budget_ms=1500,
+        max_upload_mb=10,
+        load_test={"users": 1},
+    )
+    child = mock.MagicMock()
+    return SimpleNamespace(
+        config=config, app=child, storage=child, datastore=child, mailer=child, monitoring=child
+    )
+
+
+def test_exports_are_the_contract_in_its_order() -> None:
+    exported = PassportPhotoBackend.stack_outputs(_built_backend())  # type: ignore[arg-type]
+    assert list(exported) == list(OUTPUTS) == list(STACK_OUTPUTS)
+
+
+def test_an_output_only_in_the_contract_fails_the_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend, "OUTPUTS", {**OUTPUTS, "new_output": str})
+    with pytest.raises(OutputsContractError, match=r"missing \['new_output'\]"):
+        PassportPhotoBackend.stack_outputs(_built_backend())  # type: ignore[arg-type]
+
+
+def test_an_export_missing_from_the_contract_fails_the_export(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(backend, "OUTPUTS", {k: v for k, v in OUTPUTS.items() if k != "stack"})
+    with pytest.raises(OutputsContractError, match=r"not in the contract \['stack'\]"):
+        PassportPhotoBackend.stack_outputs(_built_backend())  # type: ignore[arg-type]

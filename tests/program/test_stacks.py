@@ -10,8 +10,9 @@ import pulumi
 import pytest
 from pulumi.runtime.settings import get_root_resource
 
+from common.contracts import BUNDLE_ENV
 from components.backend import STACK_OUTPUTS
-from components.bundle_source import BUNDLE_ENV, BundleSourceError
+from components.bundle_source import BundleSourceError
 from components.config import PROJECT, StackConfigError
 from tests.program.checks import invalid_names, missing_outputs, public_access_problems, untagged
 from tests.program.harness import FakeBundle, Graph, run_mocked, stack_file_config

@@ -34,7 +34,7 @@ def _runner(tmp_path: Path, running: str, labels: tuple[str, ...]) -> Environmen
             for i, label in enumerate(labels)
         }
         data["app"] = {"version": running, "environment": ENV, "application": APP}
-    return EnvironmentRunner(state, None, s3_client=lambda: None, free_port=int, front_port=1)  # type: ignore[arg-type]
+    return EnvironmentRunner(state, None, s3_client=lambda: None, free_port=int, proxy_port=1)  # type: ignore[arg-type]
 
 
 def _ctx(runner: EnvironmentRunner) -> RealiseContext:

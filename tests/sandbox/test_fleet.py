@@ -20,9 +20,10 @@ import pytest
 import requests
 
 from sandbox import processes
-from sandbox.environment import instances_of, recover_interrupted_switch
 from sandbox.fleet import FleetShape
+from sandbox.instances import instances_of
 from sandbox.proxy import upstream_request
+from sandbox.serving import recover_interrupted_switch
 from tests.sandbox.conftest import Deployed, deploy
 
 pytestmark = pytest.mark.slow
@@ -165,11 +166,11 @@ def test_immutable_deploy_under_steady_traffic_fails_no_request(
 def test_an_interrupted_switch_is_finished_or_undone_from_the_target_file(prod: Deployed) -> None:
     """A process killed between the commit (target file) and the state write is finished on the
     next command; one killed before the commit is undone (the new instances stopped)."""
-    from sandbox.environment import LoadBalancer
+    from sandbox.proxy import ProxyClient
     from sandbox.state import SandboxState
 
     state = SandboxState(prod.engine.paths)
-    lb = LoadBalancer(prod.engine.paths.proxy_target)
+    lb = ProxyClient(prod.engine.paths.proxy_target)
     app = state.get("app")
     # Killed after the commit: the journal names the fleet the target file already has.
     fake_new = {**app, "version": "v-committed"}
