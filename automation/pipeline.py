@@ -373,10 +373,8 @@ class Pipeline:
         records = sorted(store.list() if store else [], key=lambda r: r.started_at)
         if not (outcome.passed and records and store):
             return None
-        newest = records[-1]
-        if newest.status != RecordStatus.DEPLOYED or newest.app_version != outputs.get(
-            "app_version"
-        ):
+        newest, serving = records[-1], outputs.get("app_version")
+        if newest.status != RecordStatus.DEPLOYED or newest.app_version != serving:
             return None
         newest.status, newest.verify_summary = RecordStatus.VERIFIED, outcome.summary
         newest.message = f"verified by `verify` (run {self.run_id})"

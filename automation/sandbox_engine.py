@@ -39,6 +39,7 @@ class SandboxAdapter:
 
     @property
     def state_root(self) -> Path:
+        """The folder holding every sandbox stack (`--state-root`; default .sandbox/)."""
         return self.paths.root
 
     @property
@@ -58,6 +59,7 @@ class SandboxAdapter:
 
     @property
     def cleaned(self) -> list[str]:
+        """Orphans of a killed run this engine stopped (a stale lock, app processes)."""
         return list(self.engine.cleaned)
 
     @property

@@ -59,6 +59,9 @@ __all__ = [
 
 ENGINES = ("sandbox", "pulumi")
 CHECK_FOLDER = ".check"
+#: In each check folder: the run that owns it (pid + kernel start time), so a later command
+#: can tell a killed run's leftovers from a running one's.
+OWNER_FILE = "owner.json"
 #: The checks the check stage runs against its throwaway sandbox.
 LOCAL_CHECKS = ["readiness", "health", "cors", "ml"]
 
@@ -278,7 +281,7 @@ def clean_orphan_checks(state_root: Path) -> list[str]:
     """
     cleaned = []
     for folder in sorted((Path(state_root) / CHECK_FOLDER).glob("*")):
-        owner = read_json(folder / "owner.json", default=None) or {}
+        owner = read_json(folder / OWNER_FILE, default=None) or {}
         if owner and same_process(int(owner["pid"]), int(owner["start_time"])):
             continue
         stopped = []
@@ -300,7 +303,7 @@ def _own_check_folder(state_root: Path) -> Path:
     """A fresh folder for this run's throwaway sandbox, marked with this process as owner."""
     folder = Path(state_root) / CHECK_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
-    write_json_atomic(folder / "owner.json", {**this_process(), "command": "automation", "log": ""})
+    write_json_atomic(folder / OWNER_FILE, {**this_process(), "command": "automation", "log": ""})
     return folder
 
 

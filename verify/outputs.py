@@ -20,7 +20,7 @@ import boto3
 
 from common.contracts import OUTPUTS, SANDBOX_AWS_ENV
 from common.jsonfile import CorruptJSONError, read_json
-from common.paths import ROOT, stack_paths
+from common.paths import ROOT, StackPaths, stack_paths
 from verify.checks import all_checks
 
 SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
@@ -130,10 +130,10 @@ def aws_env_for_file(
     """
     if not _aws_checks(only) or os.environ.get("AWS_ENDPOINT_URL"):
         return {}
-    beside = Path(path).resolve().parent / "sandbox.json"
-    if beside.is_file():
-        stack_dir = beside.parent
-        _, env = load_sandbox(stack_dir.name, stack_dir.parent)
+    stack_dir = Path(path).resolve().parent
+    beside = StackPaths(stack_dir.parent, stack_dir.name)
+    if beside.sandbox.is_file():
+        _, env = load_sandbox(beside.stack, beside.root)
         return env
     host = urlparse(str(outputs.get("api_url", ""))).hostname or ""
     if host in ("127.0.0.1", "localhost", "::1"):
