@@ -126,7 +126,7 @@ class Session:
         for line in clean_orphan_checks(self.state_root or DEFAULT_STATE_ROOT):
             self.say(line)
         engine = self.pipeline.engine
-        if getattr(engine, "records_path", None) is not None:
+        if engine.records_path is not None:
             store = self.pipeline.record_store({})
             for record in reap_stale(store) if store else []:
                 self.say(
@@ -152,7 +152,7 @@ def _session_run(
             session = Session(command, stack, engine, as_json=as_json, **kwargs)
             session.clean_stale()
             outcome = body(session)
-            for line in getattr(getattr(session.pipeline.engine, "engine", None), "cleaned", []):
+            for line in session.pipeline.engine.cleaned:
                 session.say(line)
         except Interrupted as exc:
             return _interrupted(session, command, exc)
@@ -496,7 +496,7 @@ def destroy(
     def body(s: Session) -> PipelineResult:
         pipeline = s.pipeline
         kept = _export_records(pipeline)
-        pipeline._retrying("destroy", pipeline.engine.destroy)
+        pipeline.retrying("destroy", pipeline.engine.destroy)
         result = pipeline.new_result("destroy")
         result.message = f"stack {stack} destroyed; {kept} deployment records kept for history"
         return pipeline.finish(result)
@@ -516,7 +516,7 @@ def _export_records(pipeline: Pipeline) -> int:
     """Records that would go with the stack (a real stack's artifact bucket) are exported."""
     from .records import ArchivedRecordStore
 
-    outputs = pipeline._safe_outputs()
+    outputs = pipeline.safe_outputs()
     store = pipeline.record_store(outputs)
     if isinstance(store, ArchivedRecordStore):
         return store.export()

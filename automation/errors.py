@@ -63,6 +63,7 @@ _NETWORK = re.compile(
 
 def translate_pulumi_error(exc: BaseException, stack: str) -> PipelineError:
     """Map a pulumi.automation exception (or OS error) onto one of our error types."""
+    # lazy import: pulumi.automation costs 0.1 s at start-up; only a pulumi failure needs it
     from pulumi import automation as auto
 
     text = str(exc)

@@ -6,15 +6,23 @@ add durations and links. The same data feeds reports/<stack>/index.html.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
+from verify.reports.index import load_runs
+
 from .errors import PipelineError, UsageError
+from .pipeline import Pipeline
 
 
-def history_data(pipeline: Any) -> dict[str, Any]:
+def history_data(pipeline: Pipeline) -> dict[str, Any]:
+    """The stack's deployment records, newest first, each with its run's stages and checks."""
     engine = pipeline.engine
-    outputs = pipeline._safe_outputs()
+    outputs = pipeline.safe_outputs()
     store = pipeline.record_store(outputs)
     missing: UsageError | None = None
     try:
@@ -23,8 +31,6 @@ def history_data(pipeline: Any) -> dict[str, Any]:
         engine_history, missing = [], exc
     except PipelineError as exc:
         engine_history = [{"error": str(exc)}]
-    from verify.reports.index import load_runs
-
     by_run = {r.get("run_id"): r for r in load_runs(pipeline.report_root)}
     deployments = []
     for record in reversed(store.list() if store else []):
@@ -41,9 +47,6 @@ def history_data(pipeline: Any) -> dict[str, Any]:
 
 def print_history(data: dict[str, Any]) -> None:
     """A table like `pulumi stack history`: newest first, one deployment per row."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"deployments of {data['stack']}", title_justify="left")
     columns = (
         "started",
@@ -72,8 +75,6 @@ def print_history(data: dict[str, Any]) -> None:
             secs,
             " · ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
         )
-    import sys
-
     console = Console(width=None if sys.stdout.isatty() else 160)
     if data["deployments"]:
         console.print(table)

@@ -14,40 +14,48 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO, TypeVar
 
+from app.bundle import bundle_label
 from commandline.exitcodes import ExitCode
 from commandline.interrupts import Interrupted, as_interrupted
 from common.changes import ChangeSummary
-from verify.model import Deadline
-from verify.retry import Backoff, RetriesExhausted, call_with_retry
+from common.jsonfile import write_json_atomic
+from common.polling import (
+    Backoff,
+    Deadline,
+    RetriesExhausted,
+    WaitTimeout,
+    call_with_retry,
+    wait_until,
+)
+from verify.reports.index import write_index
 
 from . import github, notify
+from .engine import Engine
 from .errors import PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified
 from .stagelog import StageLog
+from .status import RecordKind, RecordStatus, RunStatus, StageStatus
 
-__all__ = ["ExitCode", "Pipeline", "PipelineResult", "new_run_id", "publish"]
+__all__ = [
+    "Engine",
+    "ExitCode",
+    "Pipeline",
+    "PipelineResult",
+    "RunStatus",
+    "VerifyOutcome",
+    "new_run_id",
+    "publish",
+]
+
+T = TypeVar("T")
 
 
 def new_run_id() -> str:
     """A sortable, unique name for one command's report folder: 20261122T013000Z-1a2b3c."""
     return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
-
-
-class Engine(Protocol):
-    """What the pipeline needs from an engine (PulumiEngine or the sandbox's)."""
-
-    name: str
-    stack: str
-
-    def preview(self, bundle: Path | None = None) -> ChangeSummary: ...
-    def up(self, bundle: Path | None = None) -> dict[str, Any]: ...
-    def refresh(self) -> None: ...
-    def outputs(self) -> dict[str, Any]: ...
-    def history(self) -> list[dict[str, Any]]: ...
-    def destroy(self) -> None: ...
 
 
 @dataclass
@@ -64,11 +72,17 @@ Verifier = Callable[[dict[str, Any], Path], VerifyOutcome]
 
 @dataclass
 class PipelineResult:
+    """What one command did. Set `status`; `exit_code` follows from it (RunStatus.exit_code).
+
+    Two outcomes refine the code their status implies, each in one method: `refused` (a usage
+    error is `failed` but exits 2) and `interrupt` (SIGTERM exits 143, not SIGINT's 130).
+    """
+
     command: str
     stack: str
     engine: str
-    status: str = "succeeded"
-    exit_code: int = ExitCode.OK
+    status: RunStatus = RunStatus.SUCCEEDED
+    exit_code: ExitCode = field(default=ExitCode.OK, init=False)
     message: str = ""
     app_version: str | None = None
     api_url: str | None = None
@@ -83,19 +97,34 @@ class PipelineResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.exit_code = self.status.exit_code
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every status change carries its exit code along: the two can never disagree.
+        if name == "status":
+            value = RunStatus(value)
+            super().__setattr__("exit_code", value.exit_code)
+        super().__setattr__(name, value)
+
+    def refused(self, exc: PipelineError) -> None:
+        """The command failed on `exc`; bad input the user can fix (UsageError) exits 2."""
+        self.status = RunStatus.FAILED
+        self.message = str(exc)
+        if isinstance(exc, UsageError):
+            self.exit_code = ExitCode.USAGE
+
+    def interrupt(self, signal_exc: Interrupted) -> None:
+        """Cut short by a signal: `interrupted`, exiting with that signal's code (130/143)."""
+        self.status = RunStatus.INTERRUPTED
+        self.exit_code = signal_exc.exit_code
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_markdown(self) -> str:
-        icon = {
-            "succeeded": "✅",
-            "rolled_back": "↩️",
-            "failed": "❌",
-            "interrupted": "⏹️",
-            "nothing_to_roll_back": "⚠️",
-        }.get(self.status, "🚨")
         lines = [
-            f"## {icon} `{self.command}` {self.stack} ({self.engine}): {self.status}",
+            f"## {self.status.icon} `{self.command}` {self.stack} ({self.engine}): {self.status}",
             "",
             self.message,
             "",
@@ -171,35 +200,51 @@ class Pipeline:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _retrying(self, what: str, fn: Callable[[], Any]) -> Any:
+    def retrying(self, what: str, fn: Callable[[], T]) -> T:
         """fn, retried on TransientError only: exponential backoff with jitter, bounded.
 
         A locked stack is waited for (bounded by lock_timeout_s, a progress line per poll)
-        rather than retried a few times: another update may well take minutes.
+        rather than retried a few times: another update may well take minutes. Every engine
+        call that changes or reads the stack goes through here (the CLI's `destroy` too).
         """
         return self._retrying_transient(what, lambda: self._waiting_for_lock(what, fn))
 
-    def _waiting_for_lock(self, what: str, fn: Callable[[], Any]) -> Any:
-        waited = 0.0
-        while True:
-            try:
-                return fn()
-            except StackLockedError as exc:
-                if waited >= self.lock_timeout_s:
-                    raise PipelineError(
-                        f"{exc.message}; gave up after waiting {waited:.0f}s",
-                        exc.hint or "raise --lock-timeout, or find the other update",
-                    ) from exc
-                self.log.event(
-                    what,
-                    "waiting",
-                    detail=f"{exc.message}; waited {waited:.0f}s of {self.lock_timeout_s:.0f}s",
-                )
-                pause = min(self.lock_poll_s, max(self.lock_timeout_s - waited, 0.0)) or 0.1
-                self.sleep(pause)
-                waited += pause
+    def _waiting_for_lock(self, what: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
+        locked: list[StackLockedError] = []
 
-    def _retrying_transient(self, what: str, fn: Callable[[], Any]) -> Any:
+        def attempt() -> tuple[T] | None:
+            try:
+                return (fn(),)  # a 1-tuple: a verb that returns None still ends the wait
+            except StackLockedError as exc:
+                locked[:] = [exc]
+                return None
+
+        def progress(waited: float) -> None:
+            self.log.event(
+                what,
+                StageStatus.WAITING,
+                detail=f"{locked[0].message}; waited {waited:.0f}s of {self.lock_timeout_s:.0f}s",
+            )
+
+        try:
+            (value,) = wait_until(
+                attempt,
+                timeout=self.lock_timeout_s,
+                what=f"{what} ({self.engine.stack}): the stack lock",
+                interval=self.lock_poll_s,
+                sleep=self.sleep,
+                on_wait=progress,
+            )
+        except WaitTimeout as timeout:
+            exc = locked[0]
+            raise PipelineError(
+                f"{exc.message}; gave up after waiting {time.monotonic() - started:.0f}s",
+                exc.hint or "raise --lock-timeout, or find the other update",
+            ) from timeout
+        return value
+
+    def _retrying_transient(self, what: str, fn: Callable[[], T]) -> T:
         backoff = Backoff(
             attempts=self.retry_attempts, base_s=self.retry_base_delay, max_s=60.0, jitter=0.5
         )
@@ -213,7 +258,7 @@ class Pipeline:
                 deadline=Deadline(self.retry_window_s),
                 backoff=backoff,
                 sleep=self.sleep,
-                log_line=lambda line: self.log.event(what, "retrying", detail=line),
+                log_line=lambda line: self.log.event(what, StageStatus.RETRYING, detail=line),
             )
         except RetriesExhausted as exc:
             raise exc.last from exc
@@ -230,9 +275,6 @@ class Pipeline:
     def finish(self, result: PipelineResult) -> PipelineResult:
         """Stages into the result, and the result into the run folder (run.json)."""
         result.stages = [asdict(s) for s in self.log.results]
-        from sandbox.state import write_json_atomic
-        from verify.reports.index import write_index
-
         write_json_atomic(self.run_dir / "run.json", result.to_dict())
         write_index(self.report_root, self.engine.stack)
         return result
@@ -240,8 +282,8 @@ class Pipeline:
     def interrupted(self, result: PipelineResult, exc: BaseException) -> PipelineResult:
         """The truth after a signal: the stage that was cut short, the exit code, the log line."""
         signal_exc = as_interrupted(exc) or Interrupted(2)
-        result.status, result.exit_code = "interrupted", signal_exc.exit_code
-        stage = next((s.stage for s in reversed(self.log.results) if s.status == "interrupted"), "")
+        result.interrupt(signal_exc)
+        stage = self._interrupted_stage() or ""
         result.message = f"{signal_exc}" + (f" during {stage}" if stage else "")
         return self.finish(result)
 
@@ -254,9 +296,9 @@ class Pipeline:
             result.findings = [f.to_dict() for f in findings]
             failed = [f for f in findings if not f.ok]
             if failed:
-                stage.status = "failed"
+                stage.status = StageStatus.FAILED
                 stage.detail = "; ".join(f"{f.name}: {f.message}" for f in failed)
-                result.status, result.exit_code = "failed", ExitCode.FAILED
+                result.status = RunStatus.FAILED
                 result.message = f"{len(failed)} of {len(findings)} checks failed"
             else:
                 result.message = f"all {len(findings)} checks passed"
@@ -266,7 +308,7 @@ class Pipeline:
         result = self.new_result("preview")
         with self.log.stage("preview") as stage:
             bundle = bundle or self.bundle_builder()
-            summary = self._retrying("preview", lambda: self.engine.preview(bundle))
+            summary = self.retrying("preview", lambda: self.engine.preview(bundle))
             totals = summary.totals()
             stage.detail = ", ".join(f"{op} {n}" for op, n in totals.items() if n)
             result.changes = summary.to_dict()
@@ -277,7 +319,7 @@ class Pipeline:
         result = self.new_result("up")
         with self.log.stage("up") as stage:
             bundle = bundle or self.bundle_builder()
-            outputs = self._retrying("up", lambda: self.engine.up(bundle))
+            outputs = self.retrying("up", lambda: self.engine.up(bundle))
             stage.detail = f"app_version {outputs.get('app_version')}"
         result.app_version = outputs.get("app_version")
         result.api_url = outputs.get("api_url")
@@ -293,24 +335,30 @@ class Pipeline:
         bundle = bundle or self.bundle_builder()
         record = DeploymentRecord(
             stack=self.engine.stack,
-            app_version=_label_of(bundle),
+            app_version=bundle_label(bundle),
             engine=self.engine.name,
             run_id=self.run_id,
             **git_context(self.project_dir),
         )
         self.log.deployment_id = record.id
-        store = self.record_store(self._safe_outputs())
+        store = self.record_store(self.safe_outputs())
         if store:
             store.save(record)
         try:
             outputs, result = self.up(bundle)
         except BaseException as exc:
             cancelled = as_interrupted(exc) is not None or not isinstance(exc, PipelineError)
-            store = store or self.record_store(self._safe_outputs())
-            self._mark(store, record, "interrupted" if cancelled else "deploy_failed", str(exc))
+            store = store or self.record_store(self.safe_outputs())
+            status = RecordStatus.INTERRUPTED if cancelled else RecordStatus.DEPLOY_FAILED
+            self._mark(store, record, status, str(exc))
             raise
         store = store or self.record_store(outputs)
-        self._mark(store, record, "deployed", "deployed by `up`; not verified (`run` verifies)")
+        self._mark(
+            store,
+            record,
+            RecordStatus.DEPLOYED,
+            "deployed by `up`; not verified (`run` verifies)",
+        )
         result.deployment_id = record.id
         return self.finish(result)
 
@@ -325,10 +373,10 @@ class Pipeline:
         records = sorted(store.list() if store else [], key=lambda r: r.started_at)
         if not (outcome.passed and records and store):
             return None
-        newest = records[-1]
-        if newest.status != "deployed" or newest.app_version != outputs.get("app_version"):
+        newest, serving = records[-1], outputs.get("app_version")
+        if newest.status != RecordStatus.DEPLOYED or newest.app_version != serving:
             return None
-        newest.status, newest.verify_summary = "verified", outcome.summary
+        newest.status, newest.verify_summary = RecordStatus.VERIFIED, outcome.summary
         newest.message = f"verified by `verify` (run {self.run_id})"
         store.save(newest)
         return newest.id
@@ -340,7 +388,7 @@ class Pipeline:
             outcome = self.verifier(outputs, report_dir)
             stage.detail = json.dumps(outcome.summary, default=str)[:500]
             if not outcome.passed:
-                stage.status = "failed"
+                stage.status = StageStatus.FAILED
         return outcome
 
     def rollback(self, to: str | None = None) -> PipelineResult:
@@ -358,7 +406,7 @@ class Pipeline:
             )
         target = to or last_verified(records, exclude=current)
         if not target:
-            result.status, result.exit_code = "nothing_to_roll_back", ExitCode.NOTHING_TO_ROLL_BACK
+            result.status = RunStatus.NOTHING_TO_ROLL_BACK
             result.message = (
                 f"nothing to roll back to: no verified version other than {current or 'none'} "
                 "in the deployment records; the stack was left as it was"
@@ -372,7 +420,7 @@ class Pipeline:
             stack=self.engine.stack,
             app_version=target,
             engine=self.engine.name,
-            kind="rollback",
+            kind=RecordKind.ROLLBACK,
             **git_context(self.project_dir),
         )
         record.run_id = self.run_id
@@ -384,26 +432,23 @@ class Pipeline:
             with self.log.stage("rollback") as stage:
                 outputs = self.engine.outputs()
                 bundle = self.bundle_fetcher(outputs, target)
-                outputs = self._retrying("rollback up", lambda: self.engine.up(bundle))
+                outputs = self.retrying("rollback up", lambda: self.engine.up(bundle))
                 stage.detail = f"serving {outputs.get('app_version')}"
         except BaseException as exc:
             if not isinstance(exc, PipelineError):
-                self._mark(store, record, "interrupted", str(exc))
+                self._mark(store, record, RecordStatus.INTERRUPTED, str(exc))
                 raise
-            record.status, record.message = "deploy_failed", str(exc)
-            record.finished_at = time.time()
-            if store:
-                store.save(record)
-            result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
+            self._mark(store, record, RecordStatus.DEPLOY_FAILED, str(exc))
+            result.status = RunStatus.NOT_RECOVERED
             result.message = f"rollback to {target} failed: {exc}"
             return False
         try:
             outcome = self.verify(outputs, label="verify-rollback")
         except BaseException as exc:
-            self._mark(store, record, "interrupted", f"{exc} while verifying {target}")
+            self._mark(store, record, RecordStatus.INTERRUPTED, f"{exc} while verifying {target}")
             raise
         record.verify_summary = outcome.summary
-        record.status = "verified" if outcome.passed else "verify_failed"
+        record.status = RecordStatus.VERIFIED if outcome.passed else RecordStatus.VERIFY_FAILED
         record.finished_at = time.time()
         if store:
             store.save(record)
@@ -411,12 +456,12 @@ class Pipeline:
         result.verify = outcome.summary
         result.report_dir = str(outcome.report_dir) if outcome.report_dir else None
         if outcome.passed:
-            result.status, result.exit_code = "rolled_back", ExitCode.ROLLED_BACK
+            # `rollback` asked for exactly this; a `run` that had to roll back did not succeed
+            rolled_back = result.command != "rollback"
+            result.status = RunStatus.ROLLED_BACK if rolled_back else RunStatus.SUCCEEDED
             result.message = f"rolled back to {target}, which serves and verifies"
-            if result.command == "rollback":
-                result.status, result.exit_code = "succeeded", ExitCode.OK
             return True
-        result.status, result.exit_code = "not_recovered", ExitCode.NOT_RECOVERED
+        result.status = RunStatus.NOT_RECOVERED
         result.message = f"rolled back to {target}, but it does not verify either"
         return False
 
@@ -433,8 +478,8 @@ class Pipeline:
         try:
             checked = self.check()
             result.findings = checked.findings
-            if checked.exit_code != ExitCode.OK:
-                result.status, result.exit_code = "failed", ExitCode.FAILED
+            if checked.status != RunStatus.SUCCEEDED:
+                result.status = RunStatus.FAILED
                 result.message = f"check failed, nothing deployed: {checked.message}"
                 return self.finish(result)
 
@@ -442,10 +487,10 @@ class Pipeline:
             summary, _ = self.preview(bundle)
             result.changes = summary.to_dict()
 
-            before = self._safe_outputs()
+            before = self.safe_outputs()
             record = DeploymentRecord(
                 stack=self.engine.stack,
-                app_version=_label_of(bundle),
+                app_version=bundle_label(bundle),
                 engine=self.engine.name,
                 id=deployment_id,
                 run_id=self.run_id,
@@ -462,11 +507,8 @@ class Pipeline:
                 signal_exc = as_interrupted(exc)
                 if signal_exc is not None:
                     raise signal_exc from exc  # not a failed deploy to roll back: a cancel
-                record.status, record.message = "deploy_failed", str(exc)
-                record.finished_at = time.time()
-                store = store or self.record_store(self._safe_outputs())
-                if store:
-                    store.save(record)
+                store = store or self.record_store(self.safe_outputs())
+                self._mark(store, record, RecordStatus.DEPLOY_FAILED, str(exc))
                 return self._recover(result, store, record, f"up failed: {exc}")
 
             store = store or self.record_store(outputs)
@@ -477,7 +519,7 @@ class Pipeline:
             result.report_dir = str(outcome.report_dir) if outcome.report_dir else None
             record.finished_at = time.time()
             if outcome.passed:
-                record.status = "verified"
+                record.status = RecordStatus.VERIFIED
                 if store:
                     store.save(record)
                 result.message = (
@@ -486,17 +528,17 @@ class Pipeline:
                 return self.finish(result)
 
             if outcome.blocked:  # a manual step, not a bad version: rolling back would not help
-                record.status = "blocked"
+                record.status = RecordStatus.BLOCKED
                 if store:
                     store.save(record)
-                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
+                result.status = RunStatus.BLOCKED
                 steps = "; ".join(outcome.summary.get("blocked", {}).values())
                 result.message = (
                     f"{record.app_version} deployed; verification is blocked on a manual step "
                     f"(not rolled back): {steps}"
                 )
                 return self.finish(result)
-            record.status = "verify_failed"
+            record.status = RecordStatus.VERIFY_FAILED
             if store:
                 store.save(record)
             return self._recover(result, store, record, "verification failed")
@@ -504,10 +546,7 @@ class Pipeline:
             signal_exc = as_interrupted(exc)
             if signal_exc is not None:  # a signal arrived; whatever failed after it, say so
                 return self._interrupted_run(result, record, store, signal_exc)
-            result.status, result.exit_code = "failed", ExitCode.FAILED
-            if isinstance(exc, UsageError):
-                result.exit_code = ExitCode.USAGE
-            result.message = str(exc)
+            result.refused(exc)
             return self.finish(result)
         except (Interrupted, KeyboardInterrupt) as exc:
             return self._interrupted_run(result, record, store, exc)
@@ -522,17 +561,28 @@ class Pipeline:
         exc: BaseException,
     ) -> PipelineResult:
         signal_exc = as_interrupted(exc) or Interrupted(2)
-        stage = next(
-            (s.stage for s in reversed(self.log.results) if s.status == "interrupted"), "run"
-        )
-        if record is not None and record.status in ("in_progress", "deploy_failed"):
-            store = store or self.record_store(self._safe_outputs())
-            self._mark(store, record, "interrupted", f"{signal_exc} during {stage}")
+        stage = self._interrupted_stage() or "run"
+        if record is not None and record.status in (
+            RecordStatus.IN_PROGRESS,
+            RecordStatus.DEPLOY_FAILED,
+        ):
+            store = store or self.record_store(self.safe_outputs())
+            self._mark(store, record, RecordStatus.INTERRUPTED, f"{signal_exc} during {stage}")
         return self.interrupted(result, signal_exc)
+
+    def _interrupted_stage(self) -> str | None:
+        """The stage a signal cut short, if one was running."""
+        return next(
+            (s.stage for s in reversed(self.log.results) if s.status == StageStatus.INTERRUPTED),
+            None,
+        )
 
     @staticmethod
     def _mark(
-        store: RecordStore | None, record: DeploymentRecord, status: str, message: str
+        store: RecordStore | None,
+        record: DeploymentRecord,
+        status: RecordStatus,
+        message: str,
     ) -> None:
         record.status, record.message = status, message
         record.finished_at = time.time()
@@ -549,7 +599,7 @@ class Pipeline:
         records = store.list() if store else []
         target = last_verified(records, exclude=record.app_version)
         if not target:
-            result.status, result.exit_code = "nothing_to_roll_back", ExitCode.NOTHING_TO_ROLL_BACK
+            result.status = RunStatus.NOTHING_TO_ROLL_BACK
             result.message = (
                 f"{record.app_version}: {why}; nothing to roll back to (no earlier verified "
                 "version)"
@@ -557,13 +607,15 @@ class Pipeline:
             return self.finish(result)
         failed_version = record.app_version
         if self._rollback_to(target, store, result):
-            record.status, record.rollback_version = "rolled_back", target
+            record.status, record.rollback_version = RecordStatus.ROLLED_BACK, target
             if store:
                 store.save(record)
         result.message = f"{failed_version}: {why}; {result.message}"
         return self.finish(result)
 
-    def _safe_outputs(self) -> dict[str, Any]:
+    def safe_outputs(self) -> dict[str, Any]:
+        """The stack outputs, or {} when there are none to read (never deployed, destroyed,
+        unreachable): for reporting and record keeping, which must not fail a command."""
         try:
             return self.engine.outputs()
         except PipelineError:
@@ -575,11 +627,11 @@ class Pipeline:
         self.log.event(
             "run", result.status, duration_s=round(duration, 3), exit=int(result.exit_code)
         )
-        if result.status == "interrupted":
+        if result.status == RunStatus.INTERRUPTED:
             return  # no AWS calls after a cancel: the runner may SIGKILL us any moment
-        outputs = outputs or self._safe_outputs()
+        outputs = outputs or self.safe_outputs()
         if outputs:
-            aws_env = getattr(self.engine, "aws_env", None)  # the sandbox's moto, never os.environ
+            aws_env = self.engine.aws_env  # the sandbox's moto, never os.environ
             notify.put_deployment_metrics(
                 self.engine.stack,
                 duration_s=duration,
@@ -594,12 +646,6 @@ class Pipeline:
                     {k: v for k, v in result.to_dict().items() if k not in ("findings", "changes")},
                     aws_env=aws_env,
                 )
-
-
-def _label_of(bundle: Path) -> str:
-    from app.bundle import bundle_label
-
-    return bundle_label(bundle)
 
 
 def publish(result: PipelineResult, *, as_json: bool, stream: TextIO = sys.stdout) -> None:

@@ -16,12 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
-APP_REQUIREMENTS = ROOT / "app" / "requirements.txt"
+from app.models import MODELS, md5_of, model_path
+from common.paths import APP_DIR
+
+APP_REQUIREMENTS = APP_DIR / "requirements.txt"
 
 
 @dataclass
@@ -115,8 +116,6 @@ def check_python_version(platform_python: str) -> Finding:
 
 def check_model(model: str) -> Finding:
     """The configured weights are present with the right size and md5 (no run-time download)."""
-    from app.models import MODELS, md5_of, model_path
-
     spec = MODELS.get(model)
     if spec is None:
         return Finding("model", False, f"unknown model {model!r}; allowed {sorted(MODELS)}")
@@ -175,14 +174,6 @@ def check_platform(pinned: str, eb_client: Any) -> Finding:
             {"newer": newer[-1:]},
         )
     return Finding("platform", True, f"{pinned!r} is the newest platform of its branch")
-
-
-def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """The `config:` block of Pulumi.<stack>.yaml."""
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name}")
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config", {}) or {}
 
 
 def run_all(checks: list[Callable[[], Finding]]) -> list[Finding]:

@@ -7,22 +7,28 @@ failures into `automation.errors` types.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+
+from app.bundle import bundle_label
 from common.changes import ChangeSummary
+from common.contracts import BUNDLE_ENV, VERSION_EXISTS_ENV, ResourceType
+from common.jsonfile import write_json_atomic
+from common.paths import ROOT
+from components.naming import application_name
+from verify.aws import make_client
 
 from .errors import PipelineError, translate_pulumi_error
+from .runconfig import RunConfig
 
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLE_ENV = "PASSPORT_APP_BUNDLE"
-VERSION_EXISTS_ENV = "PASSPORT_APP_VERSION_EXISTS"  # components.bundle_source reads it
-VERSION_TYPE = "aws:elasticbeanstalk/applicationVersion:ApplicationVersion"
+VERSION_TYPE = ResourceType.EB_APPLICATION_VERSION
 
 
 class PulumiEngine:
@@ -43,10 +49,13 @@ class PulumiEngine:
         stack_factory: Callable[..., Any] | None = None,
         version_lookup: Callable[[Path], bool] | None = None,
         secrets_provider: str | None = None,
+        run_config: RunConfig | None = None,
     ) -> None:
+        """`run_config` is the run's parsed config (the wiring shares one per run); without it
+        the engine reads the stack file in `project_dir` with `config_overrides` on top."""
         self.stack = stack
         self.project_dir = project_dir
-        self.config_overrides = dict(config_overrides or {})
+        self.run_config = run_config or RunConfig(stack, config_overrides, project_dir=project_dir)
         self.secret_keys = secret_keys
         self.policy_packs = policy_packs
         self.backup_dir = backup_dir or project_dir / "build" / "state-backups" / stack
@@ -55,6 +64,33 @@ class PulumiEngine:
         self._version_lookup = version_lookup or self._version_in_eb
         self.secrets_provider = secrets_provider
         self._said_persisted = False
+
+    # -- what the pipeline reads besides the verbs (automation.engine.Engine) ---------------
+
+    @property
+    def config_overrides(self) -> Mapping[str, str]:
+        """The `--config` values `up` sets on the stack (`pulumi config set-all`)."""
+        return self.run_config.overrides
+
+    @property
+    def aws_env(self) -> dict[str, str] | None:
+        """None: real AWS, through the ambient credential chain."""
+        return None
+
+    @property
+    def records_path(self) -> Path | None:
+        """None: records live in the stack's artifact bucket (exported before `destroy`)."""
+        return None
+
+    @property
+    def state_root(self) -> Path | None:
+        """None: the state is in the Pulumi backend, nothing local."""
+        return None
+
+    @property
+    def cleaned(self) -> list[str]:
+        """Nothing: a killed `pulumi up` leaves a lock that `pulumi cancel` clears, not us."""
+        return []
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -65,6 +101,7 @@ class PulumiEngine:
         `stack select` finds nothing); read-only verbs select, so a typo in a stack name or a
         wrong backend login fails clearly instead of making an empty stack.
         """
+        # lazy import: pulumi.automation costs 0.1 s at start-up, and only this engine needs it
         from pulumi import automation as auto
 
         # The workspace keeps this very dict: VERSION_EXISTS_ENV is added once the stack's state
@@ -116,8 +153,6 @@ class PulumiEngine:
 
         Without it the CLI stops at an interactive prompt (or a cryptic error in CI).
         """
-        import os
-
         stack_file = self.project_dir / f"Pulumi.{self.stack}.yaml"
         uses_passphrase = self.secrets_provider == "passphrase" or (  # pragma: allowlist secret
             self.secrets_provider is None
@@ -148,8 +183,6 @@ class PulumiEngine:
         managed = [r for r in deployment.get("resources") or [] if r.get("type") == VERSION_TYPE]
         if not managed:
             return True
-        from app.bundle import bundle_label
-
         label = bundle_label(bundle)
         return not any((r.get("outputs") or {}).get("name") == label for r in managed)
 
@@ -160,18 +193,8 @@ class PulumiEngine:
         versions (EB's lifecycle does), so a rollback or redeploy must reference the existing
         one. Unknown (no access, no application yet) counts as no: EB then names the problem.
         """
-        from botocore.config import Config
-
-        from app.bundle import bundle_label
-        from components.config import parse_stack_config
-        from components.naming import application_name
-        from verify.aws import make_client
-
-        from .preflight import load_stack_file
-
         try:
-            raw = {**load_stack_file(self.stack, self.project_dir), **self.config_overrides}
-            region = parse_stack_config(self.stack, raw).region
+            region = self.run_config.parsed.region
             quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
             eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
             found = eb.describe_application_versions(
@@ -258,9 +281,9 @@ class PulumiEngine:
         deployment = self._call("export_stack", stack.export_stack)
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         path = self.backup_dir / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-        path.write_text(
-            json.dumps({"version": deployment.version, "deployment": deployment.deployment}),
-            encoding="utf-8",
+        # `pulumi stack import --file` reads it back: never leave half a file
+        write_json_atomic(
+            path, {"version": deployment.version, "deployment": deployment.deployment}, indent=None
         )
         return path
 

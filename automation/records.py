@@ -14,21 +14,17 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandbox.state import write_json_atomic
+import boto3
 
-STATUSES = (
-    "in_progress",
-    "deployed",  # by `up` alone: serving, never verified (not a rollback target by itself)
-    "verified",
-    "verify_failed",
-    "deploy_failed",
-    "rolled_back",
-    "interrupted",
-)
+from common.jsonfile import read_json, write_json_atomic
+from common.pids import running
+
+from .status import RecordKind, RecordStatus
 
 
 @dataclass
@@ -38,8 +34,8 @@ class DeploymentRecord:
     stack: str
     app_version: str
     engine: str
-    kind: str = "deploy"  # deploy | rollback
-    status: str = "in_progress"
+    kind: RecordKind = RecordKind.DEPLOY
+    status: RecordStatus = RecordStatus.IN_PROGRESS
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -52,6 +48,11 @@ class DeploymentRecord:
     run_id: str = ""  # the run's report folder, reports/<stack>/<run_id>/
     pid: int = field(default_factory=os.getpid)  # who writes it: a stale in_progress is found
     host: str = field(default_factory=socket.gethostname)
+
+    def __post_init__(self) -> None:
+        # Records read back from JSON carry the plain words; an unknown one is a ValueError.
+        self.kind = RecordKind(self.kind)
+        self.status = RecordStatus(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,25 +71,26 @@ class RecordStore(Protocol):
 def last_verified(records: list[DeploymentRecord], exclude: str | None = None) -> str | None:
     """The most recent app version that passed verification (optionally not `exclude`)."""
     for record in sorted(records, key=lambda r: r.started_at, reverse=True):
-        if record.status == "verified" and record.app_version != exclude:
+        if record.status == RecordStatus.VERIFIED and record.app_version != exclude:
             return record.app_version
     return None
 
 
-def reap_stale(store: RecordStore, *, alive: Any = None) -> list[DeploymentRecord]:
+def reap_stale(
+    store: RecordStore, *, alive: Callable[[int], bool] = running
+) -> list[DeploymentRecord]:
     """Mark `in_progress` records whose process is gone (SIGKILL, a lost runner) interrupted.
 
     Only records written on this host can be judged; others are left alone. Returns the ones
     it changed, so the caller can say what it cleaned.
     """
-    alive = alive or _pid_alive
     reaped = []
     for record in store.list():
-        if record.status != "in_progress" or record.host != socket.gethostname():
+        if record.status != RecordStatus.IN_PROGRESS or record.host != socket.gethostname():
             continue
         if record.pid == os.getpid() or alive(record.pid):
             continue
-        record.status = "interrupted"
+        record.status = RecordStatus.INTERRUPTED
         record.finished_at = record.finished_at or time.time()
         record.message = (
             f"found in progress by a later command; its process (pid {record.pid}) is gone "
@@ -99,23 +101,6 @@ def reap_stale(store: RecordStore, *, alive: Any = None) -> list[DeploymentRecor
     return reaped
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
-
-
 class FileRecordStore:
     """Records as one JSON file (the sandbox's state folder). Thread-safe within a process."""
 
@@ -124,10 +109,7 @@ class FileRecordStore:
         self._lock = threading.Lock()
 
     def list(self) -> list[DeploymentRecord]:
-        if not self.path.exists():
-            return []
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        return [DeploymentRecord.from_dict(item) for item in data]
+        return [DeploymentRecord.from_dict(item) for item in read_json(self.path, default=[])]
 
     def save(self, record: DeploymentRecord) -> None:
         with self._lock:
@@ -170,8 +152,6 @@ class S3RecordStore:
     """Records as JSON objects under deployments/<stack>/ in the stack's artifact bucket."""
 
     def __init__(self, bucket: str, stack: str, client: Any | None = None) -> None:
-        import boto3
-
         self.bucket = bucket
         self.prefix = f"deployments/{stack}/"
         self.client = client or boto3.client("s3")

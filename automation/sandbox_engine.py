@@ -10,42 +10,82 @@ environment into every `pulumi` CLI call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from common.changes import ChangeSummary
+from common.jsonfile import read_json
+from common.paths import DEFAULT_STATE_ROOT, StackPaths
+from sandbox.engine import SandboxEngine
+from sandbox.errors import SandboxError, SandboxUsageError
+from sandbox.errors import StackLockedError as SandboxLocked
+from verify.outputs import OutputsError, load_sandbox
 
 from .errors import PipelineError, StackLockedError, UsageError
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class SandboxAdapter:
+    """The Engine protocol over one sandbox stack (see automation.engine)."""
+
     name = "sandbox"
 
     def __init__(self, stack: str, *, state_root: Path | None = None, **engine_kwargs: Any) -> None:
-        from sandbox.engine import SandboxEngine
-
         self.stack = stack
-        self.state_root = Path(state_root) if state_root else ROOT / ".sandbox"
-        self.engine = SandboxEngine(stack, state_root=self.state_root, **engine_kwargs)
+        self.paths = StackPaths(Path(state_root) if state_root else DEFAULT_STATE_ROOT, stack)
+        self.engine = SandboxEngine(stack, state_root=self.paths.root, **engine_kwargs)
+
+    @property
+    def state_root(self) -> Path:
+        """The folder holding every sandbox stack (`--state-root`; default .sandbox/)."""
+        return self.paths.root
 
     @property
     def state_dir(self) -> Path:
         """The stack's sandbox state folder (`down` deletes it)."""
-        return self.state_root / self.stack
+        return self.paths.dir
 
     @property
     def records_path(self) -> Path:
         """Deployment records, beside (not inside) the folder `down` deletes: they outlive it."""
-        return self.state_root / ".records" / f"{self.stack}.json"
+        return self.paths.root / ".records" / f"{self.stack}.json"
+
+    @property
+    def config_overrides(self) -> Mapping[str, str]:
+        """None: the sandbox deploys the stack file as it is (`make_engine` refuses overrides)."""
+        return {}
+
+    @property
+    def cleaned(self) -> list[str]:
+        """Orphans of a killed run this engine stopped (a stale lock, app processes)."""
+        return list(self.engine.cleaned)
+
+    @property
+    def aws_env(self) -> dict[str, str] | None:
+        """Endpoint + fake credentials of this stack's moto (None before the first `up`)."""
+        try:
+            _, env = load_sandbox(self.stack, self.paths.root)
+        except OutputsError:
+            return None
+        return env
+
+    def resources(self) -> dict[str, Any]:
+        """The resource graph the last `up` realised (what the policy rules judge)."""
+        state = read_json(self.paths.sandbox, default=None) or {}
+        return dict(state.get("resources") or {})
+
+    def running_processes(self) -> list[tuple[str, int]]:
+        """(role, pid) of the stack's app, proxy and moto processes that still run."""
+        status = self.engine.status()
+        return [
+            (role, status[role]["pid"])
+            for role in ("app", "proxy", "moto")
+            if status.get(role) and status[role]["alive"]
+        ]
 
     def _call(self, fn: Callable[[], T]) -> T:
-        from sandbox.errors import SandboxError, SandboxUsageError
-        from sandbox.errors import StackLockedError as SandboxLocked
-
         try:
             return fn()
         except SandboxLocked as exc:  # the pipeline waits for the lock, bounded
@@ -54,17 +94,6 @@ class SandboxAdapter:
             raise UsageError(str(exc)) from exc
         except SandboxError as exc:
             raise PipelineError(str(exc)) from exc
-
-    @property
-    def aws_env(self) -> dict[str, str] | None:
-        """Endpoint + fake credentials of this stack's moto (None before the first `up`)."""
-        from verify.outputs import OutputsError, load_sandbox
-
-        try:
-            _, env = load_sandbox(self.stack, self.state_root)
-        except OutputsError:
-            return None
-        return env
 
     def preview(self, bundle: Path | None = None) -> ChangeSummary:
         return self._call(lambda: self.engine.preview(bundle))

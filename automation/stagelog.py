@@ -19,11 +19,13 @@ from typing import Any, TextIO
 
 from commandline.interrupts import as_interrupted, unacknowledged_signal
 
+from .status import StageStatus
+
 
 @dataclass
 class StageResult:
     stage: str
-    status: str
+    status: StageStatus
     started_at: float
     duration_s: float
     detail: str = ""
@@ -42,6 +44,7 @@ class StageLog:
     renderer: Callable[[dict[str, Any]], None] | None = None
 
     def event(self, stage: str, status: str, **extra: Any) -> None:
+        """One line: `status` is a StageStatus, or a command's RunStatus at its end."""
         line = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "stack": self.stack,
@@ -65,23 +68,23 @@ class StageLog:
     @contextmanager
     def stage(self, name: str) -> Iterator[StageResult]:
         """Time a stage; an exception marks it failed, a signal interrupted (and propagates)."""
-        result = StageResult(name, "running", time.time(), 0.0)
+        result = StageResult(name, StageStatus.RUNNING, time.time(), 0.0)
         start = time.monotonic()
-        self.event(name, "started")
+        self.event(name, StageStatus.STARTED)
         try:
             yield result
         except BaseException as exc:
             interrupted = as_interrupted(exc)
-            result.status = "interrupted" if interrupted else "failed"
+            result.status = StageStatus.INTERRUPTED if interrupted else StageStatus.FAILED
             result.detail = str(interrupted) if interrupted else (result.detail or str(exc))
             raise
         else:
             lost = unacknowledged_signal()  # a signal whose exception Python dropped
             if lost is not None:
-                result.status, result.detail = "interrupted", str(lost)
+                result.status, result.detail = StageStatus.INTERRUPTED, str(lost)
                 raise lost
-            if result.status == "running":
-                result.status = "succeeded"
+            if result.status == StageStatus.RUNNING:
+                result.status = StageStatus.SUCCEEDED
         finally:
             result.duration_s = round(time.monotonic() - start, 3)
             self.results.append(result)

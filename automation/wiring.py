@@ -1,53 +1,108 @@
 """Builds a Pipeline for a stack and engine from the project's real parts.
 
 Kept apart from the pipeline so tests can assemble a pipeline with the same parts and one
-swapped (a broken bundle, a flaky engine) without re-implementing the wiring.
+swapped (a broken bundle, a flaky engine) without re-implementing the wiring. The stack's
+config is read and validated once per pipeline (a `RunConfig`), and every part that judges or
+builds what `up` deploys — the engine, the check stage, the model check, the bundle — is given
+that one object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from commandline.stacks import UnknownStackError, require_stack
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
+import verify
+from app.bundle import build_bundle
+from commandline.stacks import UnknownStackError, available_stacks, require_stack
+from common.jsonfile import read_json, write_json_atomic
+from common.paths import DEFAULT_STATE_ROOT, ROOT, StackPaths
+from common.pids import same_process, this_process
+from components.config import StackConfig, StackConfigError
+from policy.rules import evaluate, resources_from_sandbox
+from verify.aws import make_client
+
+from . import preflight
+from .engine import Engine
 from .errors import PipelineError, UsageError
-from .pipeline import Engine, Pipeline, VerifyOutcome
+from .pipeline import Pipeline, Verifier, VerifyOutcome
 from .preflight import Finding
+from .pulumi_engine import PulumiEngine
 from .records import ArchivedRecordStore, FileRecordStore, RecordStore, S3RecordStore
+from .runconfig import RunConfig
+from .sandbox_engine import SandboxAdapter
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = [
+    "DEFAULT_STATE_ROOT",
+    "ENGINES",
+    "build_bundle_for",
+    "build_pipeline",
+    "clean_orphan_checks",
+    "effective_config",
+    "fetch_bundle",
+    "known_stacks",
+    "make_engine",
+    "preflight_checks",
+    "record_store_for",
+    "records_archive",
+    "sandbox_checks",
+    "stack_model",
+    "verifier",
+]
+
 ENGINES = ("sandbox", "pulumi")
-DEFAULT_STATE_ROOT = ROOT / ".sandbox"
+CHECK_FOLDER = ".check"
+#: In each check folder: the run that owns it (pid + kernel start time), so a later command
+#: can tell a killed run's leftovers from a running one's.
+OWNER_FILE = "owner.json"
+#: The checks the check stage runs against its throwaway sandbox.
+LOCAL_CHECKS = ["readiness", "health", "cors", "ml"]
 
 
 def known_stacks(root: Path | None = None) -> list[str]:
     """Every stack with a Pulumi.<name>.yaml: stacks are files (`pr-123` review stacks too)."""
-    from commandline.stacks import available_stacks
-
     return available_stacks(root or ROOT)
 
 
-def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwargs: Any) -> Engine:
-    """The engine called `name` for `stack` (sandbox by default: it needs no cloud)."""
+def make_engine(
+    name: str,
+    stack: str,
+    *,
+    state_root: Path | None = None,
+    run_config: RunConfig | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """The engine called `name` for `stack` (sandbox by default: it needs no cloud).
+
+    `run_config` is the run's parsed config, shared with the engine (the Pulumi engine reads
+    the stack's region from it); without one the engine reads the stack file itself.
+    """
     try:
         require_stack(stack, ROOT)
     except UnknownStackError as exc:
         raise UsageError(str(exc)) from exc
     if name == "pulumi":
-        from .pulumi_engine import PulumiEngine
-
         # The policy pack runs on every real preview/up unless explicitly opted out.
         if kwargs.pop("policy_pack", True):
             kwargs.setdefault("policy_packs", [str(ROOT / "policy")])
+        if run_config is not None:
+            kwargs.pop("config_overrides", None)  # they are the run config's
+            kwargs["run_config"] = run_config
         return PulumiEngine(stack, project_dir=ROOT, **kwargs)
     if name == "sandbox":
-        from .sandbox_engine import SandboxAdapter
-
         kwargs.pop("policy_pack", None)  # the check stage runs the same rules on the graph
         kwargs.pop("secrets_provider", None)
-        if kwargs.get("config_overrides"):
+        overrides = kwargs.pop("config_overrides", None) or (
+            run_config.overrides if run_config else None
+        )
+        if overrides:
             raise UsageError(
                 "config overrides are only applied by --engine pulumi",
                 f"edit Pulumi.{stack}.yaml to change what the sandbox deploys",
@@ -57,37 +112,24 @@ def make_engine(name: str, stack: str, *, state_root: Path | None = None, **kwar
 
 
 def effective_config(stack: str, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The stack file's config with this run's --config overrides on top (what `up` deploys).
-
-    The check stage and the bundle read this, so they judge and build what will be deployed.
-    """
-    from .preflight import load_stack_file
-
-    return {**load_stack_file(stack), **dict(overrides or {})}
+    """The stack file's config with these --config overrides on top (what `up` deploys)."""
+    return RunConfig(stack, overrides).raw
 
 
 def stack_model(stack: str, overrides: Mapping[str, str] | None = None) -> str:
     """The background-removal model the stack's config selects (the bundle must carry it)."""
-    from components.config import parse_stack_config
-
-    return parse_stack_config(stack, effective_config(stack, overrides)).background_removal_model
+    return RunConfig(stack, overrides).model
 
 
-def build_bundle_for(stack: str, overrides: Mapping[str, str] | None = None) -> Path:
-    """Build app/ into a reproducible bundle for this stack's model."""
-    from app.bundle import build_bundle
-
-    return build_bundle(model=stack_model(stack, overrides)).path
+def build_bundle_for(config: RunConfig) -> Path:
+    """Build app/ into a reproducible bundle carrying the model this config selects."""
+    return build_bundle(model=config.model).path
 
 
 def fetch_bundle(
     outputs: Mapping[str, Any], label: str, aws_env: Mapping[str, str] | None = None
 ) -> Path:
     """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
-    from botocore.exceptions import ClientError
-
-    from verify.aws import make_client
-
     cache = ROOT / "build" / "bundles" / f"{label}.zip"
     if cache.exists():
         return cache
@@ -110,7 +152,9 @@ def records_archive(stack: str) -> Path:
     return ROOT / "build" / "deployment-records" / f"{stack}.json"
 
 
-def record_store_for(engine: Engine, archive: Path | None = None) -> Any:
+def record_store_for(
+    engine: Engine, archive: Path | None = None
+) -> Callable[[Mapping[str, Any]], RecordStore | None]:
     """Where deployment records live: beside the sandbox state, or the artifact bucket.
 
     Both outlive the stack: the sandbox's file is outside the folder `down` deletes; a real
@@ -120,23 +164,16 @@ def record_store_for(engine: Engine, archive: Path | None = None) -> Any:
     """
 
     def factory(outputs: Mapping[str, Any]) -> RecordStore | None:
-        records_path = getattr(engine, "records_path", None)
-        if records_path is not None:
-            return FileRecordStore(Path(records_path))
+        if engine.records_path is not None:
+            return FileRecordStore(Path(engine.records_path))
         bucket = outputs.get("artifact_bucket") if outputs else None
         live = None
         if bucket:
-            from verify.aws import make_client
-
-            live = S3RecordStore(bucket, engine.stack, client=make_client("s3", _aws_env(engine)))
+            client = make_client("s3", engine.aws_env)
+            live = S3RecordStore(bucket, engine.stack, client=client)
         return ArchivedRecordStore(live, archive or records_archive(engine.stack))
 
     return factory
-
-
-def _aws_env(engine: Any) -> dict[str, str] | None:
-    """The engine's explicit AWS target (the sandbox's moto); None means the ambient chain."""
-    return getattr(engine, "aws_env", None)
 
 
 def verifier(
@@ -144,16 +181,14 @@ def verifier(
     only: list[str] | None = None,
     timeout: float | None = None,
     concurrency: int | None = None,
-    engine: Any = None,
-) -> Any:
+    engine: Engine | None = None,
+) -> Verifier:
     """Adapts verify.run to the pipeline's Verifier signature (AWS target: the engine's)."""
 
     def run_verify(outputs: dict[str, Any], report_dir: Path) -> VerifyOutcome:
-        import verify
-
         kwargs: dict[str, Any] = {
             "report_dir": report_dir,
-            "aws_env": _aws_env(engine),
+            "aws_env": engine.aws_env if engine is not None else None,
             "pipeline": True,  # opt-in checks the stack asks for (load) run here
         }
         if only:
@@ -180,53 +215,45 @@ def verifier(
     return run_verify
 
 
-def preflight_checks(stack: str, engine: Engine) -> Any:
-    """The check stage's list: static checks, then the app booted locally and verified."""
-    state_root = Path(getattr(engine, "state_root", None) or DEFAULT_STATE_ROOT)
-    overrides = dict(getattr(engine, "config_overrides", None) or {})
-    return _preflight_checks(stack, state_root, overrides, real=engine.name == "pulumi")
+def preflight_checks(
+    config: RunConfig, *, state_root: Path | None = None, real: bool = False
+) -> Callable[[], list[Finding]]:
+    """The check stage's list: static checks, then the app booted locally and verified.
 
+    `real` adds what only real AWS can answer (is the pinned EB platform still offered); the
+    throwaway sandbox goes under `state_root` (default: the project's .sandbox/).
+    """
+    check_root = Path(state_root) if state_root else DEFAULT_STATE_ROOT
 
-def _preflight_checks(
-    stack: str, state_root: Path, overrides: Mapping[str, str], *, real: bool
-) -> Any:
-    """The check stage's list: static checks, then the app booted locally and verified."""
-    from . import preflight
+    def config_valid() -> Finding:
+        return Finding(
+            "stack_config", True, f"Pulumi.{config.stack}.yaml is valid ({config.parsed.region})"
+        )
+
+    def model() -> Finding:
+        return preflight.check_model(config.model)
+
+    def bundle() -> Finding:
+        path = build_bundle_for(config)
+        return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
+
+    def python_version() -> Finding:
+        # lazy import: components.app_environment loads pulumi_aws, 0.2 s at every start-up
+        from components.app_environment import PLATFORM_PYTHON
+
+        return preflight.check_python_version(PLATFORM_PYTHON)
+
+    def platform() -> Finding:
+        region = config.parsed.region
+        quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
+        eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
+        try:
+            return preflight.check_platform(config.parsed.solution_stack, eb)
+        except (BotoCoreError, ClientError) as exc:
+            # Unknown is not a failure here: `up` names a missing platform itself.
+            return Finding("platform", True, f"platforms not listed ({exc}); not checked")
 
     def checks() -> list[Finding]:
-        from components.config import parse_stack_config
-
-        def config_valid() -> Finding:
-            cfg = parse_stack_config(stack, effective_config(stack, overrides))
-            return Finding("stack_config", True, f"Pulumi.{stack}.yaml is valid ({cfg.region})")
-
-        def model() -> Finding:
-            return preflight.check_model(stack_model(stack, overrides))
-
-        def bundle() -> Finding:
-            path = build_bundle_for(stack, overrides)
-            return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
-
-        def python_version() -> Finding:
-            from components.app_environment import PLATFORM_PYTHON
-
-            return preflight.check_python_version(PLATFORM_PYTHON)
-
-        def platform() -> Finding:
-            from botocore.config import Config
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            from verify.aws import make_client
-
-            cfg = parse_stack_config(stack, effective_config(stack, overrides))
-            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
-            eb = make_client("elasticbeanstalk", {"AWS_REGION": cfg.region}, config=quick)
-            try:
-                return preflight.check_platform(cfg.solution_stack, eb)
-            except (BotoCoreError, ClientError) as exc:
-                # Unknown is not a failure here: `up` names a missing platform itself.
-                return Finding("platform", True, f"platforms not listed ({exc}); not checked")
-
         static = preflight.run_all(
             [
                 *([platform] if real else []),  # the sandbox's platform list is moto's
@@ -240,12 +267,9 @@ def _preflight_checks(
         )
         if not all(f.ok for f in static):
             return static
-        return static + sandbox_checks(stack, state_root)
+        return static + sandbox_checks(config.stack_file_only(), check_root)
 
     return checks
-
-
-CHECK_FOLDER = ".check"
 
 
 def clean_orphan_checks(state_root: Path) -> list[str]:
@@ -255,32 +279,18 @@ def clean_orphan_checks(state_root: Path) -> list[str]:
     that owns it; a SIGKILLed run leaves moto and the proxy running there, and the next command
     finds them here. Returns one line per sandbox cleaned.
     """
-    import shutil
-
-    from sandbox.processes import ProcessRecord, is_alive
-    from sandbox.state import read_json
-
-    from .sandbox_engine import SandboxAdapter
-
     cleaned = []
     for folder in sorted((Path(state_root) / CHECK_FOLDER).glob("*")):
-        owner = read_json(folder / "owner.json", default=None) or {}
-        if owner and is_alive(ProcessRecord.from_dict(owner)):
+        owner = read_json(folder / OWNER_FILE, default=None) or {}
+        if owner and same_process(int(owner["pid"]), int(owner["start_time"])):
             continue
         stopped = []
         for stack_dir in folder.iterdir():
-            state = (
-                read_json(stack_dir / "sandbox.json", default=None) if stack_dir.is_dir() else None
-            )
-            if not state:
-                continue
-            stopped += [
-                f"{key} pid {state[key]['process']['pid']}"
-                for key in ("app", "proxy", "moto")
-                if state.get(key, {}).get("process")
-                and is_alive(ProcessRecord.from_dict(state[key]["process"]))
-            ]
-            SandboxAdapter(stack_dir.name, state_root=folder).destroy()
+            if not StackPaths(folder, stack_dir.name).sandbox.is_file():
+                continue  # not a stack's state (.history, .records, a half-made folder)
+            engine = SandboxAdapter(stack_dir.name, state_root=folder)
+            stopped += [f"{role} pid {pid}" for role, pid in engine.running_processes()]
+            engine.destroy()
         shutil.rmtree(folder, ignore_errors=True)
         cleaned.append(
             f"cleaned the check-stage sandbox of a killed run (pid {owner.get('pid', '?')}): "
@@ -291,46 +301,26 @@ def clean_orphan_checks(state_root: Path) -> list[str]:
 
 def _own_check_folder(state_root: Path) -> Path:
     """A fresh folder for this run's throwaway sandbox, marked with this process as owner."""
-    import os
-    import uuid
-
-    from sandbox.processes import _start_time
-    from sandbox.state import write_json_atomic
-
     folder = Path(state_root) / CHECK_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
-    pid = os.getpid()
-    write_json_atomic(
-        folder / "owner.json",
-        {"pid": pid, "start_time": _start_time(pid) or 0, "command": "automation", "log": ""},
-    )
+    write_json_atomic(folder / OWNER_FILE, {**this_process(), "command": "automation", "log": ""})
     return folder
 
 
-def sandbox_checks(stack: str, state_root: Path = DEFAULT_STATE_ROOT) -> list[Finding]:
+def sandbox_checks(config: RunConfig, state_root: Path = DEFAULT_STATE_ROOT) -> list[Finding]:
     """Deploy the stack to a throwaway sandbox, then judge what was deployed.
 
     Two findings: the policy rules over the realised resource graph (the same rule functions
     as the Pulumi policy pack), and the bundle booted under gunicorn passing verify's
     readiness, health, CORS and ML checks.
     """
-    import json
-    import shutil
-
-    from policy.rules import evaluate, resources_from_sandbox
-
-    from .sandbox_engine import SandboxAdapter
-
     tmp = _own_check_folder(state_root)
     try:
-        engine = SandboxAdapter(stack, state_root=tmp)
+        engine = SandboxAdapter(config.stack, state_root=tmp)
         try:
-            outputs = engine.up(build_bundle_for(stack))
-            state = json.loads((engine.state_dir / "sandbox.json").read_text(encoding="utf-8"))
-            violations = evaluate(resources_from_sandbox(state.get("resources", {})))
-            outcome = verifier(only=["readiness", "health", "cors", "ml"], engine=engine)(
-                outputs, tmp / "report"
-            )
+            outputs = engine.up(build_bundle_for(config))
+            violations = evaluate(resources_from_sandbox(engine.resources()))
+            outcome = verifier(only=LOCAL_CHECKS, engine=engine)(outputs, tmp / "report")
         finally:
             engine.destroy()
     finally:
@@ -351,14 +341,12 @@ def sandbox_checks(stack: str, state_root: Path = DEFAULT_STATE_ROOT) -> list[Fi
     return findings
 
 
-def _validate_overrides(stack: str, overrides: Mapping[str, str]) -> None:
+def _validate_overrides(config: RunConfig) -> StackConfig | None:
     """Bad --config values fail before any engine or CLI call, naming the key."""
-    from components.config import StackConfigError, parse_stack_config
-
-    if not (ROOT / f"Pulumi.{stack}.yaml").is_file():
-        return  # make_engine names the missing stack file
+    if not (config.project_dir / f"Pulumi.{config.stack}.yaml").is_file():
+        return None  # make_engine names the missing stack file
     try:
-        parse_stack_config(stack, effective_config(stack, overrides))
+        return config.parsed  # kept: the rest of the run reads this very parse
     except StackConfigError as exc:
         raise UsageError(str(exc).replace("\n", " "), "fix the --config values") from exc
 
@@ -376,19 +364,32 @@ def build_pipeline(
     engine_options: Mapping[str, Any] | None = None,
     **pipeline_kwargs: Any,
 ) -> Pipeline:
+    """The pipeline for `stack` on the named engine (or on `engine`, built by the caller).
+
+    The run's config (stack file + overrides) is one `RunConfig`, shared by the engine, the
+    check stage and the bundle builder, so the file is read and validated once per command.
+    """
     if engine is None:
-        extra: dict[str, Any] = dict(engine_options or {})
-        if config_overrides:
-            extra["config_overrides"] = dict(config_overrides)
-        if config_overrides:
-            _validate_overrides(stack, config_overrides)
-        engine = make_engine(engine_name, stack, state_root=state_root, **extra)
+        config = RunConfig(stack, config_overrides)
+        if config.overrides:
+            _validate_overrides(config)
+        engine = make_engine(
+            engine_name,
+            stack,
+            state_root=state_root,
+            run_config=config,
+            **dict(engine_options or {}),
+        )
+    else:
+        config = RunConfig(stack, engine.config_overrides)
     return Pipeline(
         engine,
         verifier=verifier(only=verify_only, timeout=verify_timeout, engine=engine),
-        checks=preflight_checks(stack, engine),
-        bundle_builder=lambda: build_bundle_for(stack, getattr(engine, "config_overrides", None)),
-        bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, _aws_env(engine)),
+        checks=preflight_checks(
+            config, state_root=state_root or engine.state_root, real=engine.name == "pulumi"
+        ),
+        bundle_builder=lambda: build_bundle_for(config),
+        bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, engine.aws_env),
         record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,

@@ -15,11 +15,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from common.paths import ROOT
 from verify.checks import all_checks
 from verify.context import Check
 from verify.model import CheckResult, Report, Status
-from verify.outputs import ROOT, OutputsError, public_view, validate
+from verify.outputs import OutputsError, public_view, validate
 from verify.progress import log
+from verify.reports import write_all
+from verify.runner import run_checks
 
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_IMAGES = ROOT / "test_images"
@@ -72,9 +75,6 @@ def run(
     Raises OutputsError (before anything runs) when a selected check needs an output that is
     missing or mistyped, or when `only` names an unknown check.
     """
-    from verify.reports import write_all
-    from verify.runner import run_checks
-
     if concurrency < 1:
         raise OutputsError(f"concurrency must be ≥ 1, got {concurrency}")
     if timeout <= 0:

@@ -20,8 +20,9 @@ import botocore.exceptions as bx
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
-from verify.model import Deadline
-from verify.retry import Backoff, call_with_retry
+from common.aws_errors import error_code
+from common.polling import Backoff, Deadline, call_with_retry
+from verify.progress import log
 
 TRANSIENT_CODES = frozenset(
     {
@@ -69,12 +70,6 @@ def make_client(
         return session.client(
             service, endpoint_url=aws_env.get("AWS_ENDPOINT_URL") or None, config=config
         )
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, bx.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def is_transient_aws(exc: BaseException, aws_env: AwsEnv | None = None) -> bool:
@@ -163,4 +158,5 @@ class AwsClients:
             is_transient=lambda exc: is_transient_aws(exc, self.aws_env),
             deadline=self.deadline,
             backoff=self.backoff,
+            log_line=log,
         )

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.polling import Deadline
 from verify.aws import AwsClients
 from verify.http import HttpClient
-from verify.model import Deadline, Outcome
+from verify.model import Outcome
 from verify.progress import log
 
 

@@ -30,8 +30,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.paths import APP_DIR
+
 MESH_MD5 = "a2f063148e9ea5ac92e01c4734181a5e"  # pragma: allowlist secret (md5)
-DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "app" / "models"
+DEFAULT_MODELS = APP_DIR / "models"
 
 #: Published rules (fractions of the photo height), written out independently of the app.
 #: US: travel.state.gov (2x2 in; head 1–1 3/8 in; eyes 1 1/8–1 3/8 in from the bottom).

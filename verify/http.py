@@ -15,8 +15,9 @@ from urllib.parse import urljoin
 
 import requests
 
-from verify.model import CheckFailed, Deadline
-from verify.retry import Backoff, RetriesExhausted, call_with_retry
+from common.polling import Backoff, Deadline, RetriesExhausted, call_with_retry
+from verify.model import CheckFailed
+from verify.progress import log
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 WHERE_APP = "the Elastic Beanstalk environment health and app logs (`eb logs` / .sandbox/<stack>/)"
@@ -122,6 +123,7 @@ class HttpClient:
                 deadline=self.deadline,
                 backoff=policy,
                 asked_wait=retry_after,
+                log_line=log,
             )
         except TransientStatus as exc:  # retry disabled
             return exc.response

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from common.jsonfile import CorruptJSONError, read_json
 
 KINDS = ("portrait", "no_face", "refused")  # refused: a face, but it cannot be made to spec
 
@@ -44,11 +45,11 @@ def _entries(data: Any) -> list[Any]:
 def load_manifest(images_dir: Path) -> list[SampleImage]:
     manifest = Path(images_dir) / "manifest.json"
     try:
-        data = json.loads(manifest.read_text())
-    except FileNotFoundError as exc:
-        raise ManifestError(f"{manifest} not found (sample photos live in test_images/)") from exc
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{manifest} is not valid JSON: {exc}") from exc
+        data = read_json(manifest, default=None)
+    except CorruptJSONError as exc:
+        raise ManifestError(f"{manifest} is not valid JSON: {exc.cause}") from exc
+    if data is None:
+        raise ManifestError(f"{manifest} not found (sample photos live in test_images/)")
     samples: list[SampleImage] = []
     for index, entry in enumerate(_entries(data)):
         if not isinstance(entry, dict):

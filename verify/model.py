@@ -7,10 +7,11 @@ without running anything.
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from commandline.exitcodes import ExitCode
 
 
 class Status(enum.StrEnum):
@@ -141,8 +142,6 @@ class Report:
     @property
     def exit_code(self) -> int:
         """0 passed, 1 failed, 6 blocked on a manual step (commandline.exitcodes' table)."""
-        from commandline.exitcodes import ExitCode
-
         if self.passed:
             return ExitCode.OK
         return ExitCode.BLOCKED if self.blocked else ExitCode.FAILED
@@ -187,25 +186,3 @@ class Report:
             started_at=data.get("started_at") or utc_now(),
             stack=data.get("stack"),
         )
-
-
-class Deadline:
-    """A point in monotonic time; every wait and network timeout is clipped to it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.at - time.monotonic())
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
-
-    def clip(self, timeout: float) -> float:
-        """A timeout no longer than what is left (and never 0, which requests treats as none)."""
-        return max(0.05, min(timeout, self.remaining()))
-
-    def earliest(self, other: Deadline) -> Deadline:
-        return self if self.at <= other.at else other

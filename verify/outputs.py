@@ -6,7 +6,9 @@ error (exit 2) named here, before any check runs, rather than a confusing failur
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -14,10 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
+
 from common.contracts import OUTPUTS, SANDBOX_AWS_ENV
-from common.paths import ROOT, stack_paths
+from common.jsonfile import CorruptJSONError, read_json
+from common.paths import ROOT, StackPaths, stack_paths
+from verify.checks import all_checks
 
 SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
+_MISSING = object()
 
 
 class OutputsError(Exception):
@@ -62,14 +69,15 @@ def validate(outputs: Any, required: Iterable[str]) -> dict[str, Any]:
 
 
 def load_file(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; OutputsError naming the file when it is missing or not one."""
     try:
-        text = Path(path).read_text()
+        data = read_json(path, default=_MISSING)
+    except CorruptJSONError as exc:
+        raise OutputsError(f"outputs file {path} is not valid JSON: {exc.cause}") from exc
     except OSError as exc:
         raise OutputsError(f"cannot read outputs file {path}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise OutputsError(f"outputs file {path} is not valid JSON: {exc}") from exc
+    if data is _MISSING:
+        raise OutputsError(f"cannot read outputs file {path}: {os.strerror(errno.ENOENT)}")
     if not isinstance(data, dict):
         raise OutputsError(
             f"outputs file {path} must hold a JSON object, got {type(data).__name__}"
@@ -106,8 +114,6 @@ def load_sandbox(
 
 #: Checks that call AWS (the rest only talk to the app over HTTP).
 def _aws_checks(only: Iterable[str] | None) -> bool:
-    from verify.checks import all_checks
-
     wanted = set(only or ())
     return any("region" in c.requires for c in all_checks() if not wanted or c.name in wanted)
 
@@ -122,14 +128,12 @@ def aws_env_for_file(
     chain, or a loopback api_url with no AWS_ENDPOINT_URL, is named before any check runs,
     with the variable to set, instead of every AWS call failing with NoCredentialsError.
     """
-    import os
-
     if not _aws_checks(only) or os.environ.get("AWS_ENDPOINT_URL"):
         return {}
-    beside = Path(path).resolve().parent / "sandbox.json"
-    if beside.is_file():
-        stack_dir = beside.parent
-        _, env = load_sandbox(stack_dir.name, stack_dir.parent)
+    stack_dir = Path(path).resolve().parent
+    beside = StackPaths(stack_dir.parent, stack_dir.name)
+    if beside.sandbox.is_file():
+        _, env = load_sandbox(beside.stack, beside.root)
         return env
     host = urlparse(str(outputs.get("api_url", ""))).hostname or ""
     if host in ("127.0.0.1", "localhost", "::1"):
@@ -139,8 +143,6 @@ def aws_env_for_file(
             "`python -m sandbox status --stack <stack>`), or verify with "
             "`python -m verify --stack <stack> --engine sandbox`"
         )
-    import boto3
-
     if boto3.Session().get_credentials() is None:
         raise OutputsError(
             "no AWS credentials found for the AWS checks: set AWS_PROFILE (or "

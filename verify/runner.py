@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from common.polling import Deadline
 from verify.context import Check, CheckContext
-from verify.model import CheckBlocked, CheckFailed, CheckResult, Deadline, Status
+from verify.model import CheckBlocked, CheckFailed, CheckResult, Status
 from verify.progress import log
 
 #: Extra time past a check's own deadline before the runner gives up on it; lets a check that

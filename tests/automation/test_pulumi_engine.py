@@ -26,7 +26,8 @@ from automation.errors import (
     TransientError,
     UsageError,
 )
-from automation.pulumi_engine import BUNDLE_ENV, PulumiEngine
+from automation.pulumi_engine import PulumiEngine
+from common.contracts import BUNDLE_ENV
 
 
 def _pre_event(rtype: str, op: events.OpType) -> Any:
@@ -272,7 +273,7 @@ def test_preview_on_a_local_file_backend(
 
 def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) -> None:
     """EB refuses a label twice per application: a rollback tells the program it exists."""
-    from automation.pulumi_engine import VERSION_EXISTS_ENV
+    from common.contracts import VERSION_EXISTS_ENV
 
     bundle = tmp_path / "v-old.zip"
     bundle.write_bytes(b"zip")
@@ -296,7 +297,8 @@ def test_a_label_the_stack_state_manages_is_declared_again_not_referenced(
     import zipfile
 
     from app.bundle import bundle_label
-    from automation.pulumi_engine import VERSION_EXISTS_ENV, VERSION_TYPE
+    from automation.pulumi_engine import VERSION_TYPE
+    from common.contracts import VERSION_EXISTS_ENV
 
     bundle = tmp_path / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as zf:

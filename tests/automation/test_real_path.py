@@ -164,8 +164,8 @@ def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
     """No stack outputs yet (no artifact bucket): the record goes next to the reports."""
     from automation.wiring import record_store_for
 
-    class Engine:
-        name, stack = "pulumi", "staging"
+    class Engine:  # the Engine protocol's members record_store_for reads
+        name, stack, records_path, aws_env = "pulumi", "staging", None, None
 
     store = record_store_for(Engine(), tmp_path / "records.json")({})
     from automation.records import DeploymentRecord

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from common.polling import Deadline
 from verify.checks import email, ses
 from verify.context import CheckContext
-from verify.model import Deadline, Report, Status
+from verify.model import Report, Status
 from verify.reports.junit import render_junit
 from verify.runner import execute
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from common.polling import Backoff, Deadline
 from sandbox.moto_server import free_port
 from tests.verify.conftest import Reply, ScriptedServer
 from verify.http import HttpClient
-from verify.model import CheckFailed, Deadline
-from verify.retry import Backoff
+from verify.model import CheckFailed
 
 FAST = Backoff(attempts=5, base_s=0.05, max_s=0.2)
 

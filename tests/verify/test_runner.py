@@ -9,10 +9,11 @@ from pathlib import Path
 import botocore.exceptions as bx
 import pytest
 
+from common.polling import Backoff, Deadline, RetriesExhausted, call_with_retry
 from verify.aws import is_transient_aws
 from verify.context import Check, CheckContext
-from verify.model import CheckFailed, Deadline, Outcome, Status
-from verify.retry import Backoff, RetriesExhausted, call_with_retry
+from verify.model import CheckFailed, Outcome, Status
+from verify.progress import log
 from verify.runner import run_checks
 
 IMAGES = Path(__file__).resolve().parents[2] / "test_images"
@@ -190,6 +191,7 @@ def test_throttling_is_retried_then_succeeds(progress_lines):
         is_transient=is_transient_aws,
         deadline=Deadline(5),
         backoff=Backoff(base_s=0.01),
+        log_line=log,  # what verify.aws passes: one progress line per retry
     )
     assert result == {"Table": {}}
     assert sum("retry dynamodb.describe_table" in line for line in progress_lines) == 2

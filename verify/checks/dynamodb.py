@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from verify.aws import error_code
+from common.aws_errors import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
 

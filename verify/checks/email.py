@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from verify.checks import expect
+from verify.checks.ses import identity_statuses, raise_if_pending
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
 
@@ -81,8 +82,6 @@ def run(ctx: CheckContext) -> Outcome:
     problems = Problems()
     sender = ctx.outputs.get("sender_email")
     if sender:  # an identity still pending cannot send: that is a manual step, not a failure
-        from verify.checks.ses import identity_statuses, raise_if_pending
-
         statuses = identity_statuses(ctx, sender)
         if "Success" not in statuses.values():
             raise_if_pending(ctx, sender, {**statuses}, {**details, "identity_status": statuses})

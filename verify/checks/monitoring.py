@@ -4,7 +4,7 @@ on a metric nothing publishes stays OK forever (missing data is not breaching)."
 
 from __future__ import annotations
 
-from verify.aws import error_code
+from common.aws_errors import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
 

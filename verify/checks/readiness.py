@@ -12,14 +12,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import requests
+
+from common.polling import Backoff, RetriesExhausted, call_with_retry
 from verify.context import Check, CheckContext
 from verify.http import TRANSIENT_STATUSES, WHERE_APP, describe
 from verify.model import CheckFailed, Outcome
-from verify.retry import Backoff
 
-POLL = Backoff(attempts=1, base_s=0.25, factor=2.0, max_s=5.0)
+#: Pauses between polls: 0.25 s doubling to 5 s. The check's deadline ends the wait (a poll
+#: whose pause would pass it is not made); the attempt count only keeps 2**n in float range.
+POLL = Backoff(attempts=1000, base_s=0.25, factor=2.0, max_s=5.0)
 UNHEALTHY_SETTLE_S = 15.0
 WHERE_MODEL = "the model file in the bundle (app/models/, REMBG_MODEL, U2NET_HOME) and app logs"
+
+
+class NotReady(Exception):
+    """An answer worth polling again: refused/reset, a gateway status, unhealthy while settling."""
 
 
 def app_verdict(resp: Any) -> dict | None:
@@ -47,46 +55,69 @@ def explain(body: dict) -> str:
     return "; ".join(reasons) or "no reason given"
 
 
+class HealthPoll:
+    """One readiness wait: each attempt is a GET /health; what it saw explains a timeout."""
+
+    def __init__(self, ctx: CheckContext, settle_s: float) -> None:
+        self.ctx = ctx
+        self.settle_s = settle_s
+        self.attempts = 0
+        self.last = "no answer yet"
+        self.first_unhealthy: float | None = None
+
+    def get(self) -> requests.Response:
+        """The 200; NotReady to poll again; CheckFailed for an answer that will not change."""
+        self.attempts += 1
+        try:
+            resp = self.ctx.http.get("/health", retry=False, timeout_s=10.0)
+        except CheckFailed as exc:  # refused/reset/timeout: the environment may still be warming
+            self.last = str(exc)
+            raise NotReady(f"not ready ({self.last[:120]})") from exc
+        if resp.status_code == 200:
+            return resp
+        self.last = describe(resp, 300)
+        unhealthy = app_verdict(resp)
+        if unhealthy is not None:
+            self.first_unhealthy = self.first_unhealthy or time.monotonic()
+            if time.monotonic() - self.first_unhealthy >= self.settle_s:
+                raise CheckFailed(
+                    f"GET /health: expected HTTP 200, the app reports unhealthy "
+                    f"({explain(unhealthy)}) for {self.settle_s:g}s — check {WHERE_MODEL}",
+                    {"health": unhealthy},
+                )
+        elif resp.status_code not in TRANSIENT_STATUSES:
+            raise CheckFailed(
+                f"GET /health: expected HTTP 200, got {self.last} — check {WHERE_APP}"
+            )
+        raise NotReady(f"not ready ({self.last[:120]})")
+
+
 def run(ctx: CheckContext, settle_s: float | None = None) -> Outcome:
     # Settle: a quarter of the readiness timeout, at most UNHEALTHY_SETTLE_S.
     settle_s = (
         settle_s if settle_s is not None else min(UNHEALTHY_SETTLE_S, ctx.deadline.seconds / 4)
     )
+    poll = HealthPoll(ctx, settle_s)
     started = time.monotonic()
-    attempt, first_unhealthy, last = 0, None, "no answer yet"
-    while True:
-        attempt += 1
-        try:
-            resp = ctx.http.get("/health", retry=False, timeout_s=10.0)
-        except CheckFailed as exc:  # refused/reset/timeout: the environment may still be warming
-            resp, last = None, str(exc)
-        if resp is not None:
-            if resp.status_code == 200:
-                waited = time.monotonic() - started
-                return Outcome(
-                    f"/health answered 200 after {waited:.2f}s ({attempt} attempt(s))",
-                    {"waited_s": round(waited, 3), "attempts": attempt},
-                )
-            last = describe(resp, 300)
-            unhealthy = app_verdict(resp)
-            if unhealthy is not None:
-                first_unhealthy = first_unhealthy or time.monotonic()
-                if time.monotonic() - first_unhealthy >= settle_s:
-                    raise CheckFailed(
-                        f"GET /health: expected HTTP 200, the app reports unhealthy "
-                        f"({explain(unhealthy)}) for {settle_s:g}s — check {WHERE_MODEL}",
-                        {"health": unhealthy},
-                    )
-            elif resp.status_code not in TRANSIENT_STATUSES:
-                raise CheckFailed(f"GET /health: expected HTTP 200, got {last} — check {WHERE_APP}")
-        wait = POLL.delay(attempt)
-        if wait >= ctx.deadline.remaining():
-            raise CheckFailed(
-                f"GET /health: expected HTTP 200 within {ctx.deadline.seconds:g}s, last answer "
-                f"{last} ({attempt} attempts) — check {WHERE_APP}"
-            )
-        ctx.log(f"not ready ({last[:120]}); polling again in {wait:.2f}s")
-        time.sleep(wait)
+    try:
+        call_with_retry(
+            poll.get,
+            what="GET /health",
+            is_transient=lambda exc: isinstance(exc, NotReady),
+            deadline=ctx.deadline,
+            backoff=POLL,
+            log_line=ctx.log,
+        )
+    except RetriesExhausted as exc:
+        raise CheckFailed(
+            f"GET /health: expected HTTP 200 within {ctx.deadline.seconds:g}s, last answer "
+            f"{poll.last} ({poll.attempts} attempts) — check {WHERE_APP}"
+        ) from exc
+    waited = time.monotonic() - started
+    return Outcome(
+        f"/health answered 200 after {waited:.2f}s ({poll.attempts} attempt(s))",
+        {"waited_s": round(waited, 3), "attempts": poll.attempts},
+    )
 
 
 CHECK = Check(

@@ -8,7 +8,7 @@ import uuid
 
 import botocore.exceptions as bx
 
-from verify.aws import error_code
+from common.aws_errors import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verify.aws import error_code
+from common.aws_errors import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckBlocked, Outcome, Problems
 

@@ -8,12 +8,12 @@ and whether `ml` is getting slower. It reads only those files, so it can be rebu
 
 from __future__ import annotations
 
-import json
 import time
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from common.jsonfile import read_json
 from verify.reports.html import COLORS
 
 STATUS_COLORS = {
@@ -48,14 +48,16 @@ def load_runs(report_root: Path) -> list[dict[str, Any]]:
     runs = []
     for path in Path(report_root).glob("*/run.json"):
         try:
-            run = json.loads(path.read_text(encoding="utf-8"))
+            run = read_json(path)
         except (OSError, ValueError):
             continue
+        if not isinstance(run, dict):
+            continue  # removed while we listed, or not a run
         run["folder"] = path.parent.name
         run["checks"] = {}
         for verify_json in sorted(path.parent.glob("*/verify.json")):
             try:
-                report = json.loads(verify_json.read_text(encoding="utf-8"))
+                report = read_json(verify_json, default={})
             except (OSError, ValueError):
                 continue
             for check in report.get("checks", []):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from common.jsonfile import write_json_atomic
 from verify.model import Report
 
 
 def write_json(report: Report, path: Path) -> Path:
-    path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    """verify.json, written whole or not at all (the run index and `automation history` read it
+    while later runs write theirs)."""
+    write_json_atomic(path, report.to_dict())
     return path
