@@ -158,9 +158,12 @@ def _session_run(
     body: Callable[[Session], PipelineResult | int],
     *,
     as_json: bool,
+    before: Callable[[], None] | None = None,
     **kwargs: Any,
 ) -> int:
     """Build the session, run `body` under the CLI guard, publish and return the exit code.
+
+    `before` runs first, before any engine is built (a refusal that must touch nothing).
 
     One reporter for the whole command: stage events, verify's progress, the Pulumi CLI's
     output and warnings all reach stderr through it (human lines or JSON lines); stdout gets
@@ -170,6 +173,8 @@ def _session_run(
     held: dict[str, Session] = {}
 
     def work() -> PipelineResult | int:
+        if before is not None:
+            before()
         session = held["session"] = Session(
             command, stack, engine, as_json=as_json, reporter=reporter, **kwargs
         )
@@ -509,15 +514,14 @@ def destroy(
 
     Example: python -m automation destroy --stack prod --engine pulumi --confirm prod
     """
-    environment = stack_environment(stack)
-    if environment == "prod" and confirm != stack:
-        print(
-            f"error: refusing to destroy {stack}: its environment is prod "
-            f"(Pulumi.{stack}.yaml), which holds customer data. "
-            f"Re-run with --confirm {stack} if you really mean it.",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
+
+    def confirmed() -> None:
+        """Before any engine is built: a prod environment is destroyed only on purpose."""
+        if stack_environment(stack) == "prod" and confirm != stack:
+            raise UsageError(
+                f"refusing to destroy {stack}: its environment is prod (Pulumi.{stack}.yaml), "
+                f"which holds customer data. Re-run with --confirm {stack} if you really mean it."
+            )
 
     def body(s: Session) -> PipelineResult:
         pipeline = s.pipeline
@@ -527,7 +531,7 @@ def destroy(
         # its plain destroy is also the teardown of throwaway check stacks and `sandbox down`.
         pipeline._retrying(
             "destroy",
-            (lambda: engine.destroy(honour_protection=True))  # type: ignore[call-arg]
+            (lambda: engine.destroy(honour_protection=True))
             if engine.name == "sandbox"
             else engine.destroy,
         )
@@ -541,6 +545,7 @@ def destroy(
         engine,
         body,
         as_json=as_json,
+        before=confirmed,
         state_root=state_root,
         lock_timeout=lock_timeout,
     )
