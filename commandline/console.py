@@ -89,6 +89,7 @@ class Reporter:
         self.human = human
         self.context = context
         self._stream = stream
+        self._direct: TextIO | None = None  # the real stderr while fd 2 is captured
         self._lock = threading.RLock()
         self.renderer = StageRenderer(stream) if human else None
 
@@ -134,7 +135,7 @@ class Reporter:
                 self.renderer.close()
 
     def _write(self, text: str) -> None:
-        stream = self.stream
+        stream = self._direct or self.stream
         stream.write(text + "\n")
         stream.flush()
 
@@ -216,18 +217,22 @@ def _stderr_as_json_lines(reporter: Reporter) -> Iterator[None]:
                 if not _is_json_object(text):
                     fields = {"source": "stderr", "time": _now(), **reporter.context}
                     text = json.dumps({**fields, "message": text}, default=str, ensure_ascii=False)
-                original.write(text + "\n")
-                original.flush()
+                with reporter._lock:
+                    original.write(text + "\n")
+                    original.flush()
 
     reader = threading.Thread(target=pump, name="stderr-as-json", daemon=True)
     reader.start()
+    reporter._direct = original  # the reporter's own lines in order, not through the pipe
     try:
         yield
     finally:
         sys.stderr.flush()
         os.dup2(original.fileno(), fd)  # the pipe's last writer closes: the reader sees its end
         reader.join(timeout=10)
-        original.close()
+        with reporter._lock:
+            reporter._direct = None
+            original.close()
 
 
 def _is_json_object(text: str) -> bool:
