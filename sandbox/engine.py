@@ -430,13 +430,14 @@ class SandboxEngine:
     def _refuse_protected(self, resources: Mapping[str, Mapping[str, Any]]) -> None:
         """The deployed resources marked `protect` stop a destroy, named, as in Pulumi.
 
-        States recorded before `protect` was kept fall back to `retain_on_delete`, which the
-        program sets from the same `deletionProtection` flag.
+        A graph recorded before the sandbox kept `protect` has none (its next `up` records
+        them); `retain_on_delete` is no stand-in, as unprotected resources carry it too (the
+        EB application versions, whose lifecycle EB owns).
         """
         protected = sorted(
             f"{entry.get('type')} {entry.get('name')} ({entry.get('id')})"
             for entry in resources.values()
-            if entry.get("protect", entry.get("retain_on_delete", False))
+            if entry.get("protect")
         )
         if protected:
             raise SandboxError(
