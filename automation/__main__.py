@@ -1,5 +1,5 @@
-import sys
+"""`python -m automation ...` (see automation/cli.py)."""
 
-from .cli import main
+from automation.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

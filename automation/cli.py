@@ -16,9 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
-from commandline.console import StageRenderer, human_mode
+from commandline.console import Reporter, reporting
 from commandline.exitcodes import epilog
-from commandline.interrupts import Interrupted, handle_signals
+from commandline.guard import guarded
+from commandline.interrupts import Interrupted
 from commandline.options import (
     Engine,
     EngineName,
@@ -32,10 +33,21 @@ from commandline.options import (
     run_app,
     split_names,
 )
-from components.config import PROJECT
+from components.config import (
+    ENVIRONMENT_KEY,
+    ENVIRONMENTS,
+    PROJECT,
+    StackConfigError,
+    parse_stack_config,
+    stack_tier,
+)
+from verify import progress as verify_progress
 
 from .errors import PipelineError, UsageError
+from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
+from .preflight import load_stack_file
+from .records import ArchivedRecordStore, reap_stale
 from .wiring import DEFAULT_STATE_ROOT, build_pipeline, clean_orphan_checks
 
 PROG = "python -m automation"
@@ -84,6 +96,7 @@ class Session:
         engine: EngineName,
         *,
         as_json: bool,
+        reporter: Reporter,
         report_dir: Path | None = None,
         state_root: Path | None = None,
         lock_timeout: float = 600.0,
@@ -94,7 +107,7 @@ class Session:
         secrets_provider: str | None = None,
     ) -> None:
         self.command, self.stack, self.as_json = command, stack, as_json
-        self.renderer = StageRenderer() if human_mode(as_json) else None
+        self.reporter = reporter
         overrides = {}
         for item in config or []:
             key, sep, value = item.partition("=")
@@ -110,9 +123,14 @@ class Session:
             state_root=state_root,
             verify_only=split_names(only),
             verify_timeout=verify_timeout,
-            renderer=self.renderer,
+            renderer=reporter.event,
             lock_timeout_s=lock_timeout,
-            engine_options={"policy_pack": policy_pack, "secrets_provider": secrets_provider},
+            engine_options={
+                "policy_pack": policy_pack,
+                "secrets_provider": secrets_provider,
+                # the Pulumi CLI's progress: the reporter's lines on stderr, never stdout
+                "on_output": reporter.lines("pulumi", tagged=False),
+            },
         )
 
     def say(self, line: str) -> None:
@@ -121,8 +139,6 @@ class Session:
 
     def clean_stale(self) -> None:
         """Whatever a killed run (SIGKILL, a lost runner) left behind, cleaned and said."""
-        from .records import reap_stale
-
         for line in clean_orphan_checks(self.state_root or DEFAULT_STATE_ROOT):
             self.say(line)
         engine = self.pipeline.engine
@@ -142,36 +158,51 @@ def _session_run(
     body: Callable[[Session], PipelineResult | int],
     *,
     as_json: bool,
+    before: Callable[[], None] | None = None,
     **kwargs: Any,
 ) -> int:
-    """Build the session, run `body` under signal handling, publish and return the exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    session: Session | None = None
-    with handle_signals():
-        try:
-            session = Session(command, stack, engine, as_json=as_json, **kwargs)
-            session.clean_stale()
-            outcome = body(session)
-            for line in session.pipeline.engine.cleaned:
-                session.say(line)
-        except Interrupted as exc:
-            return _interrupted(session, command, exc)
-        except UsageError as exc:
-            _error(session, exc)
-            return ExitCode.USAGE
-        except PipelineError as exc:
-            _error(session, exc)
-            return ExitCode.FAILED
-        finally:
-            if session and session.renderer:
-                session.renderer.close()
+    """Build the session, run `body` under the CLI guard, publish and return the exit code.
+
+    `before` runs first, before any engine is built (a refusal that must touch nothing).
+
+    One reporter for the whole command: stage events, verify's progress, the Pulumi CLI's
+    output and warnings all reach stderr through it (human lines or JSON lines); stdout gets
+    only the result.
+    """
+    reporter = Reporter.for_output(as_json, stack=stack, engine=engine.value)
+    held: dict[str, Session] = {}
+
+    def work() -> PipelineResult | int:
+        if before is not None:
+            before()
+        session = held["session"] = Session(
+            command, stack, engine, as_json=as_json, reporter=reporter, **kwargs
+        )
+        session.clean_stale()
+        outcome = body(session)
+        for line in session.pipeline.engine.cleaned:
+            session.say(line)
+        return outcome
+
+    def finish(outcome: PipelineResult | int) -> int:
+        reporter.close()  # the spinner stops before the summary
         if isinstance(outcome, int):
             return outcome
         publish(outcome, as_json=as_json)
         return int(outcome.exit_code)
 
+    with reporting(reporter), verify_progress.routed_to(reporter.lines("verify")):
+        return guarded(
+            command,
+            work,
+            errors=((UsageError, ExitCode.USAGE), (PipelineError, ExitCode.FAILED)),
+            finish=finish,
+            on_error=lambda exc: _error(held.get("session"), exc),
+            on_interrupt=lambda exc: _interrupted(held.get("session"), command, exc),
+        )
 
-def _error(session: Session | None, exc: PipelineError) -> None:
+
+def _error(session: Session | None, exc: BaseException) -> None:
     if session is not None:
         session.pipeline.log.event(session.command, "failed", detail=str(exc))
     print(f"error: {exc}", file=sys.stderr)
@@ -427,8 +458,6 @@ def history(
     """
 
     def body(s: Session) -> int:
-        from .history import history_data, print_history
-
         data = history_data(s.pipeline)
         if as_json:
             print(json.dumps(data, indent=2, default=str))
@@ -474,7 +503,7 @@ def destroy(
         typer.Option(
             "--confirm",
             metavar="STACK",
-            help="repeat the stack name; required for prod, which holds customer data",
+            help="repeat the stack name; required where environment is prod (customer data)",
         ),
     ] = None,
     as_json: Json = False,
@@ -485,18 +514,22 @@ def destroy(
 
     Example: python -m automation destroy --stack prod --engine pulumi --confirm prod
     """
-    if stack == "prod" and confirm != "prod":
-        print(
-            "error: refusing to destroy prod: it holds customer data. "
-            "Re-run with --confirm prod if you really mean it.",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
+
+    def confirmed() -> None:
+        """Before any engine is built: a prod environment is destroyed only on purpose."""
+        if stack_environment(stack) == "prod" and confirm != stack:
+            raise UsageError(
+                f"refusing to destroy {stack}: its environment is prod (Pulumi.{stack}.yaml), "
+                f"which holds customer data. Re-run with --confirm {stack} if you really mean it."
+            )
 
     def body(s: Session) -> PipelineResult:
         pipeline = s.pipeline
+        engine = pipeline.engine
         kept = _export_records(pipeline)
-        pipeline.retrying("destroy", pipeline.engine.destroy)
+        # `pulumi destroy` refuses protected resources by itself; the sandbox is asked to, as
+        # its plain teardown (`sandbox down`, throwaway check stacks) is unconditional.
+        pipeline.retrying("destroy", lambda: engine.destroy(honour_protection=True))
         result = pipeline.new_result("destroy")
         result.message = f"stack {stack} destroyed; {kept} deployment records kept for history"
         return pipeline.finish(result)
@@ -507,15 +540,29 @@ def destroy(
         engine,
         body,
         as_json=as_json,
+        before=confirmed,
         state_root=state_root,
         lock_timeout=lock_timeout,
     )
 
 
+def stack_environment(stack: str) -> str:
+    """The stack's rule set (dev, staging, prod) from its `environment` key, never its name.
+
+    What the config docs promise: a copy of Pulumi.prod.yaml under another name is prod. A
+    config that does not parse still answers as the parser would (the key when it is valid,
+    else what the name suggests), so a broken file never makes a prod stack look safe.
+    """
+    raw = load_stack_file(stack)
+    try:
+        return parse_stack_config(stack, raw).environment
+    except StackConfigError:
+        value = raw.get(f"{PROJECT}:{ENVIRONMENT_KEY}", raw.get(ENVIRONMENT_KEY))
+        return str(value) if value in ENVIRONMENTS else stack_tier(stack)
+
+
 def _export_records(pipeline: Pipeline) -> int:
     """Records that would go with the stack (a real stack's artifact bucket) are exported."""
-    from .records import ArchivedRecordStore
-
     outputs = pipeline.safe_outputs()
     store = pipeline.record_store(outputs)
     if isinstance(store, ArchivedRecordStore):

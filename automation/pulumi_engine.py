@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,7 +46,7 @@ class PulumiEngine:
         secret_keys: frozenset[str] = frozenset(),
         policy_packs: list[str] | None = None,
         backup_dir: Path | None = None,
-        on_output: Callable[[str], Any] = print,
+        on_output: Callable[[str], Any] | None = None,
         stack_factory: Callable[..., Any] | None = None,
         version_lookup: Callable[[Path], bool] | None = None,
         secrets_provider: str | None = None,
@@ -59,7 +60,9 @@ class PulumiEngine:
         self.secret_keys = secret_keys
         self.policy_packs = policy_packs
         self.backup_dir = backup_dir or project_dir / "build" / "state-backups" / stack
-        self.on_output = on_output
+        # The CLI's progress: the caller's reporter, else stderr; never stdout, which holds
+        # only a command's result (`--json` output is parsed as a whole).
+        self.on_output = on_output or _to_stderr
         self._stack_factory = stack_factory
         self._version_lookup = version_lookup or self._version_in_eb
         self.secrets_provider = secrets_provider
@@ -287,9 +290,14 @@ class PulumiEngine:
         )
         return path
 
-    def destroy(self) -> None:
+    def destroy(self, *, honour_protection: bool = True) -> None:
+        """`pulumi destroy`: the CLI itself refuses protected resources, whatever is asked."""
         stack = self._select()
         self._call("destroy", lambda: stack.destroy(on_output=self.on_output))
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _plain_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,5 +110,7 @@ class SandboxAdapter:
     def history(self) -> list[dict[str, Any]]:
         return self._call(self.engine.history)
 
-    def destroy(self) -> None:
-        self._call(self.engine.destroy)
+    def destroy(self, *, honour_protection: bool = False) -> None:
+        """Tear the stack down; with `honour_protection` (what `automation destroy` asks, as
+        `pulumi destroy` always does) resources the program marked `protect` refuse it."""
+        self._call(lambda: self.engine.destroy(honour_protection=honour_protection))

@@ -10,16 +10,18 @@ stopped and the state naming what serves.
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from commandline.console import Reporter, reporting
 from commandline.exitcodes import ExitCode, epilog
-from commandline.interrupts import Interrupted, handle_signals, unacknowledged_signal
+from commandline.guard import guarded
 from commandline.options import Json, LockTimeout, StateRoot, new_app, run_app
 from commandline.stacks import available_stacks
+from sandbox.engine import ROOT, SandboxEngine
 from sandbox.errors import SandboxError, SandboxUsageError
 
 PROG = "python -m sandbox"
@@ -49,18 +51,17 @@ def _engine(
     stack: str,
     project_dir: Path | None,
     state_root: Path | None,
+    reporter: Reporter,
     *,
     existing_ok: bool = False,
     **kwargs: Any,
-) -> Any:
-    from sandbox.engine import ROOT, SandboxEngine
-
+) -> SandboxEngine:
     project = (project_dir or ROOT).resolve()
     engine = SandboxEngine(
         stack,
         project_dir=project,
         state_root=state_root,
-        on_output=lambda line: print(line, file=sys.stderr, flush=True),
+        on_output=reporter.lines("sandbox", tagged=False),
         **kwargs,
     )
     known = available_stacks(project)
@@ -72,24 +73,21 @@ def _engine(
     return engine
 
 
-def _guarded(command: str, body: Any) -> int:
-    """Signals → 130/143 with one line; SandboxError → 1, input errors → 2; no traceback."""
-    with handle_signals():
-        try:
-            code = int(body())
-            lost = unacknowledged_signal()  # a signal whose exception Python dropped
-            if lost is not None:
-                raise lost
-            return code
-        except Interrupted as exc:
-            print(f"{command}: {exc}; processes this command started are stopped", file=sys.stderr)
-            return exc.exit_code
-        except SandboxUsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return ExitCode.USAGE
-        except SandboxError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return ExitCode.FAILED
+def _guarded(
+    command: str, stack: str, body: Callable[[Reporter], int], *, as_json: bool = False
+) -> int:
+    """The shared CLI guard: signals → 130/143, input errors → 2, SandboxError → 1; one line.
+
+    The engine's notes go through one reporter (human on a terminal, JSON lines elsewhere).
+    """
+    reporter = Reporter.for_output(as_json, stack=stack)
+    with reporting(reporter):
+        return guarded(
+            command,
+            lambda: body(reporter),
+            errors=((SandboxUsageError, ExitCode.USAGE), (SandboxError, ExitCode.FAILED)),
+            interrupted_note="; processes this command started are stopped",
+        )
 
 
 def _print_outputs(outputs: dict[str, Any]) -> None:
@@ -118,11 +116,12 @@ def up(
     Example: python -m sandbox up --stack dev --bundle build/bundles/v-0123456789ab.zip
     """
 
-    def body() -> int:
+    def body(reporter: Reporter) -> int:
         engine = _engine(
             stack,
             project_dir,
             state_root,
+            reporter,
             moto_port=moto_port,
             app_port=app_port,
             health_timeout=health_timeout,
@@ -136,7 +135,7 @@ def up(
             _print_outputs(outputs)
         return ExitCode.OK
 
-    return _guarded("up", body)
+    return _guarded("up", stack, body, as_json=as_json)
 
 
 @app.command(epilog=epilog())
@@ -151,18 +150,19 @@ def down(
     Example: python -m sandbox down --stack dev
     """
 
-    def body() -> int:
+    def body(reporter: Reporter) -> int:
         engine = _engine(
-            stack, project_dir, state_root, existing_ok=True, lock_timeout=lock_timeout
+            stack, project_dir, state_root, reporter, existing_ok=True, lock_timeout=lock_timeout
         )
         engine.destroy()
-        print(
+        reporter.say(
+            "sandbox",
             f"stack '{stack}' is down: processes stopped, state removed (deployment history kept)",
-            file=sys.stderr,
+            tagged=False,
         )
         return ExitCode.OK
 
-    return _guarded("down", body)
+    return _guarded("down", stack, body)
 
 
 @app.command(epilog=epilog())
@@ -179,8 +179,8 @@ def status(
     Example: python -m sandbox status --stack dev
     """
 
-    def body() -> int:
-        engine = _engine(stack, project_dir, state_root, existing_ok=True)
+    def body(reporter: Reporter) -> int:
+        engine = _engine(stack, project_dir, state_root, reporter, existing_ok=True)
         state = engine.status()
         if as_json:
             print(json.dumps(state, indent=2, default=str))
@@ -200,7 +200,7 @@ def status(
                 print(f"problem: {problem}")
         return ExitCode.OK if state.get("ok") else ExitCode.FAILED
 
-    return _guarded("status", body)
+    return _guarded("status", stack, body, as_json=as_json)
 
 
 def _health_line(state: dict[str, Any]) -> str:
@@ -223,11 +223,11 @@ def outputs(
     Example: python -m sandbox outputs --stack dev
     """
 
-    def body() -> int:
-        print(json.dumps(_engine(stack, project_dir, state_root).outputs(), indent=2))
+    def body(reporter: Reporter) -> int:
+        print(json.dumps(_engine(stack, project_dir, state_root, reporter).outputs(), indent=2))
         return ExitCode.OK
 
-    return _guarded("outputs", body)
+    return _guarded("outputs", stack, body)
 
 
 @app.command(epilog=epilog())
@@ -243,12 +243,12 @@ def preview(
     Example: python -m sandbox preview --stack dev --json
     """
 
-    def body() -> int:
-        summary = _engine(stack, project_dir, state_root).preview(bundle)
+    def body(reporter: Reporter) -> int:
+        summary = _engine(stack, project_dir, state_root, reporter).preview(bundle)
         print(json.dumps(summary.to_dict(), indent=2) if as_json else summary.to_markdown())
         return ExitCode.OK
 
-    return _guarded("preview", body)
+    return _guarded("preview", stack, body, as_json=as_json)
 
 
 @app.command(epilog=epilog())
@@ -262,12 +262,12 @@ def history(
     Example: python -m sandbox history --stack dev
     """
 
-    def body() -> int:
-        engine = _engine(stack, project_dir, state_root, existing_ok=True)
+    def body(reporter: Reporter) -> int:
+        engine = _engine(stack, project_dir, state_root, reporter, existing_ok=True)
         print(json.dumps(engine.history(), indent=2))
         return ExitCode.OK
 
-    return _guarded("history", body)
+    return _guarded("history", stack, body)
 
 
 def main(argv: list[str] | None = None) -> int:

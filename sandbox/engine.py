@@ -386,12 +386,21 @@ class SandboxEngine:
             "state_dir": str(self.paths.dir),
         }
 
-    def destroy(self) -> None:
-        """Stop every process this stack started and remove its state (= `down`)."""
+    def destroy(self, *, honour_protection: bool = False) -> None:
+        """Stop every process this stack started and remove its state (= `down`).
+
+        With `honour_protection` (the pipeline's `destroy`), refuse as `pulumi destroy` does
+        when the deployed graph holds resources the program marked `protect` (tables and
+        buckets under `deletionProtection`): nothing is stopped or removed. Without it this is
+        the sandbox's own teardown (`sandbox down`, a throwaway check stack), which leaves no
+        data behind that outlives a sandbox anyway.
+        """
         if not self.paths.dir.exists():
             return
         with self._lock():
             data = read_json(self.paths.sandbox, default={}) or {}
+            if honour_protection:
+                self._refuse_protected(data.get("resources") or {})
             if data.get("deployments"):
                 archived = read_json(self._archive_path, default=[]) or []
                 write_json_atomic(self._archive_path, [*archived, *data["deployments"]])
@@ -410,6 +419,27 @@ class SandboxEngine:
             import shutil
 
             shutil.rmtree(self.paths.dir, ignore_errors=True)
+
+    def _refuse_protected(self, resources: Mapping[str, Mapping[str, Any]]) -> None:
+        """The deployed resources marked `protect` stop a destroy, named, as in Pulumi.
+
+        A graph recorded before the sandbox kept `protect` has none (its next `up` records
+        them); `retain_on_delete` is no stand-in, as unprotected resources carry it too (the
+        EB application versions, whose lifecycle EB owns).
+        """
+        protected = sorted(
+            f"{entry.get('type')} {entry.get('name')} ({entry.get('id')})"
+            for entry in resources.values()
+            if entry.get("protect")
+        )
+        if protected:
+            raise SandboxError(
+                f"stack '{self.stack}' holds protected resources that destroy will not delete: "
+                + ", ".join(protected)
+                + "; nothing was stopped or removed. They hold customer data. To remove them on "
+                f"purpose: set deletionProtection: false in Pulumi.{self.stack}.yaml and deploy "
+                "it (`up` lifts the protection), then destroy again"
+            )
 
     # -- plumbing ---------------------------------------------------------------------------
 

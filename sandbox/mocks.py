@@ -113,6 +113,7 @@ class OptionsMonitor(MockMonitor):
                 request.type,
                 request.name,
                 retain_on_delete=bool(request.retainOnDelete),
+                protect=bool(request.protect),
                 component=component_of(request.parent),
             )
         return super().RegisterResource(request)
@@ -127,16 +128,25 @@ class _GraphMocks(pulumi.runtime.Mocks):
         self.graph: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._retained: set[str] = set()
+        self._protected: set[str] = set()
         self._components: dict[str, str] = {}
 
     def note_options(
-        self, typ: str, name: str, *, retain_on_delete: bool, component: str = ""
+        self,
+        typ: str,
+        name: str,
+        *,
+        retain_on_delete: bool,
+        protect: bool = False,
+        component: str = "",
     ) -> None:
         """Resource options and the parent the mocks' arguments lack (from OptionsMonitor)."""
         key = resource_key(typ, name)
         with self._lock:
             if retain_on_delete:
                 self._retained.add(key)
+            if protect:  # a destroy refuses it, as Pulumi's state `protect` does
+                self._protected.add(key)
             if component:
                 self._components[key] = component
 
@@ -162,6 +172,7 @@ class _GraphMocks(pulumi.runtime.Mocks):
         with self._lock:
             key = resource_key(args.typ, args.name)
             entry["retain_on_delete"] = key in self._retained
+            entry["protect"] = key in self._protected
             entry["component"] = self._components.get(key, "")
             self.graph[key] = entry
 

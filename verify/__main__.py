@@ -1,5 +1,5 @@
-import sys
+"""`python -m verify ...` (see verify/cli.py)."""
 
 from verify.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -8,13 +8,15 @@ interrupted.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from commandline.console import Reporter, reporting
 from commandline.exitcodes import ExitCode, epilog
-from commandline.interrupts import Interrupted, handle_signals
+from commandline.guard import guarded
 from commandline.options import (
     ONLY_OPTION,
     STACK_OPTION,
@@ -22,10 +24,13 @@ from commandline.options import (
     EngineName,
     ReportDir,
     StateRoot,
+    new_app,
     run_app,
+    split_names,
 )
-from verify import DEFAULT_TIMEOUT_S, run
+from verify import DEFAULT_TIMEOUT_S, progress, run, select
 from verify.checks import names
+from verify.model import Report
 from verify.outputs import (
     ROOT,
     OutputsError,
@@ -33,16 +38,23 @@ from verify.outputs import (
     load_file,
     load_pulumi,
     load_sandbox,
+    validate,
 )
 from verify.progress import log
 
 PROG = "python -m verify"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
+app = new_app("verify", "Post-deployment checks driven only by the stack outputs.")
+
+
+@dataclass
+class _Done:
+    report: Report
+    target: Path
+
 
 def _only(values: list[str] | None) -> list[str] | None:
-    from commandline.options import split_names
-
     wanted = split_names(values)
     unknown = sorted(set(wanted or ()) - set(names()))
     if unknown:
@@ -53,6 +65,12 @@ def _only(values: list[str] | None) -> list[str] | None:
     return wanted
 
 
+def _say_error(exc: BaseException) -> None:
+    where = "--only: " if isinstance(exc, typer.BadParameter) else ""
+    print(f"verify: error: {where}{exc}", file=sys.stderr)
+
+
+@app.command(epilog=epilog())
 def verify(
     outputs: Annotated[
         Path | None,
@@ -73,45 +91,51 @@ def verify(
 
     Example: python -m verify --stack dev --only health,ml
     """
-    with handle_signals():
-        try:
-            selected = _only(only)
-            if (outputs is None) == (stack is None):
-                raise OutputsError("give exactly one of --outputs FILE or --stack S")
-            if concurrency < 1:
-                raise OutputsError(f"--concurrency must be ≥ 1, got {concurrency}")
-            if timeout <= 0:
-                raise OutputsError(f"--timeout must be > 0 seconds, got {timeout:g}")
-            data, env = _load(outputs, stack, engine, state_root, selected)
-            name = stack or data.get("stack") or "outputs"
-            target = report_dir or ROOT / "reports" / str(name)
-            report = run(
-                data,
-                only=selected,
-                concurrency=concurrency,
-                timeout=timeout,
-                report_dir=target,
-                images_dir=images_dir,
-                # A sandbox stack's moto, handed to verify's own clients, never os.environ.
-                aws_env=env or None,
-            )
-        except typer.BadParameter as exc:
-            print(f"verify: error: --only: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except OutputsError as exc:
-            print(f"verify: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        except Interrupted as exc:
-            print(f"verify: {exc}; no report written", file=sys.stderr)
-            return exc.exit_code
-    totals = report.totals
-    log(
-        f"{'PASSED' if report.passed else 'FAILED'}: {totals['PASSED']} passed, "
-        f"{totals['FAILED']} failed, {totals['ERROR']} errors, {totals['SKIPPED']} skipped "
-        f"in {report.wall_s:.1f}s (checks sum {report.checks_sum_s:.1f}s)"
-    )
-    print(f"report: {Path(target) / 'report.html'}")
-    return report.exit_code
+
+    def work() -> _Done:
+        selected = _only(only)
+        if (outputs is None) == (stack is None):
+            raise OutputsError("give exactly one of --outputs FILE or --stack S")
+        if concurrency < 1:
+            raise OutputsError(f"--concurrency must be ≥ 1, got {concurrency}")
+        if timeout <= 0:
+            raise OutputsError(f"--timeout must be > 0 seconds, got {timeout:g}")
+        data, env = _load(outputs, stack, engine, state_root, selected)
+        name = stack or data.get("stack") or "outputs"
+        target = report_dir or ROOT / "reports" / str(name)
+        report = run(
+            data,
+            only=selected,
+            concurrency=concurrency,
+            timeout=timeout,
+            report_dir=target,
+            images_dir=images_dir,
+            # A sandbox stack's moto, handed to verify's own clients, never os.environ.
+            aws_env=env or None,
+        )
+        return _Done(report, Path(target))
+
+    def finish(done: _Done) -> int:
+        report, totals = done.report, done.report.totals
+        log(
+            f"{'PASSED' if report.passed else 'FAILED'}: {totals['PASSED']} passed, "
+            f"{totals['FAILED']} failed, {totals['ERROR']} errors, {totals['SKIPPED']} skipped "
+            f"in {report.wall_s:.1f}s (checks sum {report.checks_sum_s:.1f}s)"
+        )
+        print(f"report: {done.target / 'report.html'}")
+        return report.exit_code
+
+    # Progress through one reporter: human lines on a terminal, JSON lines in a pipe or CI.
+    reporter = Reporter.for_output(False, **({"stack": stack} if stack else {}))
+    with reporting(reporter), progress.routed_to(reporter.lines("verify")):
+        return guarded(
+            "verify",
+            work,
+            errors=((typer.BadParameter, EXIT_USAGE), (OutputsError, EXIT_USAGE)),
+            finish=finish,
+            on_error=_say_error,
+            interrupted_note="; no report written",
+        )
 
 
 def _load(
@@ -122,9 +146,6 @@ def _load(
     only: list[str] | None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     if outputs is not None:
-        from verify import select
-        from verify.outputs import validate
-
         data = load_file(outputs)
         validate(data, {key for c in select(only) for key in c.requires})  # first: named keys
         return data, aws_env_for_file(outputs, data, only)
@@ -135,15 +156,11 @@ def _load(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_app(APP, PROG, argv)
+    return run_app(app, PROG, argv)
 
 
-APP = typer.Typer(
-    epilog=epilog(),
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
-APP.command(epilog=epilog())(verify)
+#: The Typer app under its former name (tests and docs import `verify.cli.APP`).
+APP = app
 
 
 if __name__ == "__main__":

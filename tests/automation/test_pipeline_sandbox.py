@@ -135,6 +135,25 @@ def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) ->
     assert (Path(payload["report_dir"]) / "junit.xml").exists()
 
 
+def test_a_pipe_gets_json_lines_only(good: dict[str, Any]) -> None:
+    """`make demo | tee log` (stderr not a terminal): every line is JSON, verify's progress too.
+
+    The run above is `--json` into pipes; without `--json` a pipe takes the same path (the
+    reporter is human only on a terminal), so this is also what `make demo` into a pipe prints.
+    """
+    said = [line for line in good["stderr"].splitlines() if line.strip()]
+    not_json = []
+    for line in said:
+        try:
+            json.loads(line)
+        except ValueError:
+            not_json.append(line)
+    assert not not_json, not_json[:10]
+    sources = {json.loads(line).get("source") for line in said}
+    assert "verify" in sources, sources  # verify's progress came through the reporter
+    assert json.loads(good["stdout"])["command"] == "run"  # stdout: the result alone
+
+
 def test_policy_rules_judge_the_deployed_sandbox_graph(
     good: dict[str, Any], state_root: Path
 ) -> None:
