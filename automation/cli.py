@@ -46,8 +46,8 @@ from verify import progress as verify_progress
 from .errors import PipelineError, UsageError
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
-from .preflight import load_stack_file
 from .records import ArchivedRecordStore, reap_stale
+from .runconfig import load_stack_file
 from .wiring import DEFAULT_STATE_ROOT, build_pipeline, clean_orphan_checks
 
 PROG = "python -m automation"
