@@ -33,6 +33,7 @@ from commandline.options import (
     run_app,
     split_names,
 )
+from commandline.stacks import StackFileError, UnknownStackError, read_stack_file
 from components.config import (
     ENVIRONMENT_KEY,
     ENVIRONMENTS,
@@ -47,7 +48,6 @@ from .errors import PipelineError, UsageError
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
 from .records import ArchivedRecordStore, reap_stale
-from .runconfig import load_stack_file
 from .wiring import DEFAULT_STATE_ROOT, build_pipeline, clean_orphan_checks
 
 PROG = "python -m automation"
@@ -553,7 +553,10 @@ def stack_environment(stack: str) -> str:
     config that does not parse still answers as the parser would (the key when it is valid,
     else what the name suggests), so a broken file never makes a prod stack look safe.
     """
-    raw = load_stack_file(stack)
+    try:
+        raw = read_stack_file(stack)
+    except (UnknownStackError, StackFileError) as exc:
+        raise UsageError(str(exc)) from exc
     try:
         return parse_stack_config(stack, raw).environment
     except StackConfigError:

@@ -11,18 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from commandline.stacks import read_stack_file
 from common.paths import ROOT
 from components.config import StackConfig, StackConfigError, parse_stack_config
-
-
-def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """The `config:` block of Pulumi.<stack>.yaml."""
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name}")
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config", {}) or {}
 
 
 class RunConfig:
@@ -47,7 +38,7 @@ class RunConfig:
     def raw(self) -> dict[str, Any]:
         """The stack file's `config:` with the overrides on top (what `up` deploys)."""
         if self._raw is None:
-            self._raw = {**load_stack_file(self.stack, self.project_dir), **self.overrides}
+            self._raw = {**read_stack_file(self.stack, self.project_dir), **self.overrides}
         return dict(self._raw)
 
     @property

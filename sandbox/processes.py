@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from common.pids import start_time
 from common.polling import WaitTimeout, wait_until
 
 
@@ -42,22 +43,9 @@ class ProcessRecord:
         )
 
 
-def _start_time(pid: int) -> int | None:
-    """The kernel's start time of `pid` (clock ticks since boot), None if it does not exist."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # Field 2 (comm) may contain spaces and parentheses; fields after the last ')' are fixed.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie is gone for our purposes
-        return None
-    return int(fields[19])
-
-
 def is_alive(record: ProcessRecord | None) -> bool:
     """True when the recorded process still runs and is the one we started."""
-    return record is not None and _start_time(record.pid) == record.start_time
+    return record is not None and start_time(record.pid) == record.start_time
 
 
 def spawn(
@@ -79,12 +67,12 @@ def spawn(
     # The kernel may not show the child in /proc at once; an exited one records start time 0.
     with contextlib.suppress(WaitTimeout):
         wait_until(
-            lambda: _start_time(proc.pid) is not None or proc.poll() is not None,
+            lambda: start_time(proc.pid) is not None or proc.poll() is not None,
             timeout=0.5,
             what=f"pid {proc.pid} in /proc",
             interval=0.01,
         )
-    start = _start_time(proc.pid)
+    start = start_time(proc.pid)
     return ProcessRecord(proc.pid, start or 0, " ".join(argv), str(log)), proc
 
 

@@ -29,7 +29,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from commandline.interrupts import CANCELLED
-from commandline.stacks import available_stacks
+from commandline.stacks import StackFileError, UnknownStackError, read_stack_file
 from common.contracts import BUNDLE_ENV
 from sandbox.errors import SandboxError, SandboxUsageError
 from sandbox.mocks import OptionsMonitor
@@ -60,11 +60,10 @@ def _encode(value: Any) -> str:
 def load_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     """`Pulumi.<stack>.yaml`'s config (over Pulumi.yaml defaults) as `namespace:key` → string."""
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = ", ".join(available_stacks(project_dir)) or "none"
-        raise SandboxUsageError(
-            f"unknown stack '{stack}': no {stack_file.name}; available: {known}"
-        )
+    try:
+        raw = read_stack_file(stack, project_dir)
+    except (UnknownStackError, StackFileError) as exc:
+        raise SandboxUsageError(str(exc)) from exc
     project = project_name(project_dir)
     config: dict[str, str] = {}
     project_data = yaml.safe_load((project_dir / PROJECT_FILE).read_text(encoding="utf-8")) or {}
@@ -74,13 +73,6 @@ def load_stack_config(project_dir: Path, stack: str) -> dict[str, str]:
             config[full] = _encode(spec["default"])
         elif not isinstance(spec, dict):
             config[full] = _encode(spec)
-    try:
-        data = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SandboxUsageError(f"{stack_file.name} is not valid YAML: {exc}") from exc
-    raw = data.get("config") or {}
-    if not isinstance(raw, dict):
-        raise SandboxUsageError(f"{stack_file.name}: 'config' must be a mapping")
     for key, value in raw.items():
         full = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and "secure" in value:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from automation.records import DeploymentRecord, FileRecordStore, reap_stale
 from automation.wiring import clean_orphan_checks
+from common import pids
 from sandbox import processes
 from sandbox.state import write_json_atomic
 
@@ -51,7 +52,7 @@ def test_check_sandboxes_of_dead_runs_are_stopped_and_removed(tmp_path: Path) ->
     )
     alive_owner = tmp_path / ".check" / "456-live"
     alive_owner.mkdir(parents=True)
-    me = processes.ProcessRecord(os.getpid(), processes._start_time(os.getpid()) or 0, "", "")
+    me = processes.ProcessRecord(os.getpid(), pids.start_time(os.getpid()) or 0, "", "")
     write_json_atomic(alive_owner / "owner.json", me.to_dict())
     try:
         (line,) = clean_orphan_checks(tmp_path)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from common import pids
 from sandbox import processes
 from sandbox.errors import SandboxError
 from tests.sandbox.conftest import ROOT, Deployed, deploy
@@ -201,7 +202,7 @@ def _pids_in(folder: Path) -> list[int]:
                 cwd = os.readlink(entry / "cwd")
             except OSError:
                 continue
-            if (cwd == str(folder) or cwd.startswith(f"{folder}/")) and processes._start_time(
+            if (cwd == str(folder) or cwd.startswith(f"{folder}/")) and pids.start_time(
                 int(entry.name)
             ) is not None:
                 found.append(int(entry.name))
