@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from app.bundle import bundle_label
 from common.changes import ChangeSummary
-from common.contracts import BUNDLE_ENV, VERSION_EXISTS_ENV, ResourceType
+from common.contracts import BUNDLE_ENV, ResourceType, version_exists_env
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
 from components.naming import application_name
@@ -128,8 +128,8 @@ class PulumiEngine:
                         secrets_provider=self.secrets_provider,
                     ),
                 )
-            if bundle and self._version_held_elsewhere(stack, Path(bundle)):
-                env[VERSION_EXISTS_ENV] = "true"  # a rollback: reference, never re-create
+            if bundle:
+                env.update(self._version_env(stack, Path(bundle)))  # a rollback: reference it
             if self.config_overrides:
                 # `pulumi config set-all` writes the stack file, exactly as `pulumi up -c` does:
                 # the override stays for later runs, and we say so.
@@ -173,21 +173,17 @@ class PulumiEngine:
                 "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
             )
 
-    def _version_held_elsewhere(self, stack: Any, bundle: Path) -> bool:
-        """EB holds the bundle's label, but not as a version resource of this stack's state.
-
-        That is a rollback (or a redeploy after the resource left the state): the program must
-        reference the label, as EB refuses to create it twice. A label the state manages is
-        declared again as it is (no change), so a plain redeploy previews as "same".
-        """
+    def _version_env(self, stack: Any, bundle: Path) -> dict[str, str]:
+        """Tell the program when EB holds the bundle's label outside this stack's state."""
         if not self._version_lookup(bundle):
-            return False
+            return {}
         deployment = getattr(stack.export_stack(), "deployment", None) or {}
-        managed = [r for r in deployment.get("resources") or [] if r.get("type") == VERSION_TYPE]
-        if not managed:
-            return True
-        label = bundle_label(bundle)
-        return not any((r.get("outputs") or {}).get("name") == label for r in managed)
+        managed = [
+            str((r.get("outputs") or {}).get("name"))
+            for r in deployment.get("resources") or []
+            if r.get("type") == VERSION_TYPE
+        ]
+        return version_exists_env(bundle_label(bundle), eb_holds=True, managed=managed)
 
     def _version_in_eb(self, bundle: Path) -> bool:
         """Does EB already hold the bundle's label? (ambient credentials, the stack's region)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Final
 
@@ -45,6 +46,20 @@ BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
 #: "true" when EB already holds an application version with the bundle's label (a rollback, a
 #: redeploy): EB refuses to create a label twice per application, so the program references it.
 VERSION_EXISTS_ENV: Final = "PASSPORT_APP_VERSION_EXISTS"
+
+
+def version_exists_env(label: str, *, eb_holds: bool, managed: Iterable[str]) -> dict[str, str]:
+    """The program's `VERSION_EXISTS_ENV` for a bundle label, decided the same by both engines.
+
+    EB holds the label but no version resource of the stack's state manages it: a rollback (or
+    a redeploy after the resource left the state), so the program must reference the label, as
+    EB refuses to create it twice. A label the state manages is declared again as it is (no
+    change), so a plain redeploy previews as "same".
+    """
+    if eb_holds and label not in set(managed):
+        return {VERSION_EXISTS_ENV: "true"}
+    return {}
+
 
 #: The credentials a sandbox stack's moto server accepts (never real keys).
 SANDBOX_AWS_ENV: Final = MappingProxyType(

@@ -22,7 +22,7 @@ from app.bundle import build_bundle, bundle_label
 from app.models import ModelError, check
 from commandline.interrupts import as_interrupted, deferred
 from common.changes import ChangeSummary
-from common.contracts import SANDBOX_AWS_ENV, VERSION_EXISTS_ENV, ResourceType
+from common.contracts import SANDBOX_AWS_ENV, ResourceType, version_exists_env
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT, StackPaths
 from common.polling import WaitTimeout, wait_until
@@ -545,14 +545,14 @@ class SandboxEngine:
             return {}
         label = bundle_label(bundle)
         state = read_json(self.paths.sandbox, default={}) or {}
-        managed = any(
-            r.get("type") == ResourceType.EB_APPLICATION_VERSION and r.get("id") == label
+        managed = [
+            str(r.get("id"))
             for r in (state.get("resources") or {}).values()
-        )
+            if r.get("type") == ResourceType.EB_APPLICATION_VERSION
+        ]
         versions = state.get("eb", {}).get("versions") or {}
-        if not managed and any(label in labels for labels in versions.values()):
-            return {VERSION_EXISTS_ENV: "true"}  # EB holds it, our state does not: a rollback
-        return {}
+        eb_holds = any(label in labels for labels in versions.values())
+        return version_exists_env(label, eb_holds=eb_holds, managed=managed)
 
     def _port_for(self, state: SandboxState, role: str, pinned: int | None) -> int:
         """A pinned port must be free; else reuse the recorded one if free, else a new one."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -276,7 +277,8 @@ def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) 
     from common.contracts import VERSION_EXISTS_ENV
 
     bundle = tmp_path / "v-old.zip"
-    bundle.write_bytes(b"zip")
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("application.py", "app = None\n")
     looked_up: list[Path] = []
     engine, selected = _engine(
         tmp_path, FakeStack(), version_lookup=lambda b: looked_up.append(b) or True
