@@ -35,12 +35,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.automation.stand_in_pulumi import calls, deploy_to, install_stand_in
-from tests.test_readme_commands import COMMANDS
+from common.paths import ROOT
+from tests.support.readme_commands import COMMANDS, app_tool_lines
+from tests.support.stand_in_pulumi import calls, deploy_to, install_stand_in
 
-pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "v-0123456789ab"
 #: The caller's own credentials (a profile or OIDC would put these in the environment); moto
 #: takes any. The sandbox's are SANDBOX_AWS_ENV: none of those, nor a check-stage sandbox's
@@ -350,20 +348,12 @@ def _normal(line: str) -> str:
     return " ".join(shlex.split(line))
 
 
-def _app_tool_lines() -> list[str]:
-    """The README's `python -m app.…` lines (the tools `make setup` and `make bundle` call)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
-    return [line for line in lines if line.startswith("python -m app.")]
-
-
 def test_every_readme_line_is_walked() -> None:
     """Every `python -m …` line of the README's bash blocks. (The `make` targets are what CI and
     `make demo` run; the `locust` lines start a distributed or interactive Locust, run headless
     here by the `--only load` line with the same locustfile.)"""
     walked = sorted(_normal(s.line) for s in STEPS)
-    assert walked == sorted(_normal(line) for line in COMMANDS + _app_tool_lines())
+    assert walked == sorted(_normal(line) for line in COMMANDS + app_tool_lines())
 
 
 def _copy_repository(dest: Path) -> None:
@@ -491,6 +481,7 @@ def _lane_of(step: Step) -> str:
     return next(name for name, steps in LANES.items() if step in steps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: _normal(s.line)[10:70])
 def test_readme_line_runs_as_documented(lanes: dict[str, Lane], step: Step) -> None:
     lane = lanes[_lane_of(step)]
@@ -500,6 +491,7 @@ def test_readme_line_runs_as_documented(lanes: dict[str, Lane], step: Step) -> N
         raise outcome
 
 
+@pytest.mark.slow
 def test_a_walk_step_fails_when_the_line_does_not_do_what_it_says(
     lanes: dict[str, Lane],
 ) -> None:

@@ -18,6 +18,7 @@ from pulumi import automation as auto
 from pulumi.automation import events
 from pulumi.automation._cmd import CommandResult
 
+from app.bundle import bundle_label
 from automation.errors import (
     CredentialsError,
     PipelineError,
@@ -26,7 +27,7 @@ from automation.errors import (
     TransientError,
     UsageError,
 )
-from automation.pulumi_engine import BUNDLE_ENV, PulumiEngine
+from automation.pulumi_engine import BUNDLE_ENV, VERSION_EXISTS_ENV, VERSION_TYPE, PulumiEngine
 
 
 def _pre_event(rtype: str, op: events.OpType) -> Any:
@@ -272,8 +273,6 @@ def test_preview_on_a_local_file_backend(
 
 def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) -> None:
     """EB refuses a label twice per application: a rollback tells the program it exists."""
-    from automation.pulumi_engine import VERSION_EXISTS_ENV
-
     bundle = tmp_path / "v-old.zip"
     bundle.write_bytes(b"zip")
     looked_up: list[Path] = []
@@ -294,9 +293,6 @@ def test_a_label_the_stack_state_manages_is_declared_again_not_referenced(
     """A plain redeploy: EB holds the label because this stack created it. Referencing it would
     drop the version resource from the state (a spurious delete); declaring it is a no-op."""
     import zipfile
-
-    from app.bundle import bundle_label
-    from automation.pulumi_engine import VERSION_EXISTS_ENV, VERSION_TYPE
 
     bundle = tmp_path / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as zf:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from sandbox.moto_server import free_port
-from tests.verify.conftest import Reply, ScriptedServer
+from tests.support.scripted_server import Reply, ScriptedServer
 from verify.http import HttpClient
 from verify.model import CheckFailed, Deadline
 from verify.retry import Backoff
