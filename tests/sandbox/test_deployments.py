@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ import requests
 from app.bundle import bundle_label
 from common.paths import ROOT
 from sandbox import processes
+from sandbox.app_variants import build_variant, cannot_start
 from sandbox.engine import SandboxEngine
 from sandbox.errors import SandboxError
 from tests.support.cli_runner import run_module
@@ -269,13 +270,17 @@ def test_eb_refuses_an_application_version_label_twice(
 
 
 def test_rollback_after_a_failed_up_references_the_existing_version(
-    dev: Deployed, changed_bundle: Path, broken_bundle: Path
+    dev: Deployed, tmp_path: Path
 ) -> None:
     """Issue 10 item 5: rolling back to the first version passes under EB's rules."""
     first = dev.engine.history()[-1]["app_version"]
-    dev.outputs = dev.engine.up(changed_bundle)
+    # Labels new to EB, so that each `up` declares its version resource (one EB already holds,
+    # e.g. from another test, is referenced instead): a new version serves, then a failed one.
+    newer = build_variant(tmp_path / "newer", _marked("rollback: a newer version"))
+    broken = build_variant(tmp_path / "broken", _marked("rollback: cannot start", cannot_start))
+    dev.outputs = dev.engine.up(newer)
     with pytest.raises(SandboxError, match="cannot start"):
-        dev.engine.up(broken_bundle)
+        dev.engine.up(broken)
     serving = dev.outputs["app_version"]
     # The failed up replaced the version resource (create before delete): the serving version
     # is pending delete, with the program's retain_on_delete as the mocks saw it.
@@ -292,6 +297,18 @@ def test_rollback_after_a_failed_up_references_the_existing_version(
     # EB (sandbox/realise/deletes.py): it stays a rollback target, and no delete is pending.
     assert serving in versions and state["pending_deletes"] == []
     dev.outputs = outputs
+
+
+def _marked(mark: str, *edits: Callable[[Path], None]) -> Callable[[Path], None]:
+    """An edit of the app source: `edits`, and a comment that gives the bundle its own label."""
+
+    def edit(source: Path) -> None:
+        for change in edits:
+            change(source)
+        init = source / "passport_app" / "__init__.py"
+        init.write_text(init.read_text() + f"\n# {mark}\n")
+
+    return edit
 
 
 def test_down_stops_every_process_and_frees_every_port(dev: Deployed) -> None:

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from app.bundle import bundle_label
+from common.polling import wait_until
 from sandbox import processes
 from sandbox.environment import LoadBalancer, instances_of, recover_interrupted_switch
 from sandbox.fleet import FleetShape
@@ -107,10 +108,15 @@ def test_prod_runs_min_instances_behind_the_load_balancer(prod: Deployed) -> Non
 
 @pytest.mark.slow
 def test_forwarded_for_is_appended_like_an_alb(prod: Deployed) -> None:
-    status = json.loads(
-        (prod.engine.paths.proxy_target.with_name("proxy-target.status.json")).read_text()
-    )
-    assert all(b["state"] == "healthy" for b in status["backends"].values())
+    status_file = prod.engine.paths.proxy_target.with_name("proxy-target.status.json")
+
+    def settled() -> bool:
+        # After a test that changed the fleet, drained instances and ones still in their first
+        # health checks are listed for a few seconds.
+        backends = json.loads(status_file.read_text())["backends"].values()
+        return all(b["state"] == "healthy" for b in backends)
+
+    wait_until(settled, timeout=30, what="every instance behind the balancer healthy")
     resp = requests.get(
         f"{prod.outputs['api_url']}/nowhere", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10
     )
