@@ -62,10 +62,15 @@ class Walk:
         state = json.loads((self.root / ".sandbox" / stack / "sandbox.json").read_text())
         return {**CALLER_AWS, "AWS_ENDPOINT_URL": state["aws_endpoint_url"]}
 
-    def last_run(self, stack: str) -> dict:
-        """The newest run's run.json (every command writes reports/<stack>/<run>/)."""
+    def last_run(self, stack: str, command: str) -> dict:
+        """The newest run.json of `command` (every command writes reports/<stack>/<run>/).
+
+        By command, not just the newest: the other lane may write a run for the same stack
+        meanwhile (staging's `run` here, its previews there).
+        """
         runs = sorted((self.root / "reports" / stack).glob("2*/run.json"))
-        return json.loads(runs[-1].read_text())
+        summaries = [json.loads(path.read_text()) for path in runs]
+        return [s for s in summaries if s.get("command") == command][-1]
 
     def read(self, relative: str) -> str:
         return (self.root / relative).read_text(encoding="utf-8")
@@ -115,7 +120,7 @@ class Step:
 def _run_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
     """`run`: every stage, a verified version, the run folder and the index written."""
     stack = result.args[result.args.index("--stack") + 1]
-    summary = lane.walk.last_run(stack)
+    summary = lane.walk.last_run(stack, "run")
     assert summary["status"] == "succeeded" and summary["command"] == "run", summary["message"]
     assert [s["stage"] for s in summary["stages"]] == ["check", "preview", "up", "verify"]
     assert summary["verify"]["passed"] is True
@@ -211,7 +216,7 @@ def _prod_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
 
 
 def _rolled_back(lane: Lane, result: subprocess.CompletedProcess) -> None:
-    summary = lane.walk.last_run("prod")
+    summary = lane.walk.last_run("prod", "rollback")
     assert summary["rollback_version"] == lane.label and summary["status"] == "succeeded", summary
     up = lane.pulumi_calls("up")[-1]
     assert up["argv"][-2:] == ["--stack", "prod"]
