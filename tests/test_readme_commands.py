@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 import typer
 
 from automation.cli import app as automation_app
+from common.paths import ROOT
 from sandbox.cli import app as sandbox_app
+from tests.support.readme_commands import COMMANDS
 from verify.cli import APP as verify_app
 
-ROOT = Path(__file__).resolve().parents[1]
 APPS = {"automation": automation_app, "sandbox": sandbox_app, "verify": verify_app}
-
-
-def documented() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
-    return [line for line in lines if re.match(r"python -m (automation|sandbox|verify)\b", line)]
-
-
-COMMANDS = documented()
 
 
 def test_the_readme_documents_every_command() -> None:

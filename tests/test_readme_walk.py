@@ -35,12 +35,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.automation.stand_in_pulumi import calls, deploy_to, install_stand_in
-from tests.test_readme_commands import COMMANDS
+from common.paths import ROOT
+from tests.support.readme_commands import COMMANDS, app_tool_lines
+from tests.support.stand_in_pulumi import calls, deploy_to, install_stand_in
 
-pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "v-0123456789ab"
 #: The caller's own credentials (a profile or OIDC would put these in the environment); moto
 #: takes any. The sandbox's are SANDBOX_AWS_ENV: none of those, nor a check-stage sandbox's
@@ -64,10 +62,15 @@ class Walk:
         state = json.loads((self.root / ".sandbox" / stack / "sandbox.json").read_text())
         return {**CALLER_AWS, "AWS_ENDPOINT_URL": state["aws_endpoint_url"]}
 
-    def last_run(self, stack: str) -> dict:
-        """The newest run's run.json (every command writes reports/<stack>/<run>/)."""
+    def last_run(self, stack: str, command: str) -> dict:
+        """The newest run.json of `command` (every command writes reports/<stack>/<run>/).
+
+        By command, not just the newest: the other lane may write a run for the same stack
+        meanwhile (staging's `run` here, its previews there).
+        """
         runs = sorted((self.root / "reports" / stack).glob("2*/run.json"))
-        return json.loads(runs[-1].read_text())
+        summaries = [json.loads(path.read_text()) for path in runs]
+        return [s for s in summaries if s.get("command") == command][-1]
 
     def read(self, relative: str) -> str:
         return (self.root / relative).read_text(encoding="utf-8")
@@ -117,7 +120,7 @@ class Step:
 def _run_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
     """`run`: every stage, a verified version, the run folder and the index written."""
     stack = result.args[result.args.index("--stack") + 1]
-    summary = lane.walk.last_run(stack)
+    summary = lane.walk.last_run(stack, "run")
     assert summary["status"] == "succeeded" and summary["command"] == "run", summary["message"]
     assert [s["stage"] for s in summary["stages"]] == ["check", "preview", "up", "verify"]
     assert summary["verify"]["passed"] is True
@@ -213,7 +216,7 @@ def _prod_verified(lane: Lane, result: subprocess.CompletedProcess) -> None:
 
 
 def _rolled_back(lane: Lane, result: subprocess.CompletedProcess) -> None:
-    summary = lane.walk.last_run("prod")
+    summary = lane.walk.last_run("prod", "rollback")
     assert summary["rollback_version"] == lane.label and summary["status"] == "succeeded", summary
     up = lane.pulumi_calls("up")[-1]
     assert up["argv"][-2:] == ["--stack", "prod"]
@@ -350,20 +353,12 @@ def _normal(line: str) -> str:
     return " ".join(shlex.split(line))
 
 
-def _app_tool_lines() -> list[str]:
-    """The README's `python -m app.…` lines (the tools `make setup` and `make bundle` call)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
-    return [line for line in lines if line.startswith("python -m app.")]
-
-
 def test_every_readme_line_is_walked() -> None:
     """Every `python -m …` line of the README's bash blocks. (The `make` targets are what CI and
     `make demo` run; the `locust` lines start a distributed or interactive Locust, run headless
     here by the `--only load` line with the same locustfile.)"""
     walked = sorted(_normal(s.line) for s in STEPS)
-    assert walked == sorted(_normal(line) for line in COMMANDS + _app_tool_lines())
+    assert walked == sorted(_normal(line) for line in COMMANDS + app_tool_lines())
 
 
 def _copy_repository(dest: Path) -> None:
@@ -491,6 +486,7 @@ def _lane_of(step: Step) -> str:
     return next(name for name, steps in LANES.items() if step in steps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: _normal(s.line)[10:70])
 def test_readme_line_runs_as_documented(lanes: dict[str, Lane], step: Step) -> None:
     lane = lanes[_lane_of(step)]
@@ -500,6 +496,7 @@ def test_readme_line_runs_as_documented(lanes: dict[str, Lane], step: Step) -> N
         raise outcome
 
 
+@pytest.mark.slow
 def test_a_walk_step_fails_when_the_line_does_not_do_what_it_says(
     lanes: dict[str, Lane],
 ) -> None:

@@ -6,51 +6,20 @@
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "app"
+from common.paths import APP_DIR
+from tests.support.app_env import APP_ENV, ensure_app_resources
+from tests.support.served_bundle import ServedBundle, serve_built_bundle
+
 if str(APP_DIR) not in sys.path:
     sys.path.append(str(APP_DIR))  # appended: app/ holds generic names (models, bundle)
 
 from passport_app import create_app, load_settings  # noqa: E402
 from passport_app.background import BackgroundRemover  # noqa: E402
-
-from app.dev_resources import ensure_app_resources as create_resources  # noqa: E402
-
-TEST_IMAGES = ROOT / "test_images"
-MANIFEST = json.loads((TEST_IMAGES / "manifest.json").read_text())
-PORTRAITS = [i["file"] for i in MANIFEST["images"] if i["kind"] == "portrait"]
-NO_FACES = [i["file"] for i in MANIFEST["images"] if i["kind"] == "no_face"]
-
-APP_ENV = {
-    "APP_VERSION": "v-test",
-    "EMAIL_TABLE": "test-passport-emails",
-    "ANALYTICS_TABLE": "test-passport-analytics",
-    "MEDIA_BUCKET": "test-passport-media",
-    "SENDER_EMAIL": "noreply@passport.example.com",
-    "SES_CONFIGURATION_SET": "test-passport-mail",
-    "CORS_ALLOWED_ORIGINS": "https://app.example.com,http://localhost:3000",
-    "REMBG_MODEL": "u2netp",
-    "U2NET_HOME": "models",
-    "MAX_UPLOAD_MB": "2",
-    "AWS_REGION": "us-east-1",
-    "PUBLIC_BASE_URL": "https://photos.example.com",
-    "ALLOWED_HOSTS": "localhost,127.0.0.1",
-}
-
-
-def ensure_app_resources(env: dict[str, str] = APP_ENV) -> None:
-    """The app's tables/bucket/identity on moto. Called per test: another suite's
-    ``clean_moto`` may have reset the shared server meanwhile."""
-    create_resources(env)
 
 
 @pytest.fixture(scope="session")
@@ -80,11 +49,15 @@ def client(flask_app) -> Iterator:
         yield test_client
 
 
-def image_bytes(image: Image.Image, fmt: str = "JPEG", **save_args) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **save_args)
-    return buffer.getvalue()
+@pytest.fixture(scope="module")
+def served_bundle(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServedBundle]:
+    """The bundle under gunicorn as EB runs it, on the session's moto, for one module.
 
-
-def load_test_image(name: str) -> bytes:
-    return (TEST_IMAGES / name).read_bytes()
+    The app gets ``APP_ENV`` plus the requesting module's ``SERVED_BUNDLE_ENV`` (for example a
+    small rate limit), so each module states what it changes and the serving stays in one place.
+    """
+    env = {**APP_ENV, **getattr(request.module, "SERVED_BUNDLE_ENV", {})}
+    with serve_built_bundle(tmp_path_factory.mktemp("eb"), env) as served:
+        yield served

@@ -11,8 +11,10 @@ from passport_app import create_app, load_settings
 from passport_app.background import BackgroundRemover
 from PIL import Image
 
-from .conftest import APP_ENV, PORTRAITS, ensure_app_resources, load_test_image
-from .test_photos import assert_error, post_photo
+from common.paths import APP_DIR
+from tests.support.api_calls import assert_error, post_photo
+from tests.support.app_env import APP_ENV, ensure_app_resources
+from tests.support.photos import PORTRAITS, load_test_image
 
 
 def _photo_keys() -> set[str]:
@@ -70,7 +72,7 @@ def test_errors_name_no_server_paths(moto_endpoint: str) -> None:
     assert len(not_found["message"]) < 120
 
 
-NGINX = Path(__file__).resolve().parents[2] / "app" / ".platform" / "nginx" / "conf.d"
+NGINX = APP_DIR / ".platform" / "nginx" / "conf.d"
 
 
 def test_nginx_answers_its_own_errors_in_our_json_below_gunicorn_limits() -> None:

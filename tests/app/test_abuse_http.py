@@ -9,24 +9,26 @@ import re
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from app.bundle import build_bundle
-from app.dev_resources import serve_bundle
 from sandbox.moto_server import free_port
-
-from .conftest import APP_ENV, ensure_app_resources
-from .test_email import sent_messages
+from tests.support.app_env import ensure_app_resources
+from tests.support.served_bundle import ServedBundle
+from tests.support.ses_mail import sent_messages
 
 pytestmark = pytest.mark.slow
 
 VALIDATE = "/api/v1/email/validate"
 LIMIT = 3  # RATE_LIMIT_VALIDATE for this module: small, one worker, so counts are exact
+#: What the served bundle (tests/app/conftest.py) runs with here, on top of APP_ENV.
+SERVED_BUNDLE_ENV = {
+    "RATE_LIMIT_VALIDATE": f"{LIMIT} per minute",
+    "WEB_CONCURRENCY": "1",  # Flask-Limiter's memory storage counts per worker
+}
 
 
 @dataclass
@@ -36,46 +38,34 @@ class Front:
 
 
 @pytest.fixture(scope="module")
-def front(moto_endpoint: str, tmp_path_factory) -> Iterator[Front]:
-    root = tmp_path_factory.mktemp("eb-abuse")
-    bundle = build_bundle(out_dir=root / "out")
-    current = root / "current"
-    with zipfile.ZipFile(bundle.path) as zf:
-        zf.extractall(current)
-    env = {
-        **APP_ENV,
-        "APP_VERSION": bundle.version_label,
-        "RATE_LIMIT_VALIDATE": f"{LIMIT} per minute",
-        "WEB_CONCURRENCY": "1",  # Flask-Limiter's memory storage counts per worker
-    }
-    app_port, front_port = free_port(), free_port()
-    target = root / "proxy-target"
-    target.write_text(str(app_port))
-    log = root / "gunicorn.log"
-    with serve_bundle(current, env, app_port, log):
-        proxy = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "sandbox.proxy",
-                "--port",
-                str(front_port),
-                "--target-file",
-                str(target),
-            ]
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    if request(front_port, "GET", "/health")[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            yield Front(front_port, log)
-        finally:
-            proxy.terminate()
-            proxy.wait(timeout=10)
+def front(served_bundle: ServedBundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
+    """The sandbox's front proxy (as EB's ALB + nginx) before the served bundle."""
+    front_port = free_port()
+    target = tmp_path_factory.mktemp("front") / "proxy-target"
+    target.write_text(str(served_bundle.port))
+    proxy = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "sandbox.proxy",
+            "--port",
+            str(front_port),
+            "--target-file",
+            str(target),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if request(front_port, "GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield Front(front_port, served_bundle.log)
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
 
 
 def request(

@@ -15,8 +15,8 @@ import pytest
 
 from app.bundle import BundleError, build_bundle, bundle_label
 from app.models import MODELS, ModelError, check, fetch, md5_of, model_path
-
-from .conftest import APP_DIR, ROOT
+from app.passport_app.config import bundle_version
+from common.paths import APP_DIR, ROOT
 
 EXPECTED_TOP = {
     "application.py",
@@ -60,8 +60,6 @@ def test_label_is_derived_from_the_contents_and_carried_in_the_bundle(bundle_pai
 
 def test_the_app_reports_the_version_file_of_its_bundle(bundle_pair, tmp_path) -> None:
     """Not an EB option setting: a code deploy must change only the version label (issue 10)."""
-    from app.passport_app.config import bundle_version
-
     with zipfile.ZipFile(bundle_pair[0].path) as zf:
         zf.extractall(tmp_path)
     assert bundle_version(tmp_path) == bundle_pair[0].version_label

@@ -11,8 +11,8 @@ from passport_app.capacity import Busy, InferenceGate
 from passport_app.imaging import DRAFT_TARGET_PIXELS, decode_upload
 from PIL import Image
 
-from .conftest import image_bytes, load_test_image
-from .test_photos import assert_error, post_photo
+from tests.support.api_calls import assert_error, post_photo
+from tests.support.photos import image_bytes, load_test_image
 
 
 def hold(

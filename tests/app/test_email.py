@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
-import urllib.request
 
 import boto3
 import pytest
 from passport_app import create_app, load_settings
 
-from .conftest import APP_ENV, ensure_app_resources
-from .test_photos import assert_error
+from tests.support.api_calls import assert_error
+from tests.support.app_env import APP_ENV, ensure_app_resources
+from tests.support.ses_mail import sent_messages
 
 VALIDATE = "/api/v1/email/validate"
 CONFIRM = "/api/v1/email/confirm"
-
-
-def sent_messages(endpoint: str, to: str) -> list[dict]:
-    """Messages moto's SES accepted for ``to`` (its /moto-api/data.json view)."""
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as resp:  # noqa: S310
-        data = json.load(resp)
-    return [m for m in data["ses"]["Message"] if to in m["destinations"]["ToAddresses"]]
 
 
 def record(email: str) -> dict | None:

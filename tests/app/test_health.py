@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from passport_app import create_app, load_settings
+from passport_app import create_app, instance, load_settings
 
-from .conftest import APP_ENV, ensure_app_resources, image_bytes
-from .test_photos import assert_error, post_photo
+from tests.support.api_calls import assert_error, post_photo
+from tests.support.app_env import APP_ENV, ensure_app_resources
+from tests.support.photos import image_bytes, load_test_image
 
 
 def test_shallow_health_is_ok(client, monkeypatch) -> None:
-    from passport_app import instance
-
     monkeypatch.setenv("INSTANCE_ID", "i-0123456789abcdef0")  # as the sandbox fleet sets it
     monkeypatch.setattr(instance, "_cached", [])
     response = client.get("/health")
@@ -82,8 +81,6 @@ def test_missing_model_starts_but_reports_and_refuses_photos(moto_endpoint: str,
 def test_photo_storage_failure_is_503(moto_endpoint: str, remover) -> None:
     ensure_app_resources()
     app = create_app(load_settings({**APP_ENV, "MEDIA_BUCKET": "missing-media"}), remover=remover)
-    from .conftest import load_test_image
-
     with app.test_client() as client:
         error = assert_error(
             post_photo(client, load_test_image("astronaut.jpg"), "us"), 503, "storage_unavailable"

@@ -10,8 +10,8 @@ import pytest
 from passport_app import ConfigError, load_settings
 from passport_app.logs import JsonFormatter
 
-from .conftest import APP_ENV
-from .test_photos import assert_error
+from tests.support.api_calls import assert_error
+from tests.support.app_env import APP_ENV
 
 ALLOWED = "https://app.example.com"
 

@@ -9,7 +9,7 @@ import pytest
 from passport_app import create_app, load_settings
 from passport_app.config import ConfigError
 
-from .conftest import APP_ENV
+from tests.support.app_env import APP_ENV
 
 PUBLIC = "https://photos.example.com"  # APP_ENV's PUBLIC_BASE_URL
 CNAME = "pp-staging.us-east-1.elasticbeanstalk.com"

@@ -11,30 +11,19 @@ import pytest
 from passport_app.formats import FORMATS
 from PIL import Image
 
+from tests.support.api_calls import PHOTOS, assert_error, post_photo
+from tests.support.app_env import APP_ENV
+from tests.support.photo_checks import crown_row, iou, judge_faces, open_jpeg, region_mean
+from tests.support.photos import (
+    MANIFEST,
+    NO_FACES,
+    PORTRAITS,
+    image_bytes,
+    load_test_image,
+)
 from verify.photo_analysis import analyse
 
-from .checks import crown_row, iou, judge_faces, open_jpeg, region_mean
-from .conftest import APP_ENV, MANIFEST, NO_FACES, PORTRAITS, image_bytes, load_test_image
-
 REFUSED = [(i["file"], i["expected_code"]) for i in MANIFEST["images"] if i["kind"] == "refused"]
-
-PHOTOS = "/api/v1/photos"
-
-
-def post_photo(client, data: bytes, fmt: str | None = None, filename: str = "photo.jpg"):
-    form = {"image": (io.BytesIO(data), filename)}
-    if fmt is not None:
-        form["format"] = fmt
-    return client.post(PHOTOS, data=form, content_type="multipart/form-data")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)[:300]
-    assert response.is_json, response.content_type
-    error = response.get_json()["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and len(error["message"]) > 10
-    return error
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -25,7 +25,8 @@ from passport_app.landmarks import (
 )
 from passport_app.pipeline import check_pose
 
-from .conftest import APP_DIR, load_test_image
+from common.paths import APP_DIR
+from tests.support.photos import load_test_image
 
 MODELS = APP_DIR / "models"
 

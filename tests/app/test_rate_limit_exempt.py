@@ -11,7 +11,7 @@ import pytest
 from passport_app import create_app, load_settings
 from passport_app.config import ConfigError
 
-from .conftest import APP_ENV
+from tests.support.app_env import APP_ENV
 
 VALIDATE = "/api/v1/email/validate"
 LOAD_GENERATOR = "198.51.100.7"

@@ -6,6 +6,7 @@ import pytest
 
 from automation.cli import main
 from automation.pipeline import ExitCode
+from automation.wiring import build_pipeline
 
 
 def test_destroy_refuses_prod_without_confirmation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,8 +62,6 @@ def test_config_override_must_be_key_value(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_config_overrides_reach_the_pulumi_engine_namespaced() -> None:
-    from automation.wiring import build_pipeline
-
     pipeline = build_pipeline(
         "staging",
         "pulumi",

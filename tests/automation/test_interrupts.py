@@ -14,8 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +24,15 @@ import pytest
 import requests
 
 from automation.records import FileRecordStore
-from automation.sandbox_engine import SandboxAdapter
+from common.paths import ROOT, StackPaths
 from sandbox.app_variants import build_variant, new_version
+from sandbox.engine import SandboxEngine
+from sandbox.state import stack_lock
+from tests.support.cli_runner import run_module
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK = "dev"
-
-
-@pytest.fixture(scope="module")
-def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("interrupts")
-    saved = dict(os.environ)
-    yield root
-    SandboxAdapter(STACK, state_root=root).destroy()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def pids_mentioning(text: str) -> set[int]:
@@ -141,6 +134,7 @@ def records(state_root: Path) -> list[Any]:
 
 def test_sigint_during_check_stops_the_throwaway_sandbox(state_root: Path, tmp_path: Path) -> None:
     before = pids_mentioning(str(state_root))
+    recorded = records(state_root)
     proc = start("automation", "run", "--json", state_root=state_root, report_dir=tmp_path)
     check_sandbox = state_root / ".check"
     wait_for(
@@ -155,24 +149,34 @@ def test_sigint_during_check_stops_the_throwaway_sandbox(state_root: Path, tmp_p
     assert_truthful_interrupt(tmp_path, "check", code, out, err, signal.SIGINT)
     assert pids_mentioning(str(state_root)) == before  # moto and proxy of the check are gone
     assert not list(check_sandbox.glob("*"))  # and their folder
-    assert records(state_root) == []  # nothing was deployed, nothing recorded
+    assert records(state_root) == recorded  # nothing was deployed, nothing recorded
 
 
 @pytest.fixture(scope="module")
-def deployed(state_root: Path) -> str:
+def first_deployment(state_root: Path) -> str:
     """A first deployment to interrupt later ones against (no check stage: `up`)."""
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "sandbox", "up", "--stack", STACK, "--state-root", str(state_root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_module("sandbox", "up", "--stack", STACK, "--state-root", str(state_root))
     assert result.returncode == 0, result.stderr[-3000:]
     version, _, live = serving(state_root)
     assert version == live
     return str(version)
+
+
+@pytest.fixture()
+def deployed(state_root: Path, first_deployment: str) -> str:
+    """The stack as every test starts: app/'s version serving, moto, proxy and app alive.
+
+    A test before may have left another version serving, killed the stack's moto or taken the
+    stack down (the module runs in any order): that is put right with `down` and `up` here.
+    """
+    status = SandboxEngine(STACK, state_root=state_root).status()
+    if status["deployed"] and not status["ok"]:
+        down = cli("sandbox", "down", state_root=state_root)
+        assert down.returncode == 0, down.stderr[-3000:]
+    if serving(state_root) != (first_deployment,) * 3:
+        up = cli("sandbox", "up", state_root=state_root)
+        assert up.returncode == 0, up.stderr[-3000:]
+    return first_deployment
 
 
 def test_sigint_during_the_blue_green_switch_keeps_the_old_version_serving(
@@ -260,14 +264,15 @@ def cli(
 ) -> subprocess.CompletedProcess:
     if module == "automation" and args[0] != "outputs":
         args = (*args, "--report-dir", str(state_root / "reports"))  # not the worktree's
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", module, *args, "--stack", STACK, "--state-root", str(state_root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return run_module(
+        module,
+        *args,
+        "--stack",
+        STACK,
+        "--state-root",
+        str(state_root),
         env={**os.environ, "CI": "true"},
-        check=False,
+        timeout=timeout,
     )
 
 
@@ -314,10 +319,6 @@ def test_verify_from_the_outputs_file_alone(
 
 
 def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
-    import threading
-
-    from sandbox.state import StackPaths, stack_lock
-
     held, release = threading.Event(), threading.Event()
 
     def hold(seconds: float = 4) -> None:
@@ -380,10 +381,13 @@ def test_status_is_honest_when_moto_dies(state_root: Path, deployed: str) -> Non
 
 
 def test_history_outlives_down_and_continues(state_root: Path, deployed: str) -> None:
+    if not records(state_root):  # the interrupted runs of the other tests, if they ran first
+        run = cli("automation", "up", "--json", state_root=state_root)
+        assert run.returncode == 0, run.stderr[-2000:]
     before = cli("automation", "history", "--json", state_root=state_root)
     assert before.returncode == 0, before.stderr[-2000:]
     recorded = json.loads(before.stdout)["deployments"]
-    assert recorded  # the runs interrupted above (this module runs in order)
+    assert recorded
     sandbox_before = json.loads(cli("sandbox", "history", state_root=state_root).stdout)
     down = cli("sandbox", "down", state_root=state_root)
     assert down.returncode == 0

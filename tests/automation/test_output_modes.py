@@ -13,6 +13,7 @@ import pytest
 from automation.stagelog import StageLog
 from commandline.console import StageRenderer, human_mode
 from commandline.exitcodes import TABLE, ExitCode
+from common.paths import ROOT
 
 
 class Terminal(io.StringIO):
@@ -61,6 +62,6 @@ def test_machines_get_json_lines_only(tmp_path: Path) -> None:
 
 def test_the_exit_code_table_is_complete_and_documented() -> None:
     assert [code for code, _ in TABLE] == list(ExitCode)
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     for code in ExitCode:
         assert f"| {int(code)} " in readme or f" {int(code)} |" in readme, code

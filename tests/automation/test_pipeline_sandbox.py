@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,12 +26,13 @@ from automation.pipeline import ExitCode
 from automation.records import FileRecordStore
 from automation.sandbox_engine import SandboxAdapter
 from automation.wiring import build_pipeline
+from policy.rules import S3_PAB, evaluate, resources_from_sandbox
 from sandbox.app_variants import build_variant, new_version
+from tests.support.cli_runner import run_module
 from verify.aws import make_client
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK = "dev"
 #: The checks a photo-endpoint regression trips, without the slower performance wave.
 QUICK_VERIFY = ["readiness", "health", "api", "ml"]
@@ -54,13 +54,11 @@ def photo_endpoint_fails(source: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private sandbox state folder, torn down (processes included) after the module."""
-    root = tmp_path_factory.mktemp("pipeline-sandbox")
+@pytest.fixture(scope="module", autouse=True)
+def no_aws_or_pulumi_variable_left_behind() -> Iterator[None]:
+    """The pipeline also runs in this process: it must leave no AWS_/PULUMI_ variable set."""
     saved = dict(os.environ)
-    yield root
-    SandboxAdapter(STACK, state_root=root).destroy()
+    yield
     changed = {k for k in os.environ.keys() | saved.keys() if os.environ.get(k) != saved.get(k)}
     assert not {k for k in changed if k.startswith(("AWS_", "PULUMI_"))}, changed
 
@@ -68,25 +66,17 @@ def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def cli(
     state_root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [
-            sys.executable,
-            "-m",
-            "automation",
-            *args,
-            "--stack",
-            STACK,
-            "--engine",
-            "sandbox",
-            "--state-root",
-            str(state_root),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    return run_module(
+        "automation",
+        *args,
+        "--stack",
+        STACK,
+        "--engine",
+        "sandbox",
+        "--state-root",
+        str(state_root),
         env={**os.environ, **(env or {})},
         timeout=900,
-        check=False,
     )
 
 
@@ -120,7 +110,7 @@ def test_a_good_deployment_passes_run(good: dict[str, Any], state_root: Path) ->
     assert [s["stage"] for s in payload["stages"]] == ["check", "preview", "up", "verify"]
     assert all(s["status"] == "succeeded" for s in payload["stages"])
     assert serving_version({"api_url": payload["api_url"]}) == payload["app_version"]
-    (record,) = records(state_root)
+    (record,) = [r for r in records(state_root) if r.id == payload["deployment_id"]]
     assert record.status == "verified" and record.app_version == payload["app_version"]
     assert record.commit and record.verify_summary["passed"] is True
     # every stage logged as a JSON line with the deployment id
@@ -158,8 +148,6 @@ def test_policy_rules_judge_the_deployed_sandbox_graph(
     good: dict[str, Any], state_root: Path
 ) -> None:
     """The check stage's policy finding, and the same rules over the graph the run deployed."""
-    from policy.rules import S3_PAB, evaluate, resources_from_sandbox
-
     (policy,) = [f for f in good["payload"]["findings"] if f["name"] == "policy"]
     assert policy["ok"], policy["message"]
     graph = json.loads((state_root / STACK / "sandbox.json").read_text())["resources"]

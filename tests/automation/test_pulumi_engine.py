@@ -19,6 +19,7 @@ from pulumi import automation as auto
 from pulumi.automation import events
 from pulumi.automation._cmd import CommandResult
 
+from app.bundle import bundle_label
 from automation.errors import (
     CredentialsError,
     PipelineError,
@@ -27,8 +28,8 @@ from automation.errors import (
     TransientError,
     UsageError,
 )
-from automation.pulumi_engine import PulumiEngine
-from common.contracts import BUNDLE_ENV
+from automation.pulumi_engine import VERSION_TYPE, PulumiEngine
+from common.contracts import BUNDLE_ENV, VERSION_EXISTS_ENV
 
 
 def _pre_event(rtype: str, op: events.OpType) -> Any:
@@ -274,8 +275,6 @@ def test_preview_on_a_local_file_backend(
 
 def test_an_existing_eb_version_is_referenced_not_created_again(tmp_path: Path) -> None:
     """EB refuses a label twice per application: a rollback tells the program it exists."""
-    from common.contracts import VERSION_EXISTS_ENV
-
     bundle = tmp_path / "v-old.zip"
     with zipfile.ZipFile(bundle, "w") as zf:
         zf.writestr("application.py", "app = None\n")
@@ -297,10 +296,6 @@ def test_a_label_the_stack_state_manages_is_declared_again_not_referenced(
     """A plain redeploy: EB holds the label because this stack created it. Referencing it would
     drop the version resource from the state (a spurious delete); declaring it is a no-op."""
     import zipfile
-
-    from app.bundle import bundle_label
-    from automation.pulumi_engine import VERSION_TYPE
-    from common.contracts import VERSION_EXISTS_ENV
 
     bundle = tmp_path / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as zf:

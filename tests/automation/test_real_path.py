@@ -1,6 +1,6 @@
 """The real path up to the edge: `--engine pulumi` against a recording stand-in `pulumi` on PATH.
 
-The stand-in (tests/automation/stand_in_pulumi.py) logs every call's argv and environment and
+The stand-in (tests/support/stand_in_pulumi.py) logs every call's argv and environment and
 answers like the real CLI for the calls that matter, so these tests assert what the real CLI
 would receive: no `stack init` for read-only commands, opting out of the policy pack, and so on.
 The README walk (tests/test_readme_walk.py) asserts the rest on the README's own lines: the
@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from automation import wiring
+from automation.errors import PipelineError, translate_pulumi_error
 from automation.pipeline import ExitCode
-from tests.automation.stand_in_pulumi import calls, install_stand_in
+from automation.preflight import check_platform
+from automation.records import DeploymentRecord
+from automation.wiring import effective_config, record_store_for, stack_model
+from tests.support.cli_runner import run_module
+from tests.support.stand_in_pulumi import calls, install_stand_in
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
 CALLER_AWS = {
     "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",  # pragma: allowlist secret
@@ -39,15 +43,7 @@ def caller_env(stand_in: dict[str, str]) -> dict[str, str]:
 def automation(
     env: dict[str, str], *args: str, timeout: float = 600
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "automation", *args, "--engine", "pulumi"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_module("automation", *args, "--engine", "pulumi", env=env, timeout=timeout)
 
 
 def argv(call: dict) -> list[str]:
@@ -87,9 +83,6 @@ def test_any_stack_with_a_stack_file_gets_an_engine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stacks are files: a `pr-123` review stack is as valid as dev, an unknown one is named."""
-    from automation import wiring
-    from automation.errors import PipelineError
-
     assert {"dev", "staging", "prod"} <= set(wiring.known_stacks())
     (tmp_path / "Pulumi.yaml").write_text("name: passport-photo-backend\nruntime: python\n")
     (tmp_path / "Pulumi.pr-123.yaml").write_text("config: {}\n")
@@ -127,8 +120,6 @@ class FakeEb:
 
 
 def test_check_reports_a_newer_platform_of_the_pinned_branch() -> None:
-    from automation.preflight import check_platform
-
     pinned = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
     newer = "64bit Amazon Linux 2023 v4.10.2 running Python 3.11"
     other = "64bit Amazon Linux 2023 v4.11.0 running Python 3.12"
@@ -143,8 +134,6 @@ def test_check_reports_a_newer_platform_of_the_pinned_branch() -> None:
 def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None:
     from pulumi import automation as auto
     from pulumi.automation._cmd import CommandResult
-
-    from automation.errors import translate_pulumi_error
 
     urn = "urn:pulumi:prod::passport-photo-backend::aws:dynamodb/table:Table::pp-prod-emails"
     stderr = (
@@ -162,14 +151,11 @@ def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None
 
 def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
     """No stack outputs yet (no artifact bucket): the record goes next to the reports."""
-    from automation.wiring import record_store_for
 
     class Engine:  # the Engine protocol's members record_store_for reads
         name, stack, records_path, aws_env = "pulumi", "staging", None, None
 
     store = record_store_for(Engine(), tmp_path / "records.json")({})
-    from automation.records import DeploymentRecord
-
     store.save(DeploymentRecord(stack="staging", app_version="v-1", engine="pulumi"))
     assert [r.app_version for r in store.list()] == ["v-1"]
 
@@ -183,8 +169,6 @@ def test_a_bad_config_override_fails_before_the_cli(tmp_path: Path) -> None:
 
 
 def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:
-    from automation.wiring import effective_config, stack_model
-
     merged = effective_config("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"})
     assert merged["passport-photo-backend:backgroundRemovalModel"] == "u2net"
     assert stack_model("staging", {"passport-photo-backend:backgroundRemovalModel": "u2net"}) == (

@@ -13,7 +13,7 @@ from pathlib import Path
 from app.bundle import bundle_label
 from automation.pipeline import Pipeline, VerifyOutcome
 from automation.records import FileRecordStore, last_verified
-from tests.automation.test_blocked_pipeline import Engine, stub_pipeline
+from tests.support.stub_pipeline import Engine, stub_pipeline
 
 
 def _pipeline(tmp_path: Path, bundle: Path, store: FileRecordStore) -> Pipeline:

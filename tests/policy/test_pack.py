@@ -16,7 +16,8 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidation
 
 from policy.pack import policies
 from policy.rules import RULES, S3_BUCKET, S3_PAB
-from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
+from tests.support.program_graph import build_graph, make_fake_bundle
+from tests.support.stack_files import stack_file_config
 
 OPTS = PolicyResourceOptions(
     protect=False,

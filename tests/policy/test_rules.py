@@ -28,7 +28,8 @@ from policy.rules import (
     Resource,
     evaluate,
 )
-from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
+from tests.support.program_graph import build_graph, make_fake_bundle
+from tests.support.stack_files import stack_file_config
 
 STACKS = ("dev", "staging", "prod")
 
@@ -226,8 +227,6 @@ def test_a_second_bucket_without_protections_is_caught(graphs: dict[str, list[Re
 def test_values_unknown_at_preview_are_judged_at_up(rtype: str, known: dict) -> None:
     """In a preview an Output-built policy / ARN is absent (unknown): no verdict yet. The pack
     runs again at `up`, when the value is known, and must fire then (issue 10, item 8)."""
-    from policy.rules import Resource
-
     tags = {"project": "p", "stack": "s", "managed-by": "pulumi"}
     at_preview = Resource(rtype, "x", {"tags": tags})
     at_up = Resource(rtype, "x", {"tags": tags, **known})

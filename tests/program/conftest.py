@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.program.harness import (
-    FakeBundle,
-    Graph,
-    build_graph,
-    make_fake_bundle,
-    stack_file_config,
-)
+from tests.support.program_graph import FakeBundle, Graph, build_graph, make_fake_bundle
+from tests.support.stack_files import stack_file_config
 
 STACKS = ("dev", "staging", "prod")
 
@@ -31,11 +24,6 @@ def stack_graphs(fake_bundle: FakeBundle) -> dict[str, Graph]:
 @pytest.fixture(params=STACKS)
 def stack_graph(request: pytest.FixtureRequest, stack_graphs: dict[str, Graph]) -> Graph:
     return stack_graphs[request.param]
-
-
-@pytest.fixture()
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
+from components.backend import BackendArgs, PassportPhotoBackend
+from components.config import DEFAULT_SOLUTION_STACK, load_stack_config
 from components.eb_settings import EnvironmentShape, deployment_settings, option_settings
 from components.iam_policies import DYNAMODB_ACTIONS
-from tests.program.checks import settings_map
-from tests.program.harness import FakeBundle, Graph
-from tests.program.mocks import SOLUTION_STACK_TOKEN
+from components.naming import resource_prefix
+from tests.support.graph_checks import settings_map
+from tests.support.program_graph import (
+    FakeBundle,
+    Graph,
+    build_graph,
+    make_fake_bundle,
+    run_mocked,
+)
+from tests.support.recording_mocks import SOLUTION_STACK_TOKEN
+from tests.support.stack_files import stack_file_config
 
 ENV = "aws:elasticbeanstalk/environment:Environment"
 CONTRACT_ENV_VARS = {
@@ -57,8 +68,6 @@ def test_bundle_is_uploaded_and_becomes_the_deployed_version(
 
 def test_platform_is_pinned_by_config_not_looked_up(stack_graph: Graph) -> None:
     """Issue 10 item 7: no `most_recent=True` lookup at every run; the stack config decides."""
-    from components.config import DEFAULT_SOLUTION_STACK
-
     assert stack_graph.one(ENV).inputs["solutionStackName"] == DEFAULT_SOLUTION_STACK
     assert SOLUTION_STACK_TOKEN not in [token for token, _ in stack_graph.calls]
 
@@ -233,8 +242,6 @@ def test_a_new_bundle_changes_only_the_version_label(tmp_path, fake_bundle: Fake
 
     AWS documents UpdateEnvironment as refusing a version and a configuration change at once.
     """
-    from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
-
     other = tmp_path / "other"
     other.mkdir()
     newer = make_fake_bundle(other, extra=b"# new code\n")
@@ -249,15 +256,9 @@ def test_an_existing_version_is_referenced_and_eb_retires_old_ones(
     fake_bundle: FakeBundle,
 ) -> None:
     """Rollback under EB's rules: no second CreateApplicationVersion for a label EB holds."""
-    from components.backend import BackendArgs, PassportPhotoBackend
-    from components.config import load_stack_config
-    from components.naming import resource_prefix
-    from tests.program.harness import run_mocked, stack_file_config
 
     def program(registered: bool):
         def run():
-            import pulumi
-
             cfg = load_stack_config()
             backend = PassportPhotoBackend(
                 resource_prefix(cfg.stack),
@@ -292,8 +293,6 @@ def test_an_existing_version_is_referenced_and_eb_retires_old_ones(
 
 def test_a_sender_domain_gets_easy_dkim_and_route53_records(fake_bundle: FakeBundle) -> None:
     """Issue 10 item 4: a domain identity verifies itself once its DKIM CNAMEs are in DNS."""
-    from tests.program.harness import build_graph, stack_file_config
-
     config = {
         **stack_file_config("staging"),
         "passport-photo-backend:senderDomain": "passportphoto.example.com",
@@ -325,8 +324,6 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     fake_bundle: FakeBundle,
 ) -> None:
     """Issue 10 item 9: certificateArn → HTTPS listener on the ALB, api_url https://."""
-    from tests.program.harness import build_graph, stack_file_config
-
     ns = "passport-photo-backend:"
     cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
     subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]

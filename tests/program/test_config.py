@@ -5,11 +5,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws
 import pytest
 
+from common.paths import ROOT
 from components.config import (
     AWS_PROVIDER_KEYS,
     KEYS,
@@ -23,7 +27,8 @@ from components.config import (
     stack_tier,
 )
 from components.config import parse_stack_config as parse_config
-from tests.program.harness import ROOT, as_pulumi_config, run_mocked, stack_file_config
+from tests.support.program_graph import as_pulumi_config, run_mocked
+from tests.support.stack_files import stack_file_config
 
 NS = f"{PROJECT}:"
 
@@ -372,11 +377,6 @@ def test_unknown_regions_are_refused(region: str, hint: str) -> None:
 
 
 def test_aws_provider_keys_match_the_installed_sdk() -> None:
-    import re
-    from pathlib import Path
-
-    import pulumi_aws
-
     source = (Path(pulumi_aws.__file__).parent / "config" / "vars.py").read_text()
     installed = set(re.findall(r"__config__\.get[a-z_]*\('([A-Za-z0-9]+)'", source))
     assert set(AWS_PROVIDER_KEYS) == installed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.program.harness import Graph
+from tests.support.program_graph import Graph
 
 TABLE = "aws:dynamodb/table:Table"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.naming import configuration_set_name
-from tests.program.harness import Graph
+from tests.support.program_graph import Graph
 
 
 def test_identity_and_configuration_set(stack_graphs: dict[str, Graph]) -> None:

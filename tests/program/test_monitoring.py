@@ -3,14 +3,8 @@
 
 from __future__ import annotations
 
-from tests.program.harness import Graph
-
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-
-
-def alarms(graph: Graph) -> dict[str, dict]:
-    prefix = graph.one("passport:monitoring:Monitoring").name + "-"
-    return {a.name.removeprefix(prefix): a.inputs for a in graph.of_type(ALARM)}
+from tests.support.graph_checks import alarms
+from tests.support.program_graph import Graph
 
 
 def test_every_alarm_notifies_the_topic(stack_graph: Graph) -> None:

@@ -16,7 +16,7 @@ import pytest
 from common.contracts import OUTPUTS
 from components import backend
 from components.backend import STACK_OUTPUTS, OutputsContractError, PassportPhotoBackend
-from tests.program.harness import Graph
+from tests.support.program_graph import Graph
 from verify.outputs import OutputsError, validate
 
 

@@ -11,22 +11,22 @@ from hypothesis import strategies as st
 
 from components import naming
 from components.config import REGION_KEY, StackConfigError, parse_stack_config
-from tests.program.checks import (
-    invalid_names,
-    missing_outputs,
-    public_access_problems,
-    settings_map,
-    untagged,
-)
-from tests.program.harness import FakeBundle, build_graph
-from tests.program.mocks import autoname
-from tests.program.strategies import (
+from tests.support.config_strategies import (
     NS,
     any_stack_name,
     invalid_values,
     unknown_keys,
     valid_configs,
 )
+from tests.support.graph_checks import (
+    invalid_names,
+    missing_outputs,
+    public_access_problems,
+    settings_map,
+    untagged,
+)
+from tests.support.program_graph import FakeBundle, build_graph
+from tests.support.recording_mocks import autoname
 
 LOGICAL_SUFFIXES = ("artifacts", "media", "emails", "analytics", "ec2", "eb-service", "alarms")
 

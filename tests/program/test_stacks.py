@@ -11,14 +11,20 @@ import pytest
 from pulumi.runtime.settings import get_root_resource
 
 from common.contracts import BUNDLE_ENV
+from common.paths import ROOT
 from components.backend import STACK_OUTPUTS
 from components.bundle_source import BundleSourceError
 from components.config import PROJECT, StackConfigError
-from tests.program.checks import invalid_names, missing_outputs, public_access_problems, untagged
-from tests.program.harness import FakeBundle, Graph, run_mocked, stack_file_config
-from tests.program.mocks import RecordingMocks
+from tests.support.graph_checks import (
+    invalid_names,
+    missing_outputs,
+    public_access_problems,
+    untagged,
+)
+from tests.support.program_graph import FakeBundle, Graph, run_mocked
+from tests.support.recording_mocks import RecordingMocks
+from tests.support.stack_files import stack_file_config
 
-ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
 
 REQUIRED_TYPES = {

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from components.storage import Storage, StorageArgs
-from tests.program.checks import public_access_problems
-from tests.program.harness import Graph, run_mocked
+from tests.support.graph_checks import public_access_problems
+from tests.support.program_graph import Graph, run_mocked
 
 BUCKET = "aws:s3/bucket:Bucket"
 

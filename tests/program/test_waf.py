@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from components.waf import BLOCK_BODY_KEY, RATE_RULE
-from tests.program.harness import Graph
-from tests.program.test_monitoring import alarms
+from tests.support.graph_checks import alarms
+from tests.support.program_graph import Graph
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"

@@ -1,8 +1,10 @@
-"""Deployments on one dev stack, in order: idempotent re-up, blue/green replacement, a broken
-version that never gets healthy (the old one keeps serving), history, then `down`.
+"""Deployments on one dev stack: idempotent re-up, blue/green replacement, a broken version
+that never gets healthy (the old one keeps serving), history, a rollback, then `down`.
 
-The tests share one deployed stack (each `up` boots gunicorn with rembg) and depend on running
-in file order, which pytest guarantees within a module.
+The tests share one deployed stack (each `up` boots gunicorn with rembg). Each starts from the
+same state, whatever ran before it (the suite runs in random order too): the `dev` fixture puts
+the stack back to serving app/'s version, healthy, after a test that changed it; a test that
+needs more (a failed `up` before a rollback) sets that up itself.
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from app.bundle import bundle_label
 from common import pids
+from common.paths import ROOT
 from sandbox import processes
+from sandbox.app_variants import build_variant, cannot_start
+from sandbox.engine import SandboxEngine
 from sandbox.errors import SandboxError
-from tests.sandbox.conftest import ROOT, Deployed, deploy
+from tests.support.cli_runner import run_module
+from tests.support.sandbox_stacks import Deployed, deploy
 
 pytestmark = pytest.mark.slow
 #: gunicorn keeps a master whose workers cannot boot alive (as EB keeps the instance), so a
@@ -32,10 +37,34 @@ HEALTH_TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def dev(state_root: Path) -> Iterator[Deployed]:
+def dev_stack(state_root: Path) -> Iterator[Deployed]:
+    """The module's dev stack, deployed once from app/."""
     deployed = deploy("dev", state_root, health_timeout=HEALTH_TIMEOUT)
     yield deployed
     deployed.engine.destroy()
+
+
+@pytest.fixture()
+def dev(dev_stack: Deployed) -> Deployed:
+    """The dev stack as every test starts: up, serving app/'s version (the module's first
+    deployment), healthy, its last deployment succeeded and no delete pending. What a test
+    before left otherwise (another version, a failed `up`, `down`) is put back with an `up`."""
+    if not _at_start(dev_stack):
+        dev_stack.engine.up()
+    dev_stack.outputs = dev_stack.engine.outputs()
+    return dev_stack
+
+
+def _at_start(dev: Deployed) -> bool:
+    status = dev.engine.status()  # processes alive, moto answering, /health?deep=1 200
+    if not status.get("ok"):
+        return False
+    first = dev.engine.history()[-1]["app_version"]
+    return (
+        status["health"]["version"] == first
+        and status["last_deployment"]["result"] == "succeeded"
+        and not _state(dev).get("pending_deletes")
+    )
 
 
 def health(url: str) -> dict:
@@ -102,13 +131,14 @@ def test_up_fails_when_the_version_left_serving_is_not_healthy(dev: Deployed) ->
     try:
         os.kill(serving.pid, signal.SIGHUP)  # gunicorn: restart the workers
         assert _wait_health(dev.outputs["api_url"], 503).status_code == 503
-        up = subprocess.run(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "sandbox", "up", "--stack", "dev"]
-            + ["--state-root", str(dev.engine.state_root)],
-            capture_output=True,
-            text=True,
+        up = run_module(
+            "sandbox",
+            "up",
+            "--stack",
+            "dev",
+            "--state-root",
+            str(dev.engine.state_root),
             timeout=300,
-            cwd=ROOT,
         )
         assert up.returncode == 1, up.stderr
         assert "Traceback" not in up.stderr
@@ -153,8 +183,6 @@ def test_preview_of_a_changed_bundle_shows_the_app_update(
 def test_changed_bundle_replaces_the_app_behind_the_same_url(
     dev: Deployed, changed_bundle: Path
 ) -> None:
-    from app.bundle import bundle_label
-
     old = live_app(dev)
     outputs = dev.engine.up(changed_bundle)
     label = bundle_label(changed_bundle)
@@ -169,8 +197,6 @@ def test_changed_bundle_replaces_the_app_behind_the_same_url(
 def test_a_version_that_cannot_start_leaves_the_old_one_serving(
     dev: Deployed, broken_bundle: Path
 ) -> None:
-    from app.bundle import bundle_label
-
     serving = live_app(dev)
     with pytest.raises(SandboxError) as err:
         dev.engine.up(broken_bundle)
@@ -209,37 +235,59 @@ def _pids_in(folder: Path) -> list[int]:
     return found
 
 
-def test_history_lists_every_deployment_newest_first(dev: Deployed) -> None:
+def test_history_lists_every_deployment_newest_first(
+    dev: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = dev.engine.history()
+    dev.engine.up()  # unchanged: succeeded
+    with monkeypatch.context() as patch:  # a failed `up`: the program raises
+        patch.setattr(SandboxEngine, "_run", _program_fails)
+        with pytest.raises(SandboxError, match="the program failed"):
+            dev.engine.up()
+    dev.engine.up()
     history = dev.engine.history()
-    results = ["failed", "succeeded", "succeeded", "failed", "succeeded", "succeeded"]
-    assert [h["result"] for h in history] == results  # the 2nd failed: an unhealthy no-op up
-    assert [h["version"] for h in history] == [6, 5, 4, 3, 2, 1]
+    assert [h["result"] for h in history[:3]] == ["succeeded", "failed", "succeeded"]
+    newest = len(earlier) + 3
+    assert [h["version"] for h in history] == list(range(newest, 0, -1))
+    assert history[3:] == earlier
+
+
+def _program_fails(self: SandboxEngine, *args: object, **kwargs: object) -> dict:
+    raise SandboxError("the program failed")
 
 
 def test_eb_refuses_an_application_version_label_twice(
-    dev: Deployed, monkeypatch: pytest.MonkeyPatch
+    dev: Deployed, changed_bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """EB's rule, modelled: redeploying an existing label as a *new* version resource fails."""
-    from app.bundle import bundle_label
-
     first = dev.engine.history()[-1]["app_version"]
-    bundle = Path(__file__).resolve().parents[2] / "build" / "bundles" / f"{first}.zip"
+    bundle = ROOT / "build" / "bundles" / f"{first}.zip"
     assert bundle_label(bundle) == first
+    dev.outputs = dev.engine.up(changed_bundle)  # another version serves: `first` is not declared
     monkeypatch.setattr(type(dev.engine), "_version_env", lambda self, bundle: {})
     with pytest.raises(SandboxError, match=f"Application Version {first} already exists"):
         dev.engine.up(bundle)
     assert health(dev.outputs["api_url"])["version"] == dev.outputs["app_version"]
 
 
-def test_rollback_after_a_failed_up_references_the_existing_version(dev: Deployed) -> None:
+def test_rollback_after_a_failed_up_references_the_existing_version(
+    dev: Deployed, tmp_path: Path
+) -> None:
     """Issue 10 item 5: rolling back to the first version passes under EB's rules."""
     first = dev.engine.history()[-1]["app_version"]
+    # Labels new to EB, so that each `up` declares its version resource (one EB already holds,
+    # e.g. from another test, is referenced instead): a new version serves, then a failed one.
+    newer = build_variant(tmp_path / "newer", _marked("rollback: a newer version"))
+    broken = build_variant(tmp_path / "broken", _marked("rollback: cannot start", cannot_start))
+    dev.outputs = dev.engine.up(newer)
+    with pytest.raises(SandboxError, match="cannot start"):
+        dev.engine.up(broken)
     serving = dev.outputs["app_version"]
     # The failed up replaced the version resource (create before delete): the serving version
     # is pending delete, with the program's retain_on_delete as the mocks saw it.
     (pending,) = _state(dev)["pending_deletes"]
     assert pending["id"] == serving and pending["retain_on_delete"] is True
-    bundle = Path(__file__).resolve().parents[2] / "build" / "bundles" / f"{first}.zip"
+    bundle = ROOT / "build" / "bundles" / f"{first}.zip"
     outputs = dev.engine.up(bundle)
     assert outputs["app_version"] == first
     assert health(outputs["api_url"])["version"] == first
@@ -250,6 +298,18 @@ def test_rollback_after_a_failed_up_references_the_existing_version(dev: Deploye
     # EB (sandbox/realise/deletes.py): it stays a rollback target, and no delete is pending.
     assert serving in versions and state["pending_deletes"] == []
     dev.outputs = outputs
+
+
+def _marked(mark: str, *edits: Callable[[Path], None]) -> Callable[[Path], None]:
+    """An edit of the app source: `edits`, and a comment that gives the bundle its own label."""
+
+    def edit(source: Path) -> None:
+        for change in edits:
+            change(source)
+        init = source / "passport_app" / "__init__.py"
+        init.write_text(init.read_text() + f"\n# {mark}\n")
+
+    return edit
 
 
 def test_down_stops_every_process_and_frees_every_port(dev: Deployed) -> None:

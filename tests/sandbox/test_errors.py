@@ -11,11 +11,17 @@ import shutil
 import socket
 from pathlib import Path
 
+import boto3
 import pytest
 
+import app.models
+from common.contracts import SANDBOX_AWS_ENV
+from common.paths import ROOT
 from sandbox import cli, processes
-from sandbox.engine import ROOT, SandboxEngine
+from sandbox.engine import SandboxEngine
 from sandbox.errors import SandboxError
+from sandbox.realise.context import RealiseContext
+from sandbox.realise.route53 import record
 from sandbox.state import read_json
 
 
@@ -76,8 +82,6 @@ def test_moto_not_installed(capsys, monkeypatch, tmp_path: Path) -> None:
 
 
 def test_model_missing(capsys, monkeypatch, tmp_path: Path) -> None:
-    import app.models
-
     monkeypatch.setattr(app.models, "MODELS_DIR", tmp_path / "no-models")
     code, err = run_cli(capsys, "up", "--stack", "dev", "--state-root", str(tmp_path))
     assert code == 2
@@ -152,12 +156,6 @@ def test_unknown_resource_type_fails_loudly(tmp_path: Path) -> None:
 
 def test_dkim_records_need_the_users_hosted_zone(clean_moto: str) -> None:
     """Route 53 records go into a zone that must exist (the user's), as in AWS."""
-    import boto3
-
-    from common.contracts import SANDBOX_AWS_ENV
-    from sandbox.realise.context import RealiseContext
-    from sandbox.realise.route53 import record
-
     ctx = RealiseContext("dev", "p", "us-east-1", clean_moto, SANDBOX_AWS_ENV)
     inputs = {
         "zoneId": "ZNOSUCHZONE1",
@@ -182,8 +180,6 @@ def test_a_program_run_leaves_no_event_loop_to_the_garbage_collector(tmp_path: P
     that promises no traceback (seen on `sandbox preview --json` in the README walk)."""
     import gc
     import warnings
-
-    from sandbox.engine import SandboxEngine
 
     gc.collect()
     with warnings.catch_warnings(record=True) as seen:

@@ -5,6 +5,7 @@ One prod stack (2 instances, Immutable) is deployed; traffic runs from a few cli
 through `api_url` while a new version is deployed; every request must succeed, both versions
 must have answered, and afterwards only the new fleet serves, with state and outputs naming it.
 Traffic is health + email-validate (cheap) so the test stays short on a shared 2-core machine.
+The tests on the deployed stack are marked slow; EB's batch-size rounding is a plain unit test.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.bundle import bundle_label
+from common.polling import wait_until
 from sandbox import processes
 from sandbox.fleet import FleetShape
 from sandbox.instances import instances_of
-from sandbox.proxy import upstream_request
+from sandbox.proxy import ProxyClient, upstream_request
 from sandbox.serving import recover_interrupted_switch
-from tests.sandbox.conftest import Deployed, deploy
-
-pytestmark = pytest.mark.slow
+from sandbox.state import SandboxState
+from tests.support.sandbox_stacks import Deployed, deploy
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,7 @@ class Traffic:
         return [r for r in self.results if not isinstance(r[2], int)]
 
 
+@pytest.mark.slow
 def test_prod_runs_min_instances_behind_the_load_balancer(prod: Deployed) -> None:
     state = _state(prod)
     fleet = instances_of(state["app"])
@@ -104,16 +107,25 @@ def test_prod_runs_min_instances_behind_the_load_balancer(prod: Deployed) -> Non
     assert sorted(seen.values()) == [4, 4]
 
 
+@pytest.mark.slow
 def test_forwarded_for_is_appended_like_an_alb(prod: Deployed) -> None:
-    status = json.loads(
-        (prod.engine.paths.proxy_target.with_name("proxy-target.status.json")).read_text()
-    )
-    assert all(b["state"] == "healthy" for b in status["backends"].values())
+    status_file = prod.engine.paths.proxy_target.with_name("proxy-target.status.json")
+
+    def settled() -> bool:
+        # After a test that changed the fleet, drained instances and ones still in their first
+        # health checks are listed for a few seconds.
+        backends = json.loads(status_file.read_text())["backends"].values()
+        return all(b["state"] == "healthy" for b in backends)
+
+    wait_until(settled, timeout=30, what="every instance behind the balancer healthy")
     resp = requests.get(
         f"{prod.outputs['api_url']}/nowhere", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10
     )
     assert resp.status_code == 404  # routed to the app (its JSON 404), not refused by the proxy
     assert resp.json()["error"]["code"] == "not_found"
+
+
+def test_the_proxy_appends_the_client_to_forwarded_for() -> None:
     relayed = upstream_request(
         "GET / HTTP/1.1", [("Host", "x"), ("X-Forwarded-For", "203.0.113.9")], b"", "10.0.0.7", 80
     )
@@ -122,11 +134,10 @@ def test_forwarded_for_is_appended_like_an_alb(prod: Deployed) -> None:
     assert b"X-Forwarded-Proto: http\r\n" in relayed
 
 
+@pytest.mark.slow
 def test_immutable_deploy_under_steady_traffic_fails_no_request(
     prod: Deployed, changed_bundle: Path
 ) -> None:
-    from app.bundle import bundle_label
-
     old_version = prod.outputs["app_version"]
     old_fleet = instances_of(_state(prod)["app"])
     new_label = bundle_label(changed_bundle)
@@ -161,14 +172,13 @@ def test_immutable_deploy_under_steady_traffic_fails_no_request(
         events.index("in service") < events.index("switched") < events.index("drained and stopped")
     )
     assert not _state(prod).get("deploying") and not _state(prod).get("switch")
+    prod.outputs = outputs  # what the stack serves now, for the tests that follow
 
 
+@pytest.mark.slow
 def test_an_interrupted_switch_is_finished_or_undone_from_the_target_file(prod: Deployed) -> None:
     """A process killed between the commit (target file) and the state write is finished on the
     next command; one killed before the commit is undone (the new instances stopped)."""
-    from sandbox.proxy import ProxyClient
-    from sandbox.state import SandboxState
-
     state = SandboxState(prod.engine.paths)
     lb = ProxyClient(prod.engine.paths.proxy_target)
     app = state.get("app")

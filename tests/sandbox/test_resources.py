@@ -13,17 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from app.bundle import bundle_label
+from common.contracts import OUTPUTS
 from sandbox.realise.filter_patterns import matches
-from tests.sandbox.conftest import Deployed, deploy
+from tests.support.sandbox_stacks import Deployed, deploy
 
 pytestmark = pytest.mark.slow
-STACK_OUTPUTS = (
-    "stack", "region", "api_url", "environment_name", "application_name", "app_version",
-    "artifact_bucket", "media_bucket", "email_table", "analytics_table", "sender_email",
-    "ses_configuration_set", "alarm_topic_arn", "cors_allowed_origins", "latency_budget_ms",
-    "max_upload_mb", "ses_dns_records", "load_test",
-)  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -35,7 +32,7 @@ def stack(request: pytest.FixtureRequest, state_root: Path) -> Iterator[Deployed
 
 def test_outputs_follow_the_contract_and_are_on_disk(stack: Deployed) -> None:
     out = stack.outputs
-    assert list(out) == list(STACK_OUTPUTS)
+    assert list(out) == list(OUTPUTS)  # the contract, realised and on disk
     assert out["ses_dns_records"] == []  # an email identity: no DNS records to add by hand
     assert out["stack"] == stack.engine.stack
     assert out["cors_allowed_origins"] == stack.setting("corsAllowedOrigins")
@@ -108,8 +105,6 @@ def test_buckets_are_versioned_encrypted_private_and_tls_only(stack: Deployed) -
 
 
 def test_bundle_object_is_the_deployed_version(stack: Deployed) -> None:
-    from app.bundle import bundle_label
-
     s3 = stack.client("s3")
     label = stack.outputs["app_version"]
     key = f"bundles/{label}.zip"
@@ -195,8 +190,6 @@ def test_eb_application_and_environment_registered(stack: Deployed) -> None:
 
 
 def test_api_url_serves_the_deployed_version(stack: Deployed) -> None:
-    import requests
-
     resp = requests.get(f"{stack.outputs['api_url']}/health", timeout=10)
     assert resp.status_code == 200
     assert resp.json()["version"] == stack.outputs["app_version"]
@@ -235,8 +228,6 @@ def test_rejected_requests_filter_counts_the_apps_own_429s(stack: Deployed) -> N
     and an alarm on its metric. The pattern is proved against the access log the real app wrote
     under gunicorn in this sandbox: its 429 lines match (also behind EB's rsyslog prefix), others
     do not."""
-    import requests
-
     env = stack.outputs["environment_name"]
     group = f"/aws/elasticbeanstalk/{env}/var/log/web.stdout.log"
     (flt,) = stack.client("logs").describe_metric_filters(logGroupName=group)["metricFilters"]

@@ -13,7 +13,8 @@ from common.contracts import SANDBOX_AWS_ENV
 from sandbox.realise import HANDLERS
 from sandbox.realise.context import RealiseContext
 from sandbox.realise.wafv2 import WafValidationError
-from tests.program.harness import build_graph, make_fake_bundle, stack_file_config
+from tests.support.program_graph import build_graph, make_fake_bundle
+from tests.support.stack_files import stack_file_config
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from common.paths import ROOT
+
 HOOK = Path(sys.executable).with_name("detect-secrets-hook")
 
 # Built at run time so this file itself holds no key-shaped string for the scanner to find.

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.verify.conftest import Reply, ScriptedServer
+from tests.support.photos import TEST_IMAGES
+from tests.support.scripted_server import Reply, ScriptedServer
 from verify.checks import readiness
 from verify.checks.performance import percentile
 from verify.checks.s3 import is_tls_only
@@ -19,7 +20,7 @@ from verify.model import Status
 from verify.photo_analysis import analyse
 from verify.runner import run_checks
 
-IMAGES = Path(__file__).resolve().parents[2] / "test_images"
+IMAGES = TEST_IMAGES
 
 
 def jpeg(image: np.ndarray) -> bytes:

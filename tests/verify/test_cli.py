@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.verify.conftest import Reply, ScriptedServer
+from common.paths import ROOT
+from tests.support.scripted_server import Reply, ScriptedServer
 from verify.cli import main
 from verify.outputs import OutputsError, load_pulumi, load_sandbox
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def outputs_file(tmp_path: Path, **outputs: object) -> Path:

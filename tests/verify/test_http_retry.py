@@ -8,7 +8,7 @@ import pytest
 
 from common.polling import Backoff, Deadline
 from sandbox.moto_server import free_port
-from tests.verify.conftest import Reply, ScriptedServer
+from tests.support.scripted_server import Reply, ScriptedServer
 from verify.http import HttpClient
 from verify.model import CheckFailed
 

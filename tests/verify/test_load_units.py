@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import verify
+from automation.wiring import verifier
 from verify import select
 from verify.checks.load import DEFAULT_PLAN, judge, read_stats, svg_chart
 from verify.load_shape import phase_at
+from verify.model import Report
 
 HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -81,10 +84,6 @@ def test_chart_is_an_svg_with_a_line_per_series() -> None:
 
 def test_the_pipelines_verifier_runs_load_when_the_stack_asks(monkeypatch, tmp_path) -> None:
     """`automation run`/`rollback`/`verify` pass pipeline=True; `python -m verify` does not."""
-    import verify
-    from automation.wiring import verifier
-    from verify.model import Report
-
     selected: list[list[str]] = []
 
     def fake_run(outputs, **kwargs):  # noqa: ANN001, ANN003, ANN202 - stands in for verify.run

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import botocore.exceptions as bx
 import pytest
 
 from common.polling import Backoff, Deadline, RetriesExhausted, call_with_retry
+from tests.support.photos import TEST_IMAGES
 from verify.aws import is_transient_aws
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Status
 from verify.progress import log
 from verify.runner import run_checks
 
-IMAGES = Path(__file__).resolve().parents[2] / "test_images"
+IMAGES = TEST_IMAGES
 
 
 def check(name: str, fn, *, needs_app: bool = True, timeout_s: float = 5.0) -> Check:

@@ -21,15 +21,15 @@ import boto3
 import pytest
 
 import verify
+from common.paths import ROOT
 from sandbox.engine import SandboxEngine
 from sandbox.moto_server import free_port
-from tests.verify.apps import OPEN_CORS, WRONG_US_SIZE, broken_app
+from tests.support.broken_app import OPEN_CORS, WRONG_US_SIZE, broken_app
 from verify.model import Report, Status
 from verify.outputs import load_sandbox
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK = "dev"
 
 
@@ -45,12 +45,6 @@ class Deployment:
 
     def with_outputs(self, **changes: Any) -> dict[str, Any]:
         return {**self.outputs, **changes}
-
-
-@pytest.fixture(scope="module")
-def state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private sandbox state folder: the suite never touches a developer's .sandbox/dev."""
-    return tmp_path_factory.mktemp("verify-sandbox")
 
 
 @pytest.fixture(scope="module")

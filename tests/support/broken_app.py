@@ -22,10 +22,9 @@ from typing import Any
 import requests
 
 from common.contracts import SANDBOX_AWS_ENV
+from common.paths import APP_DIR
 from sandbox.moto_server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "app"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 #: Entry modules for broken builds: each imports the real app and breaks one thing.

@@ -16,7 +16,7 @@ from components.config import (
     RESERVED_TAG_KEYS,
     stack_tier,
 )
-from tests.program.harness import as_pulumi_config
+from tests.support.program_graph import as_pulumi_config
 
 NS = f"{PROJECT}:"
 REGIONS = (

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
+from app.bundle import bundle_label
 from components.backend import BackendArgs, PassportPhotoBackend
 from components.config import PROJECT, load_stack_config
 from components.naming import resource_prefix
-from tests.program.mocks import RecordingMocks, Registered
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.recording_mocks import RecordingMocks, Registered
 
 
 @dataclass
@@ -32,13 +30,7 @@ def make_fake_bundle(directory: Path, extra: bytes = b"") -> FakeBundle:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("Procfile", "web: gunicorn application:application\n")
         archive.writestr("application.py", b"application = None\n" + extra)
-    from app.bundle import bundle_label
-
     return FakeBundle(str(path), bundle_label(path))
-
-
-def stack_file_config(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def as_pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:

@@ -11,9 +11,10 @@ import pulumi_aws
 
 from components import naming
 from components.backend import STACK_OUTPUTS
-from tests.program.harness import Graph
+from tests.support.program_graph import Graph
 
 OWNERSHIP_TAGS = ("project", "stack", "managed-by")
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 NAME_RULES = {
     "aws:s3/bucket:Bucket": ("bucket", naming.is_valid_s3_bucket_name),
@@ -90,6 +91,12 @@ def public_access_problems(graph: Graph) -> list[str]:
     if graph.of_type("aws:s3/bucketAcl:BucketAcl"):
         problems.append("BucketAcl resources declared")
     return problems
+
+
+def alarms(graph: Graph) -> dict[str, dict]:
+    """The stack's CloudWatch alarms by short name (`latency-p99`), their declared inputs."""
+    prefix = graph.one("passport:monitoring:Monitoring").name + "-"
+    return {a.name.removeprefix(prefix): a.inputs for a in graph.of_type(ALARM)}
 
 
 def missing_outputs(graph: Graph) -> list[str]:
