@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from commandline.exitcodes import ExitCode
+from common.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TABLE = "aws:dynamodb/table:Table"
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from commandline.console import Reporter
 from commandline.exitcodes import ExitCode
-from tests.automation.stand_in_pulumi import calls, install_stand_in
-
-ROOT = Path(__file__).resolve().parents[2]
+from common.paths import ROOT
+from tests.support.stand_in_pulumi import calls, install_stand_in
 
 
 class Terminal(io.StringIO):

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
+from common.paths import ROOT
 from sandbox.engine import SandboxEngine
 from sandbox.errors import SandboxError
 from sandbox.mocks import PlanningMocks
 from sandbox.program import load_stack_config, run_program
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def planned_graph(stack: str) -> dict[str, dict[str, Any]]:
