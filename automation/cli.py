@@ -48,6 +48,7 @@ from .errors import PipelineError, UsageError
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
 from .records import ArchivedRecordStore, reap_stale
+from .status import RunStatus, StageStatus
 from .wiring import DEFAULT_STATE_ROOT, build_pipeline, clean_orphan_checks
 
 PROG = "python -m automation"
@@ -135,7 +136,7 @@ class Session:
 
     def say(self, line: str) -> None:
         """A note for the operator (what was cleaned): a progress line or a JSON line."""
-        self.pipeline.log.event(self.command, "note", detail=line)
+        self.pipeline.log.event(self.command, StageStatus.NOTE, detail=line)
 
     def clean_stale(self) -> None:
         """Whatever a killed run (SIGKILL, a lost runner) left behind, cleaned and said."""
@@ -204,7 +205,7 @@ def _session_run(
 
 def _error(session: Session | None, exc: BaseException) -> None:
     if session is not None:
-        session.pipeline.log.event(session.command, "failed", detail=str(exc))
+        session.pipeline.log.event(session.command, StageStatus.FAILED, detail=str(exc))
     print(f"error: {exc}", file=sys.stderr)
 
 
@@ -383,9 +384,8 @@ def verify(
         result.verify = outcome.summary
         result.report_dir = str(outcome.report_dir)
         if not outcome.passed:
-            result.status, result.exit_code = "failed", ExitCode.FAILED
-            if outcome.blocked:  # only a named manual step is outstanding: not a failure
-                result.status, result.exit_code = "blocked", ExitCode.BLOCKED
+            # only a named manual step outstanding (blocked) is not a failure
+            result.status = RunStatus.BLOCKED if outcome.blocked else RunStatus.FAILED
         result.message = f"report: {outcome.report_dir}"
         if not only:  # the full default set: what `run` verifies
             promoted = pipeline.promote(outputs, outcome)
