@@ -19,6 +19,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
+from app.lock import logical_lines
 from app.models import MODELS, md5_of, model_path
 from common.paths import APP_DIR
 
@@ -39,10 +40,11 @@ class Finding:
 def parse_requirements(path: Path) -> tuple[list[Requirement], list[str]]:
     """Requirements of a pip file, and the lines that are not valid requirements."""
     reqs, bad = [], []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
+    # The hashed lock's `name==v \` + `--hash=...` continuations are one logical line.
+    for line in logical_lines(path.read_text(encoding="utf-8")):
+        if line.startswith("-"):
             continue
+        line = line.split(" --hash", 1)[0].strip()
         try:
             reqs.append(Requirement(line))
         except InvalidRequirement:
