@@ -18,9 +18,11 @@ $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
 	touch $(STAMP)
 
 ## setup: create .venv, install pinned dependencies, fetch the model and the bundle's
-## wheelhouse (cached by lock digest), warm rembg (idempotent)
+## wheelhouse, build the venv the sandbox runs bundles from (both cached by lock digest,
+## shared by worktrees), warm rembg (idempotent)
 setup: $(STAMP) models wheelhouse
 	@$(PY) -m app.warmup
+	@$(PY) -m sandbox.bundle_venv
 
 ## lock: resolve app/requirements.in into the hashed lock app/requirements.txt (uv, EB target)
 lock: $(STAMP)

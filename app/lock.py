@@ -43,6 +43,7 @@ PROJECT_LOCK = ROOT / "requirements.lock"
 TARGET_PLATFORM = "x86_64-manylinux_2_34"
 TARGET_PYTHON = "3.11"
 INPUT_DIGEST_PREFIX = "# input sha256: "
+CLOSURE_DIGEST_PREFIX = "# closure sha256: "
 
 
 class LockError(RuntimeError):
@@ -122,10 +123,10 @@ def input_digest(path: Path = INPUT) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def recorded_input_digest(lock_text: str) -> str | None:
+def recorded_input_digest(lock_text: str, prefix: str = INPUT_DIGEST_PREFIX) -> str | None:
     for line in lock_text.splitlines():
-        if line.startswith(INPUT_DIGEST_PREFIX):
-            return line.removeprefix(INPUT_DIGEST_PREFIX).strip()
+        if line.startswith(prefix):
+            return line.removeprefix(prefix).strip()
     return None
 
 
@@ -156,6 +157,12 @@ def stale_reasons(
         pins = {p.key: p for p in parse_lock_text(text)}
     except LockError as exc:
         return [*reasons, str(exc)]
+    made = recorded_input_digest(text, CLOSURE_DIGEST_PREFIX)
+    if made != closure_digest(list(pins.values())):
+        reasons.append(
+            "the pins or hashes were edited by hand since `make lock` (closure digest "
+            f"{closure_digest(list(pins.values()))}, lock records {made or 'none'})"
+        )
     for line in logical_lines(source.read_text(encoding="utf-8")):
         if line.startswith("-"):
             continue
@@ -199,6 +206,7 @@ def compile_lock(source: Path = INPUT, lock: Path = LOCK, constraints: Path = PR
     tmp.unlink()
     header = (
         f"{INPUT_DIGEST_PREFIX}{input_digest(source)}\n"
+        f"{CLOSURE_DIGEST_PREFIX}{closure_digest(parse_lock_text(body))}\n"
         f"# target: {TARGET_PLATFORM}, CPython {TARGET_PYTHON}; "
         f"constrained by {constraints.name}\n"
     )

@@ -30,6 +30,7 @@ from policy.rules import evaluate, resources_from_sandbox
 from verify.aws import make_client
 
 from . import preflight
+from .artifacts import ArtifactBucket
 from .engine import Engine
 from .errors import PipelineError, UsageError
 from .pipeline import Pipeline, Verifier, VerifyOutcome
@@ -123,7 +124,7 @@ def stack_model(stack: str, overrides: Mapping[str, str] | None = None) -> str:
 
 def build_bundle_for(config: RunConfig) -> Path:
     """Build app/ into a reproducible bundle carrying the model this config selects."""
-    return build_bundle(model=config.model).path
+    return build_bundle(model=config.model, self_contained=config.self_contained).path
 
 
 def fetch_bundle(
@@ -216,7 +217,11 @@ def verifier(
 
 
 def preflight_checks(
-    config: RunConfig, *, state_root: Path | None = None, real: bool = False
+    config: RunConfig,
+    *,
+    state_root: Path | None = None,
+    real: bool = False,
+    bundle_builder: Callable[[], Path] | None = None,
 ) -> Callable[[], list[Finding]]:
     """The check stage's list: static checks, then the app booted locally and verified.
 
@@ -233,9 +238,17 @@ def preflight_checks(
     def model() -> Finding:
         return preflight.check_model(config.model)
 
+    built: list[Path] = []
+
     def bundle() -> Finding:
-        path = build_bundle_for(config)
+        path = (bundle_builder or (lambda: build_bundle_for(config)))()
+        built.append(path)
         return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
+
+    def bundle_installs() -> Finding:
+        if not built:
+            return Finding("bundle_installs", False, "no bundle was built")
+        return preflight.check_bundle_installs(built[-1])
 
     def python_version() -> Finding:
         # lazy import: components.app_environment loads pulumi_aws, 0.2 s at every start-up
@@ -263,6 +276,7 @@ def preflight_checks(
                 python_version,
                 model,
                 bundle,
+                bundle_installs,
             ]
         )
         if not all(f.ok for f in static):
@@ -390,6 +404,7 @@ def build_pipeline(
         ),
         bundle_builder=lambda: build_bundle_for(config),
         bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, engine.aws_env),
+        artifacts=lambda outputs: ArtifactBucket(outputs, engine.aws_env),
         record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
