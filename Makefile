@@ -82,6 +82,7 @@ bench: setup
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_capacity.py
+	$(PY) benchmarks/bench_bundle.py
 	$(PY) -m sandbox up --stack $(STACK)
 	$(PY) benchmarks/bench_verify.py --stack $(STACK)
 

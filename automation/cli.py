@@ -460,6 +460,14 @@ def promote(
             "--label", metavar="VERSION", help="the app version (default: newest verified)"
         ),
     ] = None,
+    fetch_only: Annotated[
+        Path | None,
+        typer.Option(
+            "--fetch-only",
+            metavar="DIR",
+            help="run the refusals, save the checked bundle in DIR, deploy nothing",
+        ),
+    ] = None,
     as_json: Json = False,
     report_dir: ReportDir = None,
     only: Only = None,
@@ -488,7 +496,7 @@ def promote(
             run_id=s.pipeline.run_id,
             report_root=s.pipeline.report_root.parent / from_stack,
         )
-        return s.pipeline.promote_from(source, label)
+        return s.pipeline.promote_from(source, label, fetch_only=fetch_only)
 
     return _session_run(
         "promote",

@@ -8,6 +8,7 @@ records, stage logs, metrics, notifications and the GitHub outputs.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import uuid
@@ -540,12 +541,16 @@ class Pipeline:
 
     # -- build once, promote ------------------------------------------------------------------
 
-    def promote_from(self, source: Pipeline, label: str | None = None) -> PipelineResult:
+    def promote_from(
+        self, source: Pipeline, label: str | None = None, *, fetch_only: Path | None = None
+    ) -> PipelineResult:
         """Deploy to this stack the artifact `source`'s stack verified (same bytes), then verify.
 
         Refused with a UsageError (exit 2) when `label` was not verified on the source stack,
         and with ArtifactDigestError (exit 1) when the source's artifact bucket no longer holds
         the bytes its record names. Nothing is built: the source's very bundle is deployed.
+        `fetch_only`: stop after the checks, with the bundle in that folder (a release job
+        verifies its build provenance before it deploys).
         """
         src = source.engine.stack
         src_outputs = source.safe_outputs()
@@ -582,7 +587,19 @@ class Pipeline:
             detail=f"{label} (sha256 {verified.bundle_sha256}) verified on {src} "
             f"(record {verified.id})",
         )
-        return self.run(bundle, promoted_from=src)
+        if fetch_only is None:
+            return self.run(bundle, promoted_from=src)
+        fetch_only.mkdir(parents=True, exist_ok=True)
+        kept = fetch_only / bundle.name
+        shutil.copyfile(bundle, kept)
+        result = self.new_result("promote")
+        result.app_version, result.bundle_sha256 = label, verified.bundle_sha256
+        result.promoted_from = src
+        result.message = (
+            f"fetched {label} (sha256 {verified.bundle_sha256}, verified on {src}) to {kept}; "
+            "nothing deployed"
+        )
+        return self.finish(result)
 
     # -- the whole pipeline -----------------------------------------------------------------
 
