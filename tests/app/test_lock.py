@@ -88,3 +88,12 @@ def test_the_lock_pins_the_whole_closure_with_hashes() -> None:
     assert {"pymatting", "scipy", "numba", "llvmlite"} <= pins.keys()
     assert all(p.hashes for p in pins.values())
     assert pins["rembg"].extras == ("cpu",)
+
+
+def test_make_setup_installs_the_app_closure_from_the_lock() -> None:
+    """The project venv gets the app's closure from the same hashed lock the bundle ships."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "--require-hashes -r app/requirements.txt" in recipe
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "-r app/requirements.txt" not in dev  # not re-resolved from unhashed pins

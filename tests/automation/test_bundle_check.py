@@ -14,6 +14,8 @@ from automation import preflight
 from automation.runconfig import RunConfig
 from automation.wiring import build_bundle_for, preflight_checks
 from sandbox.app_variants import build_variant, without_dependency
+from sandbox.engine import SandboxEngine
+from sandbox.errors import SandboxError
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +43,13 @@ def test_the_app_bundle_installs() -> None:
     """The same finding passes for app/ as it is (its venv is the cached one of the lock)."""
     finding = preflight.check_bundle_installs(build_bundle_for(RunConfig("dev")))
     assert finding.ok, finding.message
+
+
+@pytest.mark.slow
+def test_sandbox_up_installs_the_bundle_and_refuses_one_missing_a_dependency(
+    lacks_pymatting: Path, state_root: Path
+) -> None:
+    """`sandbox up` installs the bundle's requirements as EB does; the project venv hides nothing."""
+    engine = SandboxEngine("dev", state_root=state_root)
+    with pytest.raises(SandboxError, match=r"does not install.*pymatting"):
+        engine.up(lacks_pymatting)
