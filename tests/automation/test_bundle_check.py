@@ -49,7 +49,7 @@ def test_the_app_bundle_installs() -> None:
 def test_sandbox_up_installs_the_bundle_and_refuses_one_missing_a_dependency(
     lacks_pymatting: Path, state_root: Path
 ) -> None:
-    """`sandbox up` installs the bundle's requirements as EB does; the project venv hides nothing."""
+    """`sandbox up` installs the bundle as EB does: the project venv cannot hide a gap."""
     engine = SandboxEngine("dev", state_root=state_root)
     with pytest.raises(SandboxError, match=r"does not install.*pymatting"):
         engine.up(lacks_pymatting)
