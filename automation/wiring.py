@@ -130,13 +130,19 @@ def build_bundle_for(config: RunConfig) -> Path:
 def fetch_bundle(
     outputs: Mapping[str, Any], label: str, aws_env: Mapping[str, str] | None = None
 ) -> Path:
-    """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
+    """A previously deployed bundle: local build cache first, else the stack's artifact bucket.
+
+    A download is fetched afresh every time (`build/fetched/`), never taken for the build
+    cache: a bundle replaced in the bucket must not stay poisoned here once the bucket is fixed
+    (the pipeline checks either against the record before deploying it).
+    """
     cache = ROOT / "build" / "bundles" / f"{label}.zip"
     if cache.exists():
         return cache
     bucket = outputs.get("artifact_bucket")
     if not bucket:
         raise PipelineError(f"cannot fetch bundle {label}: the stack has no artifact_bucket output")
+    cache = ROOT / "build" / "fetched" / f"{label}.zip"
     cache.parent.mkdir(parents=True, exist_ok=True)
     try:
         make_client("s3", aws_env).download_file(bucket, f"bundles/{label}.zip", str(cache))
