@@ -579,7 +579,10 @@ class Pipeline:
         if source.artifacts is None:
             raise UsageError(f"{src}: no artifact bucket to promote from")
         bucket = source.artifacts(src_outputs)
-        bundle = bucket.download(label, self.run_dir / "promoted" / f"{label}.zip")
+        # Under build/, not the run's report folder (reports are uploaded as CI artifacts).
+        bundle = bucket.download(
+            label, self.project_dir / "build" / "promoted" / self.run_id / f"{label}.zip"
+        )
         check_artifact(bucket, [verified], label, bundle)  # exit 1 on a replaced artifact
         self.log.event(
             "promote",
