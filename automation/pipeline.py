@@ -583,7 +583,16 @@ class Pipeline:
         bundle = bucket.download(
             label, self.project_dir / "build" / "promoted" / self.run_id / f"{label}.zip"
         )
-        check_artifact(bucket, [verified], label, bundle)  # exit 1 on a replaced artifact
+        try:
+            check_artifact(bucket, [verified], label, bundle)  # exit 1 on a replaced artifact
+            return self._promote_checked(bundle, verified, src, fetch_only)
+        finally:
+            shutil.rmtree(bundle.parent, ignore_errors=True)
+
+    def _promote_checked(
+        self, bundle: Path, verified: DeploymentRecord, src: str, fetch_only: Path | None
+    ) -> PipelineResult:
+        label = verified.app_version
         self.log.event(
             "promote",
             StageStatus.NOTE,

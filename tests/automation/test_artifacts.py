@@ -177,3 +177,20 @@ def test_promote_deploys_the_verified_artifact_itself(
     assert record.status == "verified" and record.promoted_from == SOURCE
     assert record.bundle_sha256 == sha256(v1)
     assert serving({"api_url": payload["api_url"]}) == label
+
+
+def test_promote_fetch_only_hands_over_the_checked_bundle_and_deploys_nothing(
+    stack: dict[str, Any], state_root: Path, tmp_path: Path
+) -> None:
+    """What the release job runs before `gh attestation verify`."""
+    v1 = stack["v1"]
+    label = bundle_label(v1)
+    before = records(state_root, TARGET)
+    done = cli(
+        state_root, "promote", "--from", SOURCE, "--to", TARGET, "--fetch-only", str(tmp_path)
+    )
+    assert done.returncode == ExitCode.OK, done.stdout[-2000:] + done.stderr[-3000:]
+    payload = json.loads(done.stdout)
+    assert payload["app_version"] == label  # the newest label verified on the source
+    assert sha256(tmp_path / f"{label}.zip") == sha256(v1) == payload["bundle_sha256"]
+    assert records(state_root, TARGET) == before
