@@ -7,6 +7,7 @@ wheel is missing or does not match its hash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_the_sbom_lists_the_shipped_wheels(self_contained: tuple[Path, Path]) ->
     numpy = next(c for c in sbom["components"] if c["name"] == "numpy")
     (wheel,) = (release / "wheelhouse").glob("numpy-*.whl")
     assert [h["content"] for h in numpy["hashes"]] == [
-        __import__("hashlib").sha256(wheel.read_bytes()).hexdigest()
+        hashlib.sha256(wheel.read_bytes()).hexdigest()
     ]
     assert bundle_sbom(bundle) == sbom  # no timestamp: the same bundle, the same SBOM
 
