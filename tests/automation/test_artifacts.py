@@ -22,6 +22,7 @@ import requests
 
 from app.bundle import bundle_label
 from app.lock import read_lock
+from automation.artifacts import ArtifactDigestError
 from automation.pipeline import ExitCode
 from automation.records import FileRecordStore
 from automation.wiring import build_pipeline
@@ -194,3 +195,15 @@ def test_promote_fetch_only_hands_over_the_checked_bundle_and_deploys_nothing(
     assert payload["app_version"] == label  # the newest label verified on the source
     assert sha256(tmp_path / f"{label}.zip") == sha256(v1) == payload["bundle_sha256"]
     assert records(state_root, TARGET) == before
+
+
+def test_up_of_a_label_the_stack_knows_refuses_a_replaced_artifact(
+    stack: dict[str, Any], state_root: Path
+) -> None:
+    """`up` again of v2 (EB would reference the stored object): its bytes must be the record's."""
+    v1, v2 = stack["v1"], stack["v2"]
+    before = len(records(state_root, SOURCE))
+    refused = pytest.raises(ArtifactDigestError, match=f"its deployment record says {sha256(v2)}")
+    with replaced(stack, bundle_label(v2), v1.read_bytes()), refused:
+        stack["pipeline"].deploy(v2)
+    assert len(records(state_root, SOURCE)) == before
