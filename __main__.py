@@ -15,7 +15,9 @@ from components.config import load_stack_config  # noqa: E402
 from components.naming import resource_prefix  # noqa: E402
 
 config = load_stack_config()  # raises StackConfigError before any resource exists
-bundle = resolve_bundle(config.background_removal_model)
+bundle = resolve_bundle(
+    config.background_removal_model, self_contained=config.self_contained_bundle
+)
 backend = PassportPhotoBackend(
     resource_prefix(config.stack),
     BackendArgs(config, bundle.path, bundle.version_label, version_registered=bundle.registered),

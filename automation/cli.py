@@ -445,6 +445,76 @@ def rollback(
 
 
 @app.command(epilog=epilog())
+def promote(
+    from_stack: Annotated[
+        str,
+        typer.Option("--from", metavar="STACK", help="the stack that verified the artifact"),
+    ],
+    to_stack: Annotated[
+        str, typer.Option("--to", metavar="STACK", help="the stack to deploy it to")
+    ],
+    engine: Engine = EngineName.sandbox,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label", metavar="VERSION", help="the app version (default: newest verified)"
+        ),
+    ] = None,
+    fetch_only: Annotated[
+        Path | None,
+        typer.Option(
+            "--fetch-only",
+            metavar="DIR",
+            help="run the refusals, save the checked bundle in DIR, deploy nothing",
+        ),
+    ] = None,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    only: Only = None,
+    verify_timeout: VerifyTimeout = None,
+    lock_timeout: LockTimeout = 600.0,
+    policy_pack: PolicyPack = True,
+    secrets_provider: SecretsProvider = None,
+    state_root: StateRoot = None,
+) -> int:
+    """Deploy to --to the very bundle --from verified (same sha256, never a rebuild), verify it.
+
+    A label that was not verified on --from is refused (exit 2); a bundle whose bytes in the
+    artifact bucket differ from its record is refused (exit 1); nothing is deployed then.
+
+    Example: python -m automation promote --from staging --to prod --engine pulumi
+    """
+    if from_stack == to_stack:
+        raise typer.BadParameter("--from and --to name the same stack", param_hint="--to")
+
+    def body(s: Session) -> PipelineResult:
+        source = build_pipeline(
+            from_stack,
+            engine.value,
+            state_root=state_root,
+            renderer=s.reporter.event,
+            run_id=s.pipeline.run_id,
+            report_root=s.pipeline.report_root.parent / from_stack,
+        )
+        return s.pipeline.promote_from(source, label, fetch_only=fetch_only)
+
+    return _session_run(
+        "promote",
+        to_stack,
+        engine,
+        body,
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+        only=only,
+        verify_timeout=verify_timeout,
+        lock_timeout=lock_timeout,
+        policy_pack=policy_pack,
+        secrets_provider=secrets_provider,
+    )
+
+
+@app.command(epilog=epilog())
 def history(
     stack: Stack,
     engine: Engine = EngineName.sandbox,

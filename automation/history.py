@@ -56,6 +56,7 @@ def print_history(data: dict[str, Any]) -> None:
         "status",
         "rolled to",
         "commit",
+        "sha256",
         "secs",
         "stages",
     )
@@ -72,11 +73,15 @@ def print_history(data: dict[str, Any]) -> None:
             item["status"],
             item.get("rollback_version") or "",
             (item.get("commit") or "")[:8],
+            (item.get("bundle_sha256") or "")[:12],
             secs,
             " · ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
         )
     console = Console(width=None if sys.stdout.isatty() else 160)
     if data["deployments"]:
         console.print(table)
+        sboms = [(i["app_version"], i["sbom"]) for i in data["deployments"] if i.get("sbom")]
+        for label, sbom in dict(sboms).items():
+            console.print(f"SBOM of {label}: {sbom}")
     else:
         console.print(f"no deployments recorded for {data['stack']}")

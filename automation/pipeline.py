@@ -8,6 +8,7 @@ records, stage logs, metrics, notifications and the GitHub outputs.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import uuid
@@ -32,6 +33,12 @@ from common.polling import (
 from verify.reports.index import write_index
 
 from . import github, notify
+from .artifacts import (
+    ArtifactBucket,
+    bundle_sha256,
+    check_artifact,
+    verified_record,
+)
 from .engine import Engine
 from .errors import PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
@@ -96,6 +103,9 @@ class PipelineResult:
     verify: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     changes: dict[str, Any] = field(default_factory=dict)
+    bundle_sha256: str | None = None
+    sbom: str | None = None
+    promoted_from: str | None = None
 
     def __post_init__(self) -> None:
         self.exit_code = self.status.exit_code
@@ -131,6 +141,12 @@ class PipelineResult:
             f"- app version: `{self.app_version or '-'}`",
             f"- api url: {self.api_url or '-'}",
         ]
+        if self.bundle_sha256:
+            lines.append(f"- bundle sha256: `{self.bundle_sha256}`")
+        if self.sbom:
+            lines.append(f"- SBOM (CycloneDX): `{self.sbom}`")
+        if self.promoted_from:
+            lines.append(f"- promoted from: `{self.promoted_from}` (the artifact it verified)")
         if self.rollback_version:
             lines.append(f"- rolled back to: `{self.rollback_version}`")
         if self.report_dir:
@@ -169,6 +185,7 @@ class Pipeline:
         renderer: Callable[[dict[str, Any]], None] | None = None,
         lock_timeout_s: float = 600.0,
         lock_poll_s: float = 5.0,
+        artifacts: Callable[[dict[str, Any]], ArtifactBucket] | None = None,
     ) -> None:
         self.engine = engine
         self.verifier = verifier
@@ -184,6 +201,7 @@ class Pipeline:
         self.sleep = sleep
         self.lock_timeout_s = lock_timeout_s
         self.lock_poll_s = lock_poll_s
+        self.artifacts = artifacts
         self.run_id = run_id or new_run_id()
         self.log = StageLog(
             engine.stack,
@@ -338,10 +356,13 @@ class Pipeline:
             app_version=bundle_label(bundle),
             engine=self.engine.name,
             run_id=self.run_id,
+            bundle_sha256=bundle_sha256(bundle),
             **git_context(self.project_dir),
         )
         self.log.deployment_id = record.id
-        store = self.record_store(self.safe_outputs())
+        before = self.safe_outputs()
+        store = self.record_store(before)
+        self.guard_artifact(before, store, record.app_version, bundle)
         if store:
             store.save(record)
         try:
@@ -353,6 +374,7 @@ class Pipeline:
             self._mark(store, record, status, str(exc))
             raise
         store = store or self.record_store(outputs)
+        self._publish_sbom(outputs, record, bundle, result)
         self._mark(
             store,
             record,
@@ -361,6 +383,45 @@ class Pipeline:
         )
         result.deployment_id = record.id
         return self.finish(result)
+
+    def guard_artifact(
+        self,
+        outputs: dict[str, Any],
+        store: RecordStore | None,
+        label: str,
+        local: Path | None = None,
+    ) -> None:
+        """Before anything is deployed: the artifact's bytes must be the ones its record names.
+
+        Raises ArtifactDigestError (exit 1) naming the expected and the actual digest.
+        """
+        records = store.list() if store else []
+        # Without a bucket to read, only the local file is checked.
+        bucket = ArtifactBucket({}, None) if self.artifacts is None else self.artifacts(outputs)
+        expected = check_artifact(bucket, records, label, local)  # raises on a mismatch
+        self.log.event(
+            "artifact",
+            StageStatus.NOTE,
+            detail=f"{label}: sha256 {expected} as recorded" if expected else f"{label}: new",
+        )
+
+    def _publish_sbom(
+        self,
+        outputs: dict[str, Any],
+        record: DeploymentRecord,
+        bundle: Path,
+        result: PipelineResult,
+    ) -> None:
+        """Upload the bundle's CycloneDX SBOM beside it; the record and the result link it."""
+        result.bundle_sha256 = record.bundle_sha256
+        if self.artifacts is None or not outputs.get("artifact_bucket"):
+            return
+        try:
+            record.sbom = self.artifacts(outputs).put_sbom(record.app_version, bundle)
+        except Exception as exc:  # noqa: BLE001 - the deployment stands; say what is missing
+            self.log.event("sbom", StageStatus.NOTE, detail=f"SBOM not uploaded: {exc}")
+            return
+        result.sbom = record.sbom
 
     def promote(self, outputs: dict[str, Any], outcome: VerifyOutcome) -> str | None:
         """A full, passing verify of what `up` alone deployed makes it `verified`.
@@ -412,10 +473,20 @@ class Pipeline:
                 "in the deployment records; the stack was left as it was"
             )
             return self.finish(result)
-        self._rollback_to(target, store, result)
+        bundle = self.bundle_fetcher(outputs, target)
+        self.guard_artifact(outputs, store, target, bundle)  # refused: exit 1, nothing deployed
+        self._rollback_to(target, store, result, bundle=bundle)
         return self.finish(result)
 
-    def _rollback_to(self, target: str, store: RecordStore | None, result: PipelineResult) -> bool:
+    def _rollback_to(
+        self,
+        target: str,
+        store: RecordStore | None,
+        result: PipelineResult,
+        *,
+        bundle: Path | None = None,
+    ) -> bool:
+        """Deploy `target` again and verify it; `bundle` when the caller fetched and checked it."""
         record = DeploymentRecord(
             stack=self.engine.stack,
             app_version=target,
@@ -431,7 +502,10 @@ class Pipeline:
         try:
             with self.log.stage("rollback") as stage:
                 outputs = self.engine.outputs()
-                bundle = self.bundle_fetcher(outputs, target)
+                if bundle is None:
+                    bundle = self.bundle_fetcher(outputs, target)
+                    self.guard_artifact(outputs, store, target, bundle)
+                record.bundle_sha256 = bundle_sha256(bundle)
                 outputs = self.retrying("rollback up", lambda: self.engine.up(bundle))
                 stage.detail = f"serving {outputs.get('app_version')}"
         except BaseException as exc:
@@ -465,25 +539,102 @@ class Pipeline:
         result.message = f"rolled back to {target}, but it does not verify either"
         return False
 
+    # -- build once, promote ------------------------------------------------------------------
+
+    def promote_from(
+        self, source: Pipeline, label: str | None = None, *, fetch_only: Path | None = None
+    ) -> PipelineResult:
+        """Deploy to this stack the artifact `source`'s stack verified (same bytes), then verify.
+
+        Refused with a UsageError (exit 2) when `label` was not verified on the source stack,
+        and with ArtifactDigestError (exit 1) when the source's artifact bucket no longer holds
+        the bytes its record names. Nothing is built: the source's very bundle is deployed.
+        `fetch_only`: stop after the checks, with the bundle in that folder (a release job
+        verifies its build provenance before it deploys).
+        """
+        src = source.engine.stack
+        src_outputs = source.safe_outputs()
+        store = source.record_store(src_outputs)
+        records = store.list() if store else []
+        label = label or last_verified(records)
+        if not label:
+            raise UsageError(
+                f"nothing to promote: no version was verified on {src}",
+                f"deploy and verify on {src} first (`automation run --stack {src}`)",
+            )
+        verified = verified_record(records, label)
+        if verified is None:
+            seen = sorted({r.status.value for r in records if r.app_version == label})
+            raise UsageError(
+                f"refusing to promote {label}: it was not verified on {src} ("
+                + (f"its records there say {', '.join(seen)}" if seen else "never deployed there")
+                + ")",
+                f"promote a version `automation history --stack {src}` lists as verified",
+            )
+        if not verified.bundle_sha256:
+            raise UsageError(
+                f"refusing to promote {label}: its record on {src} carries no bundle digest",
+                f"deploy it to {src} again so the record names its bytes",
+            )
+        if source.artifacts is None:
+            raise UsageError(f"{src}: no artifact bucket to promote from")
+        bucket = source.artifacts(src_outputs)
+        # Under build/, not the run's report folder (reports are uploaded as CI artifacts).
+        bundle = bucket.download(
+            label, self.project_dir / "build" / "promoted" / self.run_id / f"{label}.zip"
+        )
+        try:
+            check_artifact(bucket, [verified], label, bundle)  # exit 1 on a replaced artifact
+            return self._promote_checked(bundle, verified, src, fetch_only)
+        finally:
+            shutil.rmtree(bundle.parent, ignore_errors=True)
+
+    def _promote_checked(
+        self, bundle: Path, verified: DeploymentRecord, src: str, fetch_only: Path | None
+    ) -> PipelineResult:
+        label = verified.app_version
+        self.log.event(
+            "promote",
+            StageStatus.NOTE,
+            detail=f"{label} (sha256 {verified.bundle_sha256}) verified on {src} "
+            f"(record {verified.id})",
+        )
+        if fetch_only is None:
+            return self.run(bundle, promoted_from=src)
+        fetch_only.mkdir(parents=True, exist_ok=True)
+        kept = fetch_only / bundle.name
+        shutil.copyfile(bundle, kept)
+        result = self.new_result("promote")
+        result.app_version, result.bundle_sha256 = label, verified.bundle_sha256
+        result.promoted_from = src
+        result.message = (
+            f"fetched {label} (sha256 {verified.bundle_sha256}, verified on {src}) to {kept}; "
+            "nothing deployed"
+        )
+        return self.finish(result)
+
     # -- the whole pipeline -----------------------------------------------------------------
 
-    def run(self) -> PipelineResult:
+    def run(self, bundle: Path | None = None, *, promoted_from: str = "") -> PipelineResult:
+        """check → preview → up → verify (→ rollback). With `bundle` (a promotion): that very
+        artifact, never a rebuild, and no check stage (it was checked and verified on
+        `promoted_from`)."""
         started = time.monotonic()
-        result = self.new_result("run")
+        result = self.new_result("promote" if promoted_from else "run")
         outputs: dict[str, Any] = {}
         deployment_id = uuid.uuid4().hex[:12]
         self.log.deployment_id = result.deployment_id = deployment_id
         record: DeploymentRecord | None = None
         store: RecordStore | None = None
         try:
-            checked = self.check()
-            result.findings = checked.findings
-            if checked.status != RunStatus.SUCCEEDED:
-                result.status = RunStatus.FAILED
-                result.message = f"check failed, nothing deployed: {checked.message}"
-                return self.finish(result)
-
-            bundle = self.bundle_builder()
+            if bundle is None:
+                checked = self.check()
+                result.findings = checked.findings
+                if checked.status != RunStatus.SUCCEEDED:
+                    result.status = RunStatus.FAILED
+                    result.message = f"check failed, nothing deployed: {checked.message}"
+                    return self.finish(result)
+                bundle = self.bundle_builder()
             summary, _ = self.preview(bundle)
             result.changes = summary.to_dict()
 
@@ -494,10 +645,15 @@ class Pipeline:
                 engine=self.engine.name,
                 id=deployment_id,
                 run_id=self.run_id,
+                bundle_sha256=bundle_sha256(bundle),
+                promoted_from=promoted_from,
                 **git_context(self.project_dir),
             )
             result.app_version = record.app_version
+            result.bundle_sha256 = record.bundle_sha256
+            result.promoted_from = promoted_from or None
             store = self.record_store(before)
+            self.guard_artifact(before, store, record.app_version, bundle)
             if store:
                 store.save(record)
 
@@ -513,6 +669,7 @@ class Pipeline:
 
             store = store or self.record_store(outputs)
             result.api_url = outputs.get("api_url")
+            self._publish_sbom(outputs, record, bundle, result)
             outcome = self.verify(outputs)
             record.verify_summary = outcome.summary
             result.verify = outcome.summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -19,8 +20,12 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
+from app.lock import logical_lines
 from app.models import MODELS, md5_of, model_path
 from common.paths import APP_DIR
+from sandbox.bundle_venv import install_bundle
+from sandbox.environment import unpack
+from sandbox.errors import SandboxError
 
 APP_REQUIREMENTS = APP_DIR / "requirements.txt"
 
@@ -39,10 +44,11 @@ class Finding:
 def parse_requirements(path: Path) -> tuple[list[Requirement], list[str]]:
     """Requirements of a pip file, and the lines that are not valid requirements."""
     reqs, bad = [], []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
+    # The hashed lock's `name==v \` + `--hash=...` continuations are one logical line.
+    for line in logical_lines(path.read_text(encoding="utf-8")):
+        if line.startswith("-"):
             continue
+        line = line.split(" --hash", 1)[0].strip()
         try:
             reqs.append(Requirement(line))
         except InvalidRequirement:
@@ -99,6 +105,29 @@ def check_requirements_installed(path: Path = APP_REQUIREMENTS) -> Finding:
     if problems:
         return Finding("requirements_compatible", False, "; ".join(problems))
     return Finding("requirements_compatible", True, "installed versions match the pins")
+
+
+def check_bundle_installs(bundle: Path) -> Finding:
+    """The bundle's own requirements.txt installs, as EB's pip would run it, into a clean venv.
+
+    Offline from the bundle's wheelhouse (or this machine's wheel pool for an index bundle);
+    the venv is cached by the lock's digest (sandbox/bundle_venv.py), so this costs a build
+    once per lock and an unzip after that. A missing dependency, a conflicting pin or a wheel
+    that does not match its hash fails here, naming the package, before anything is deployed.
+    """
+    with tempfile.TemporaryDirectory(prefix="bundle-check-") as tmp:
+        release = Path(tmp) / "release"
+        try:
+            unpack(bundle, release)
+            bin_dir = install_bundle(release)
+        except SandboxError as exc:
+            return Finding("bundle_installs", False, f"{bundle.name}: {exc}")
+    return Finding(
+        "bundle_installs",
+        True,
+        f"{bundle.name}: its requirements.txt installs offline into a clean venv "
+        f"({bin_dir.parent.name})",
+    )
 
 
 def check_python_version(platform_python: str) -> Finding:

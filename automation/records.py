@@ -46,6 +46,9 @@ class DeploymentRecord:
     rollback_version: str | None = None  # set on a failed deploy: the version it was rolled to
     message: str = ""
     run_id: str = ""  # the run's report folder, reports/<stack>/<run_id>/
+    bundle_sha256: str = ""  # the deployed bundle's bytes (automation/artifacts.py checks them)
+    sbom: str = ""  # s3://<artifact bucket>/bundles/<label>.sbom.json (CycloneDX)
+    promoted_from: str = ""  # `promote`: the stack that verified this very artifact
     pid: int = field(default_factory=os.getpid)  # who writes it: a stale in_progress is found
     host: str = field(default_factory=socket.gethostname)
 

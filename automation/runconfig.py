@@ -58,6 +58,11 @@ class RunConfig:
         """The background-removal model the config selects (the bundle must carry it)."""
         return self.parsed.background_removal_model
 
+    @property
+    def self_contained(self) -> bool:
+        """Whether the bundle ships its wheelhouse (`selfContainedBundle`)."""
+        return self.parsed.self_contained_bundle
+
     def stack_file_only(self) -> RunConfig:
         """The config without this run's overrides: what the sandbox deploys (it takes none)."""
         if not self.overrides:

@@ -30,6 +30,7 @@ from policy.rules import evaluate, resources_from_sandbox
 from verify.aws import make_client
 
 from . import preflight
+from .artifacts import ArtifactBucket
 from .engine import Engine
 from .errors import PipelineError, UsageError
 from .pipeline import Pipeline, Verifier, VerifyOutcome
@@ -123,19 +124,25 @@ def stack_model(stack: str, overrides: Mapping[str, str] | None = None) -> str:
 
 def build_bundle_for(config: RunConfig) -> Path:
     """Build app/ into a reproducible bundle carrying the model this config selects."""
-    return build_bundle(model=config.model).path
+    return build_bundle(model=config.model, self_contained=config.self_contained).path
 
 
 def fetch_bundle(
     outputs: Mapping[str, Any], label: str, aws_env: Mapping[str, str] | None = None
 ) -> Path:
-    """A previously deployed bundle: local build cache first, else the stack's artifact bucket."""
+    """A previously deployed bundle: local build cache first, else the stack's artifact bucket.
+
+    A download is fetched afresh every time (`build/fetched/`), never taken for the build
+    cache: a bundle replaced in the bucket must not stay poisoned here once the bucket is fixed
+    (the pipeline checks either against the record before deploying it).
+    """
     cache = ROOT / "build" / "bundles" / f"{label}.zip"
     if cache.exists():
         return cache
     bucket = outputs.get("artifact_bucket")
     if not bucket:
         raise PipelineError(f"cannot fetch bundle {label}: the stack has no artifact_bucket output")
+    cache = ROOT / "build" / "fetched" / f"{label}.zip"
     cache.parent.mkdir(parents=True, exist_ok=True)
     try:
         make_client("s3", aws_env).download_file(bucket, f"bundles/{label}.zip", str(cache))
@@ -216,7 +223,11 @@ def verifier(
 
 
 def preflight_checks(
-    config: RunConfig, *, state_root: Path | None = None, real: bool = False
+    config: RunConfig,
+    *,
+    state_root: Path | None = None,
+    real: bool = False,
+    bundle_builder: Callable[[], Path] | None = None,
 ) -> Callable[[], list[Finding]]:
     """The check stage's list: static checks, then the app booted locally and verified.
 
@@ -233,9 +244,17 @@ def preflight_checks(
     def model() -> Finding:
         return preflight.check_model(config.model)
 
+    built: list[Path] = []
+
     def bundle() -> Finding:
-        path = build_bundle_for(config)
+        path = (bundle_builder or (lambda: build_bundle_for(config)))()
+        built.append(path)
         return Finding("bundle", True, f"built {path.name} ({path.stat().st_size} bytes)")
+
+    def bundle_installs() -> Finding:
+        if not built:
+            return Finding("bundle_installs", False, "no bundle was built")
+        return preflight.check_bundle_installs(built[-1])
 
     def python_version() -> Finding:
         # lazy import: components.app_environment loads pulumi_aws, 0.2 s at every start-up
@@ -263,6 +282,7 @@ def preflight_checks(
                 python_version,
                 model,
                 bundle,
+                bundle_installs,
             ]
         )
         if not all(f.ok for f in static):
@@ -390,6 +410,7 @@ def build_pipeline(
         ),
         bundle_builder=lambda: build_bundle_for(config),
         bundle_fetcher=lambda outputs, label: fetch_bundle(outputs, label, engine.aws_env),
+        artifacts=lambda outputs: ArtifactBucket(outputs, engine.aws_env),
         record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,

@@ -106,6 +106,9 @@ class AppEnvironment(pulumi.ComponentResource):
             key=f"bundles/{args.version_label}.zip",
             source=pulumi.FileAsset(args.bundle_path),
             content_type="application/zip",
+            # S3 verifies the bundle's SHA-256 on upload and keeps it on the object; the
+            # pipeline records the same digest (automation/artifacts.py).
+            checksum_algorithm="SHA256",
             tags=tags,
             # Pulumi has no rollback (pulumi/pulumi#96): rolling back redeploys an earlier bundle,
             # so a replaced bundle object stays in the artifact bucket instead of being deleted.

@@ -27,7 +27,9 @@ class BundleRef:
     """EB already has this label: reference it, do not create the version again."""
 
 
-def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRef:
+def resolve_bundle(
+    model: str, env: Mapping[str, str] | None = None, *, self_contained: bool = True
+) -> BundleRef:
     """The prebuilt zip from PASSPORT_APP_BUNDLE (label recomputed from its bytes), else a build.
 
     Recomputing the label instead of trusting a caller-supplied one means a rollback to an old
@@ -43,5 +45,5 @@ def resolve_bundle(model: str, env: Mapping[str, str] | None = None) -> BundleRe
             raise BundleSourceError(f"{BUNDLE_ENV}={prebuilt}: no such file")
         registered = env.get(VERSION_EXISTS_ENV, "").lower() == "true"
         return BundleRef(str(path), bundle_label(path), registered)
-    bundle = build_bundle(model=model)
+    bundle = build_bundle(model=model, self_contained=self_contained)
     return BundleRef(str(bundle.path), bundle.version_label)

@@ -26,11 +26,39 @@ def copy_app_source(dest: Path, model: str = "u2netp") -> Path:
     return dest
 
 
-def build_variant(workdir: Path, edit: Callable[[Path], None], model: str = "u2netp") -> Path:
-    """Copy app/ under `workdir`, apply `edit(source_dir)`, build; returns the bundle zip."""
+def build_variant(
+    workdir: Path,
+    edit: Callable[[Path], None],
+    model: str = "u2netp",
+    *,
+    self_contained: bool = False,
+) -> Path:
+    """Copy app/ under `workdir`, apply `edit(source_dir)`, build; returns the bundle zip.
+
+    An index bundle by default (the hashed lock without its 270 MB of wheels): the sandbox
+    installs both kinds from the same wheels, and tests build many variants.
+    """
     source = copy_app_source(workdir / "source", model)
     edit(source)
-    return build_bundle(source_dir=source, out_dir=workdir / "bundle", model=model).path
+    return build_bundle(
+        source_dir=source, out_dir=workdir / "bundle", model=model, self_contained=self_contained
+    ).path
+
+
+def without_dependency(package: str) -> Callable[[Path], None]:
+    """An edit that drops one locked package (and its hashes) from the bundle's lock."""
+
+    def edit(source: Path) -> None:
+        lock = source / "requirements.txt"
+        kept, skipping = [], False
+        for line in lock.read_text().splitlines(keepends=True):
+            if line and not line[0].isspace():
+                skipping = line.lower().startswith(f"{package.lower()}==")
+            if not skipping:
+                kept.append(line)
+        lock.write_text("".join(kept))
+
+    return edit
 
 
 def new_version(source: Path) -> None:

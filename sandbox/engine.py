@@ -524,10 +524,11 @@ class SandboxEngine:
             # Build app/ here rather than in the program, so that a label EB already holds (the
             # version a rollback went back to) is referenced, not created twice; and a preview
             # plans what `up` will do with it (no phantom create of a version EB holds).
-            model = next(
-                (v for k, v in config.items() if k.endswith(f":{MODEL_KEY}")), DEFAULT_MODEL
-            )
-            bundle = build_bundle(model=str(model)).path
+            parsed = parse_stack_config(self.stack, config)  # validated by _config already
+            bundle = build_bundle(
+                model=parsed.background_removal_model,
+                self_contained=parsed.self_contained_bundle,
+            ).path
         with _PROGRAM_LOCK:
             return run_program(
                 self.project_dir,

@@ -3,8 +3,10 @@
 EB: download the version's source bundle from S3, unpack it, run the Procfile's `web:` process
 with the environment properties from the option settings, health-check it, and only then put it
 behind the environment's CNAME. Here: the bundle comes from the moto artifact bucket, is
-unpacked under `.sandbox/<stack>/releases/<label>/`, and `web:` runs with the *project venv*
-(nothing is installed: the venv already holds app/requirements.txt) on a fresh loopback port,
+unpacked under `.sandbox/<stack>/releases/<label>/`, its requirements.txt is installed into a
+venv as EB's pip would (sandbox/bundle_venv.py: offline, cached by the lock's digest; a
+dependency the bundle lacks fails the deployment naming it), and `web:` runs from that venv
+on a fresh loopback port,
 detached so it outlives the CLI: one process per instance of the fleet (`MinSize` of the
 `aws:autoscaling:asg` settings), each named like an EC2 instance (`INSTANCE_ID` in its
 environment, which `/health` reports), all behind the stack's proxy (sandbox/proxy.py, the
@@ -42,6 +44,7 @@ from common.procfile import (
     web_argv,
 )
 from sandbox import processes
+from sandbox.bundle_venv import install_bundle
 from sandbox.errors import SandboxError
 from sandbox.fleet import FleetShape, Rollout
 from sandbox.instances import instances_of
@@ -64,7 +67,10 @@ class AppRuntime:
 
     @property
     def venv_bin(self) -> Path:
-        """The project venv's bin folder (falls back to this interpreter's)."""
+        """The project venv's bin folder (falls back to this interpreter's).
+
+        Only for what is not the app: each release runs from its own bundle's venv.
+        """
         candidate = self.project_dir / ".venv" / "bin"
         return candidate if candidate.is_dir() else Path(sys.executable).parent
 
@@ -113,6 +119,7 @@ class EnvironmentRunner:
         self._free_port = free_port
         self.last_deploy: dict[str, Any] | None = None
         self.proxy = ProxyClient(state.paths.proxy_target)
+        self._venvs: dict[str, Path] = {}
 
     @property
     def health_timeout(self) -> float:
@@ -229,6 +236,11 @@ class EnvironmentRunner:
             raise SandboxError(f"environment {environment}: unknown application version {label!r}")
 
         release = self._release_dir(version, label, current)
+        try:
+            self.venv_bin(release)  # EB's pip install, before any instance is touched
+        except SandboxError:
+            shutil.rmtree(release, ignore_errors=True)
+            raise
         meta = {
             "environment": environment,
             "application": application,
@@ -283,15 +295,24 @@ class EnvironmentRunner:
         zip_path.unlink()
         return dest
 
-    def _child_env(self, env_vars: Mapping[str, str], port: int, name: str) -> dict[str, str]:
+    def venv_bin(self, release: Path) -> Path:
+        """The bin folder of the venv the release's own requirements.txt installs (cached)."""
+        key = str(release)
+        if key not in self._venvs:
+            self._venvs[key] = install_bundle(release)
+        return self._venvs[key]
+
+    def _child_env(
+        self, env_vars: Mapping[str, str], port: int, name: str, venv_bin: Path
+    ) -> dict[str, str]:
         """Only what EB would give the process: option-setting env vars + platform basics."""
         runtime = self.runtime
         env = {
-            "PATH": f"{runtime.venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108  # nosec B108
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "PYTHONUNBUFFERED": "1",
-            "VIRTUAL_ENV": str(runtime.venv_bin.parent),
+            "VIRTUAL_ENV": str(venv_bin.parent),
             **env_vars,
             **runtime.credentials,
             "AWS_ENDPOINT_URL": runtime.endpoint_url,
@@ -356,7 +377,8 @@ class EnvironmentRunner:
         self, release: Path, label: str, env_vars: Mapping[str, str], name: str
     ) -> dict[str, Any]:
         port = self._free_port()
-        env = self._child_env(env_vars, port, name)
+        venv_bin = self.venv_bin(release)
+        env = self._child_env(env_vars, port, name, venv_bin)
         try:
             argv = web_argv(release, env)
         except ProcfileError as exc:
@@ -364,8 +386,8 @@ class EnvironmentRunner:
         exe = shutil.which(argv[0], path=env["PATH"])
         if exe is None:
             raise SandboxError(
-                f"'{argv[0]}' (the Procfile's web command) is not installed in "
-                f"{self.runtime.venv_bin}; run `make setup`"
+                f"'{argv[0]}' (the Procfile's web command) is not installed by the bundle's "
+                f"requirements.txt (venv {venv_bin.parent})"
             )
         log = self.state.paths.logs / f"app-{label}-{name}.log"
         record, _ = processes.spawn([exe, *argv[1:]], cwd=release, env=env, log=log)

@@ -338,6 +338,13 @@ PROD_LANE = [
         then=_rolled_back,
     ),
     Step(
+        "python -m automation promote --from staging --to prod --engine pulumi "
+        "--label v-000000000000",
+        target="prod",
+        exit_code=2,
+        says=("refusing to promote v-000000000000: it was not verified on staging",),
+    ),
+    Step(
         "python -m automation destroy  --stack prod --engine pulumi --confirm prod",
         target="prod",
         exit_code=1,

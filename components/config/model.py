@@ -55,6 +55,7 @@ class StackConfig:
     cors_allowed_origins: tuple[str, ...]
     log_retention_days: int
     background_removal_model: str
+    self_contained_bundle: bool
     max_upload_mb: int
     latency_budget_ms: int
     photo_retention_days: int

@@ -160,6 +160,9 @@ def bucket_object(
             extra["ContentType"] = inputs["contentType"]
         if inputs.get("serverSideEncryption"):
             extra["ServerSideEncryption"] = inputs["serverSideEncryption"]
+        if inputs.get("checksumAlgorithm"):
+            # botocore computes the checksum and S3 (moto too) checks it against the body.
+            extra["ChecksumAlgorithm"] = inputs["checksumAlgorithm"]
         if inputs.get("tags"):
             extra["Tagging"] = urllib.parse.urlencode(inputs["tags"])
         put = s3.put_object(Bucket=bucket_name, Key=key, Body=body, **extra)

@@ -16,6 +16,7 @@ import pytest
 from app.bundle import BundleError, build_bundle, bundle_label
 from app.models import MODELS, ModelError, check, fetch, md5_of, model_path
 from app.passport_app.config import bundle_version
+from app.wheelhouse import ensure_wheelhouse
 from common.paths import APP_DIR, ROOT
 
 EXPECTED_TOP = {
@@ -79,7 +80,8 @@ def test_bundle_contents(bundle_pair) -> None:
             if "__pycache__" not in p.parts
         }
         assert app_files == expected_app
-        assert set(names) == EXPECTED_TOP | expected_app  # nothing else at all
+        wheels = {f"wheelhouse/{w.name}" for w in ensure_wheelhouse().files}
+        assert set(names) == EXPECTED_TOP | expected_app | wheels  # nothing else at all
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
         assert all((i.external_attr >> 16) == 0o100644 for i in infos)
         assert zf.read("models/u2netp.onnx") == model_path("u2netp").read_bytes()
@@ -95,7 +97,7 @@ def test_caches_secrets_and_tools_stay_out_and_code_changes_change_the_label(tmp
     (source / "passport_app" / "server.pem").write_text("-----BEGIN-----\n")
     (source / "tests").mkdir()
     (source / "tests" / "test_x.py").write_text("")
-    bundle = build_bundle(source_dir=source, out_dir=tmp_path / "out")
+    bundle = build_bundle(source_dir=source, out_dir=tmp_path / "out", self_contained=False)
     with zipfile.ZipFile(bundle.path) as zf:
         names = set(zf.namelist())
     assert not any(n.endswith((".pyc", ".env", ".pem")) or "tests/" in n for n in names)
@@ -104,7 +106,7 @@ def test_caches_secrets_and_tools_stay_out_and_code_changes_change_the_label(tmp
     (source / "passport_app" / "formats.py").write_text(
         (source / "passport_app" / "formats.py").read_text() + "\n# change\n"
     )
-    changed = build_bundle(source_dir=source, out_dir=tmp_path / "out")
+    changed = build_bundle(source_dir=source, out_dir=tmp_path / "out", self_contained=False)
     assert changed.version_label != bundle.version_label
 
 
@@ -119,7 +121,7 @@ def test_missing_model_names_the_make_command(tmp_path) -> None:
 
 def test_bundle_cli_prints_path_and_label(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "app.bundle", "--out", str(tmp_path)],
+        [sys.executable, "-m", "app.bundle", "--out", str(tmp_path), "--no-wheelhouse"],
         cwd=ROOT,
         capture_output=True,
         text=True,

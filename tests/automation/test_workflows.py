@@ -104,6 +104,35 @@ def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None
     )
 
 
+def test_prod_promotes_the_attested_bundle_staging_verified_never_a_rebuild() -> None:
+    """Build once, promote (issue 20): staging attests; prod fetches, verifies, promotes."""
+    job = load("deploy.yml")["jobs"]["deploy"]
+    steps = job["steps"]
+    assert job["permissions"]["attestations"] == "write"
+    assert job["permissions"]["id-token"] == "write"  # signs the attestation
+    names = [s.get("id") or s.get("uses", "").split("@")[0] for s in steps]
+    attest = next(s for s in steps if s.get("uses", "").startswith("actions/attest-build-"))
+    assert attest["if"] == "env.STACK != 'prod' && steps.pipeline.outputs.status == 'succeeded'"
+    assert attest["with"]["subject-path"] == (
+        "build/bundles/${{ steps.pipeline.outputs.app_version }}.zip"
+    )
+    assert names.index("pipeline") < names.index("actions/attest-build-provenance")
+    run = next(s for s in steps if s.get("id") == "pipeline")
+    assert run["if"] == "env.STACK != 'prod'"  # prod never runs `run` (which would rebuild)
+    fetch, promote = (next(s for s in steps if s.get("id") == i) for i in ("fetch", "promote"))
+    verify = next(s for s in steps if "gh attestation verify" in s.get("run", ""))
+    # the order: fetch (digest checked) → attestation verified → promote; all prod only
+    assert steps.index(fetch) < steps.index(verify) < steps.index(promote)
+    assert fetch["if"] == verify["if"] == promote["if"] == "env.STACK == 'prod'"
+    assert "promote --from staging --to prod" in fetch["run"] and "--fetch-only" in fetch["run"]
+    assert '"build/promote/${{ steps.fetch.outputs.app_version }}.zip"' in verify["run"]
+    assert "--repo" in verify["run"] and verify["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert "promote --from staging --to prod" in promote["run"]
+    assert '--label "${{ steps.fetch.outputs.app_version }}"' in promote["run"]
+    assert not any("app.bundle" in s.get("run", "") for s in steps)  # no build step
+    assert "steps.promote.outputs.api_url" in job["environment"]["url"]
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_workflows_call_the_automation_cli_not_pulumi_directly(path: Path) -> None:
     for script in run_steps(load(path.name)):

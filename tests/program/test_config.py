@@ -98,6 +98,7 @@ def test_defaults_fill_optional_keys_by_tier() -> None:
         cors_allowed_origins=(),
         log_retention_days=30,
         background_removal_model="u2netp",
+        self_contained_bundle=False,
         max_upload_mb=10,
         latency_budget_ms=3000,
         photo_retention_days=7,
