@@ -35,13 +35,14 @@ test: setup
 	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(PYTEST_ARGS)
 
 ## lint: ruff, import layers (import-linter), bandit (no high findings), detect-secrets, pip-audit
-PY_SOURCES := __main__.py app components sandbox verify automation commandline policy benchmarks
+PY_SOURCES := __main__.py app components sandbox verify automation commandline policy supplychain benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level high
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
+	$(PY) -m supplychain.licences
 	@if [ -n "$$GITHUB_ACTIONS" ]; then \
 		$(VENV)/bin/pip install --quiet pip-audit==2.10.0 && \
 		$(VENV)/bin/pip-audit -r app/requirements.txt -r requirements-dev.txt; \
