@@ -91,6 +91,7 @@ def installed_licences(python: str, packages: Sequence[str]) -> dict[str, dict[s
             "--python",
             python,
             "--from=mixed",
+            "--with-system",
             "--format=json",
             "--packages",
             *packages,
