@@ -79,8 +79,9 @@ def test_ci_runs_lint_tests_check_and_a_staging_preview_comment() -> None:
 def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None:
     deploy = load("deploy.yml")
     assert set(deploy["on"]) == {"push", "release", "workflow_dispatch"}
-    assert deploy["permissions"]["id-token"] == "write"
+    assert deploy["permissions"] == {}  # OIDC only in the job that assumes the role
     job = deploy["jobs"]["deploy"]
+    assert job["permissions"]["id-token"] == "write"
     assert "STACK" in job["env"] and "'staging'" in job["env"]["STACK"]
     assert (
         job["concurrency"]["group"].startswith("deploy-")
@@ -127,7 +128,6 @@ def test_jobs_that_publish_check_runs_may_write_checks(path: Path) -> None:
         for name, job in workflow["jobs"].items()
         if any(s.get("uses", "").startswith(CHECK_RUN_PUBLISHERS) for s in job["steps"])
     ]
-    assert publishing, "expected a JUnit publisher in every workflow"
     for name in publishing:
         perms = effective_permissions(workflow, workflow["jobs"][name])
         assert perms.get("checks") == "write", f"{path.name}:{name} publishes check runs: {perms}"
