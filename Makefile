@@ -28,11 +28,17 @@ models: $(STAMP)
 bundle: models
 	$(PY) -m app.bundle --model $(MODEL)
 
-## test: everything, against real moto and the real app
+## test: everything, against real moto and the real app, with coverage (the processes the tests
+## start included); prints the total and the ten slowest tests, fails below COV_FAIL_UNDER.
+## Reports: build/coverage/coverage.xml and build/coverage/html/.
 ## RANDOM_ORDER=1 shuffles the test order (pytest-randomly; the seed is printed to rerun it)
 RANDOM_ORDER ?=
+COV_FAIL_UNDER ?= $(shell cat .coverage-floor)
+COV_ARGS ?= --cov --cov-report=xml:build/coverage/coverage.xml --cov-report=html:build/coverage/html \
+	--cov-report=term:skip-covered --cov-fail-under=$(COV_FAIL_UNDER)
 test: setup
-	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(PYTEST_ARGS)
+	@rm -rf build/coverage && mkdir -p build/coverage
+	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(COV_ARGS) $(PYTEST_ARGS)
 
 ## lint: ruff, import layers (import-linter), bandit (no medium or high findings), detect-secrets,
 ## licences of the locked closure, zizmor (workflows, offline); pip-audit is `make audit`
