@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-stamp
 MODEL ?= u2netp
 STACK ?= dev
 
-.PHONY: setup models bundle test lint format demo bench verify clean sandbox-down lock wheelhouse
+.PHONY: setup models bundle test lint bandit audit format demo bench verify clean sandbox-down lock wheelhouse
 
 # The app's closure comes from its hashed lock (what the bundle ships), the tools after it.
 $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
@@ -41,27 +41,45 @@ models: $(STAMP)
 bundle: models
 	$(PY) -m app.bundle --model $(MODEL)
 
-## test: everything, against real moto and the real app
+## test: everything, against real moto and the real app, with coverage (the processes the tests
+## start included); prints the total and the ten slowest tests, fails below COV_FAIL_UNDER.
+## Reports: build/coverage/coverage.xml and build/coverage/html/.
 ## RANDOM_ORDER=1 shuffles the test order (pytest-randomly; the seed is printed to rerun it)
 RANDOM_ORDER ?=
+COV_FAIL_UNDER ?= $(shell cat .coverage-floor)
+COV_ARGS ?= --cov --cov-report=xml:build/coverage/coverage.xml --cov-report=html:build/coverage/html \
+	--cov-report=term:skip-covered --cov-fail-under=$(COV_FAIL_UNDER)
 test: setup
-	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(PYTEST_ARGS)
+	@rm -rf build/coverage && mkdir -p build/coverage
+	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(COV_ARGS) $(PYTEST_ARGS)
 
-## lint: ruff, the app lock is current, import layers (import-linter), bandit (no high findings), detect-secrets, pip-audit
-PY_SOURCES := __main__.py app components sandbox verify automation commandline policy benchmarks
+## lint: ruff, the app lock is current, import layers (import-linter), bandit (no medium or
+## high findings), detect-secrets, licences of the app's locked closure, zizmor (workflows,
+## offline); pip-audit is `make audit`
+PY_SOURCES := __main__.py app components sandbox verify automation commandline policy supplychain benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m app.lock check
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level high
+	$(MAKE) --no-print-directory bandit
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
-	@if [ -n "$$GITHUB_ACTIONS" ]; then \
-		$(VENV)/bin/pip install --quiet pip-audit==2.10.0 && \
-		$(VENV)/bin/pip-audit -r app/requirements.txt -r requirements-dev.txt; \
-	else \
-		echo "pip-audit: SKIPPED (needs the vulnerability database online; runs in the GitHub workflow)"; \
-	fi
+	$(PY) -m supplychain.licences
+	$(VENV)/bin/zizmor --offline --min-severity medium .github/
+	@echo "pip-audit: not run by make lint: it needs the vulnerability database online (run 'make audit'; CI's audit job and the weekly security workflow do)"
+
+## bandit: security lint of our code, failing on medium and high findings
+bandit: $(STAMP)
+	$(VENV)/bin/bandit -q -r $(PY_SOURCES) --severity-level medium
+
+## audit: known vulnerabilities in exactly what the locks pin (the app's hashed closure, the tools); --strict, so a package that could
+## not be audited (e.g. no network) fails instead of passing
+AUDIT_VENV := build/audit-venv
+audit:
+	test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check pip-audit==2.10.0; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --require-hashes -r app/requirements.txt
+	$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --no-deps -r requirements.lock
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

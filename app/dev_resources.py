@@ -7,6 +7,7 @@ sees on AWS. Not part of the bundle (bundle.py allowlists what ships).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,6 +29,8 @@ BENCH_APP_ENV: dict[str, str] = {
     "U2NET_HOME": "models",
     "MAX_UPLOAD_MB": "10",
     "AWS_REGION": "us-east-1",
+    "PUBLIC_BASE_URL": "https://photos.example.com",
+    "ALLOWED_HOSTS": "localhost,127.0.0.1",
 }
 """The app's environment for local benchmark runs (tables, bucket and sender on moto)."""
 
@@ -82,6 +85,22 @@ def ensure_app_resources(env: Mapping[str, str]) -> None:
             ses.create_configuration_set(ConfigurationSet={"Name": wanted_set})
 
 
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the bundle's process group, SIGKILL it after 30 s. A group that already exited
+    (gunicorn failed to boot) is not an error: the caller is raising the reason already."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        proc.wait()
+        return
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @contextmanager
 def serve_bundle(
     bundle_root: Path, env: Mapping[str, str], port: int, log_path: Path, timeout: float = 120
@@ -122,9 +141,4 @@ def serve_bundle(
                 ) from None
             yield url
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _stop_group(proc)

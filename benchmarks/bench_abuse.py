@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
+
+import requests
 
 ROOT = Path(sys.argv[1]).resolve()
 sys.path.insert(0, str(ROOT))
@@ -63,7 +64,7 @@ ddb = boto3.client("dynamodb")
 
 
 def sent(to):
-    data = json.load(urllib.request.urlopen(f"{url}/moto-api/data.json"))
+    data = requests.get(f"{url}/moto-api/data.json", timeout=10).json()
     return [m for m in data["ses"]["Message"] if to in m["destinations"]["ToAddresses"]]
 
 

@@ -79,8 +79,9 @@ def test_ci_runs_lint_tests_check_and_a_staging_preview_comment() -> None:
 def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None:
     deploy = load("deploy.yml")
     assert set(deploy["on"]) == {"push", "release", "workflow_dispatch"}
-    assert deploy["permissions"]["id-token"] == "write"
+    assert deploy["permissions"] == {}  # OIDC only in the job that assumes the role
     job = deploy["jobs"]["deploy"]
+    assert job["permissions"]["id-token"] == "write"
     assert "STACK" in job["env"] and "'staging'" in job["env"]["STACK"]
     assert (
         job["concurrency"]["group"].startswith("deploy-")
@@ -125,10 +126,13 @@ def test_prod_promotes_the_attested_bundle_staging_verified_never_a_rebuild() ->
     assert steps.index(fetch) < steps.index(verify) < steps.index(promote)
     assert fetch["if"] == verify["if"] == promote["if"] == "env.STACK == 'prod'"
     assert "promote --from staging --to prod" in fetch["run"] and "--fetch-only" in fetch["run"]
-    assert '"build/promote/${{ steps.fetch.outputs.app_version }}.zip"' in verify["run"]
+    # the label reaches the shell through env, never spliced into the script (template injection)
+    assert verify["env"]["APP_VERSION"] == promote["env"]["APP_VERSION"]
+    assert verify["env"]["APP_VERSION"] == "${{ steps.fetch.outputs.app_version }}"
+    assert '"build/promote/$APP_VERSION.zip"' in verify["run"]
     assert "--repo" in verify["run"] and verify["env"]["GH_TOKEN"] == "${{ github.token }}"
     assert "promote --from staging --to prod" in promote["run"]
-    assert '--label "${{ steps.fetch.outputs.app_version }}"' in promote["run"]
+    assert '--label "$APP_VERSION"' in promote["run"]
     assert not any("app.bundle" in s.get("run", "") for s in steps)  # no build step
     assert "steps.promote.outputs.api_url" in job["environment"]["url"]
 
@@ -156,7 +160,6 @@ def test_jobs_that_publish_check_runs_may_write_checks(path: Path) -> None:
         for name, job in workflow["jobs"].items()
         if any(s.get("uses", "").startswith(CHECK_RUN_PUBLISHERS) for s in job["steps"])
     ]
-    assert publishing, "expected a JUnit publisher in every workflow"
     for name in publishing:
         perms = effective_permissions(workflow, workflow["jobs"][name])
         assert perms.get("checks") == "write", f"{path.name}:{name} publishes check runs: {perms}"
