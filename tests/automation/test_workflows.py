@@ -29,11 +29,15 @@ def load(name: str) -> dict[str, Any]:
 
 
 def run_steps(workflow: dict[str, Any]) -> list[str]:
-    return [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "run" in s]
+    return [
+        s["run"] for job in workflow["jobs"].values() for s in job.get("steps", []) if "run" in s
+    ]
 
 
 def uses(workflow: dict[str, Any]) -> list[str]:
-    return [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
+    return [
+        s["uses"] for job in workflow["jobs"].values() for s in job.get("steps", []) if "uses" in s
+    ]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -78,7 +82,7 @@ def test_ci_runs_lint_tests_check_and_a_staging_preview_comment() -> None:
 
 def test_deploy_uses_oidc_per_stack_concurrency_and_a_prod_environment() -> None:
     deploy = load("deploy.yml")
-    assert set(deploy["on"]) == {"push", "release", "workflow_dispatch"}
+    assert set(deploy["on"]) == {"push", "release", "workflow_dispatch", "workflow_call"}
     assert deploy["permissions"] == {}  # OIDC only in the job that assumes the role
     job = deploy["jobs"]["deploy"]
     assert job["permissions"]["id-token"] == "write"
@@ -158,7 +162,7 @@ def test_jobs_that_publish_check_runs_may_write_checks(path: Path) -> None:
     publishing = [
         name
         for name, job in workflow["jobs"].items()
-        if any(s.get("uses", "").startswith(CHECK_RUN_PUBLISHERS) for s in job["steps"])
+        if any(s.get("uses", "").startswith(CHECK_RUN_PUBLISHERS) for s in job.get("steps", []))
     ]
     for name in publishing:
         perms = effective_permissions(workflow, workflow["jobs"][name])

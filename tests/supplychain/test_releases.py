@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from common.paths import ROOT
 
@@ -77,3 +78,19 @@ def test_versions_follow_the_titles_and_the_changelog_lists_them(tmp_path: Path)
     assert "## v0.3.0" in changelog and "## v0.2.1" in changelog and "## v0.2.0" in changelog
     assert "ship a wheelhouse" in changelog and "stop at a TLS mismatch" in changelog
     assert 'version = "0.3.0"' in (repo / "pyproject.toml").read_text()
+
+
+def test_the_release_workflow_bumps_then_promotes_to_prod_itself() -> None:
+    """A release made with the default token triggers no other workflow (GitHub's rule), so
+    the release workflow must call the prod deploy itself, after the release exists."""
+    workflows = ROOT / ".github" / "workflows"
+    release = yaml.safe_load((workflows / "release.yml").read_text())
+    deploy = yaml.safe_load((workflows / "deploy.yml").read_text())
+    bump = "\n".join(s.get("run", "") for s in release["jobs"]["release"]["steps"])
+    assert "cz bump --yes" in bump and "gh release create" in bump
+    prod = release["jobs"]["prod"]
+    assert prod["needs"] == ["release"]
+    assert prod["uses"] == "./.github/workflows/deploy.yml" and prod["with"] == {"stack": "prod"}
+    assert "workflow_call" in deploy[True] and "stack" in deploy[True]["workflow_call"]["inputs"]
+    steps = deploy["jobs"]["deploy"]["steps"]
+    assert any("promote --from staging --to prod" in s.get("run", "") for s in steps)
