@@ -20,7 +20,12 @@ from botocore.config import Config
 
 from app.bundle import bundle_label
 from common.changes import ChangeSummary
-from common.contracts import BUNDLE_ENV, ResourceType, version_exists_env
+from common.contracts import (
+    BUNDLE_ENV,
+    ResourceType,
+    managed_version_labels,
+    version_exists_env,
+)
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
 from components.naming import application_name
@@ -178,11 +183,7 @@ class PulumiEngine:
         if not self._version_lookup(bundle):
             return {}
         deployment = getattr(stack.export_stack(), "deployment", None) or {}
-        managed = [
-            str((r.get("outputs") or {}).get("name"))
-            for r in deployment.get("resources") or []
-            if r.get("type") == VERSION_TYPE
-        ]
+        managed = managed_version_labels(deployment.get("resources") or [])
         return version_exists_env(bundle_label(bundle), eb_holds=True, managed=managed)
 
     def _version_in_eb(self, bundle: Path) -> bool:

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 #: Every key the program exports (docs/contracts.md), with its JSON type.
 OUTPUTS: Final = MappingProxyType(
@@ -59,6 +59,21 @@ def version_exists_env(label: str, *, eb_holds: bool, managed: Iterable[str]) ->
     if eb_holds and label not in set(managed):
         return {VERSION_EXISTS_ENV: "true"}
     return {}
+
+
+def managed_version_labels(resources: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Labels of the application versions a stack's state still manages.
+
+    An entry marked `"delete": true` is a replaced version Pulumi deletes at the end of an
+    update (create-before-delete); a failed `up` leaves it in the state. It is not managed any
+    more: counting it would make a rollback to that label declare it again, which EB refuses.
+    Takes `pulumi stack export` resources (label in `outputs.name`, else the id).
+    """
+    return [
+        str((r.get("outputs") or {}).get("name") or r.get("id"))
+        for r in resources
+        if r.get("type") == ResourceType.EB_APPLICATION_VERSION and not r.get("delete")
+    ]
 
 
 #: The credentials a sandbox stack's moto server accepts (never real keys).

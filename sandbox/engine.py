@@ -22,7 +22,11 @@ from app.bundle import build_bundle, bundle_label
 from app.models import ModelError, check
 from commandline.interrupts import as_interrupted, deferred
 from common.changes import ChangeSummary
-from common.contracts import SANDBOX_AWS_ENV, ResourceType, version_exists_env
+from common.contracts import (
+    SANDBOX_AWS_ENV,
+    managed_version_labels,
+    version_exists_env,
+)
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT, StackPaths
 from common.polling import WaitTimeout, wait_until
@@ -545,11 +549,8 @@ class SandboxEngine:
             return {}
         label = bundle_label(bundle)
         state = read_json(self.paths.sandbox, default={}) or {}
-        managed = [
-            str(r.get("id"))
-            for r in (state.get("resources") or {}).values()
-            if r.get("type") == ResourceType.EB_APPLICATION_VERSION
-        ]
+        # Replaced versions waiting for their delete sit in pending_deletes, not resources.
+        managed = managed_version_labels((state.get("resources") or {}).values())
         versions = state.get("eb", {}).get("versions") or {}
         eb_holds = any(label in labels for labels in versions.values())
         return version_exists_env(label, eb_holds=eb_holds, managed=managed)
