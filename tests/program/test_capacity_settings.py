@@ -23,3 +23,16 @@ def test_autoscaling_trigger_on_cpu_only_when_the_environment_can_scale() -> Non
     trigger = {name: value for _, name, value in scaling_settings(shape(2, 6))}
     assert trigger["MeasureName"] == "CPUUtilization" and trigger["Unit"] == "Percent"
     assert int(trigger["LowerThreshold"]) < int(trigger["UpperThreshold"]) <= 80
+
+
+def test_a_one_minute_trigger_sees_one_minute_metrics_and_a_consistent_breach() -> None:
+    """Period 1 with EC2's default 5-minute monitoring sees one data point in five periods, and
+    a BreachDuration other than Period × EvaluationPeriods is rewritten by EB (a diff forever)."""
+    settings = scaling_settings(shape(2, 6))
+    trigger = {name: value for ns, name, value in settings if ns == "aws:autoscaling:trigger"}
+    launch = {
+        name: value for ns, name, value in settings if ns == "aws:autoscaling:launchconfiguration"
+    }
+    period = int(trigger["Period"])
+    assert int(trigger["BreachDuration"]) == period * int(trigger["EvaluationPeriods"])
+    assert launch["MonitoringInterval"] == ("1 minute" if period < 5 else "5 minute")
