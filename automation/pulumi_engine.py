@@ -82,8 +82,13 @@ class PulumiEngine:
 
     @property
     def aws_env(self) -> dict[str, str] | None:
-        """None: real AWS, through the ambient credential chain."""
-        return None
+        """Real AWS through the ambient credential chain, in the stack's region.
+
+        Only the region is named: records, notifications and bundle fetches go to the stack's
+        `aws:region`, not to whatever region the caller's shell or runner has (AWS_REGION).
+        """
+        region = self.run_config.parsed.region
+        return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
     @property
     def records_path(self) -> Path | None:
@@ -167,13 +172,15 @@ class PulumiEngine:
             and stack_file.is_file()
             and "encryptionsalt:" in stack_file.read_text(encoding="utf-8")
         )
+        # Empty counts as unset: a workflow's `${{ secrets.X }}` of a missing secret is "".
         if uses_passphrase and not (
-            os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None
+            os.environ.get("PULUMI_CONFIG_PASSPHRASE")
             or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
         ):
             raise PipelineError(
                 f"stack {self.stack!r} uses the passphrase secrets provider but neither "
-                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
+                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set (an empty "
+                "value counts as unset: a missing CI secret expands to one)",
                 "export PULUMI_CONFIG_PASSPHRASE (a CI secret in the workflows), or use "
                 "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
             )

@@ -40,11 +40,11 @@ from components.config.schema import (
 )
 
 MODELS = ("u2netp", "u2net")
-# CloudWatch Logs PutRetentionPolicy accepts only these (EB's RetentionInDays option too).
+# EB's `aws:elasticbeanstalk:cloudwatch:logs` RetentionInDays accepts only these (a subset of
+# what CloudWatch Logs' PutRetentionPolicy takes: not 1096, 2192, 2557, 2922 or 3288).
 # fmt: off
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653,
 )
 # fmt: on
 INSTANCES_RANGE = (1, 20)

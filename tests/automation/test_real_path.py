@@ -14,8 +14,10 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from automation import wiring
 from automation.errors import PipelineError, translate_pulumi_error
@@ -100,9 +102,15 @@ def test_the_policy_pack_can_be_opted_out(tmp_path: Path) -> None:
     assert "--policy-pack" not in preview
 
 
-def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize("passphrase", [None, ""], ids=["unset", "empty"])
+def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(
+    tmp_path: Path, passphrase: str | None
+) -> None:
+    """An empty value is what a workflow passes for a missing secret: it counts as unset."""
     env = caller_env(install_stand_in(tmp_path))
     env.pop("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is not None:
+        env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
     result = automation(env, "preview", "--stack", "dev", "--secrets-provider", "passphrase")
     assert result.returncode == ExitCode.FAILED
     assert "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set" in (
@@ -175,3 +183,39 @@ def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:
         "u2net"
     )
     assert stack_model("staging") == "u2netp"
+
+
+def test_records_notifications_and_bundles_use_the_stacks_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner configured for another region must not send records, notices or bundle
+    fetches there: every pipeline client is built from the engine's aws_env (issue 21)."""
+    from automation import notify
+    from automation.pulumi_engine import PulumiEngine
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    engine = PulumiEngine("staging", backup_dir=tmp_path)  # Pulumi.staging.yaml: us-east-1
+    built: list[tuple[str, str | None]] = []
+
+    class Unreachable:  # the edge: any AWS call answers an error
+        def __getattr__(self, name: str) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                raise ClientError({"Error": {"Code": "NoSuchKey", "Message": name}}, name)
+
+            return call
+
+    def recording(service: str, aws_env=None, **kwargs):  # noqa: ANN001, ANN003 - make_client's
+        client = real_make_client(service, aws_env, **kwargs)  # builds, calls nothing
+        built.append((service, client.meta.region_name))
+        return Unreachable()
+
+    real_make_client = wiring.make_client
+    monkeypatch.setattr(wiring, "make_client", recording)
+    monkeypatch.setattr(notify, "make_client", recording)
+    record_store_for(engine, tmp_path / "records.json")({"artifact_bucket": "pp-staging-art"})
+    notify.notify("arn:aws:sns:us-east-1:123456789012:t", "s", {}, aws_env=engine.aws_env)
+    with pytest.raises(PipelineError):
+        wiring.fetch_bundle({"artifact_bucket": "pp-staging-art"}, "v-none", engine.aws_env)
+    assert {service for service, _ in built} == {"s3", "sns"}
+    assert all(region == "us-east-1" for _, region in built), built
