@@ -155,6 +155,11 @@ def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None
     assert urn in text and "protected resources" in text
     assert "deletionProtection: false in Pulumi.prod.yaml" in text
     assert "python -m automation up --stack prod" in text
+    # What deletionProtection: false does (tests/program/test_storage.py, test_datastore.py):
+    # retain_on_delete goes with protect, so the next destroy deletes the data; never say
+    # it is retained.
+    assert "deletes the tables and buckets with their data" in text
+    assert "retained" not in text
 
 
 def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
