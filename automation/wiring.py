@@ -28,6 +28,7 @@ from common.pids import same_process, this_process
 from components.config import StackConfig, StackConfigError
 from policy.rules import evaluate, resources_from_sandbox
 from verify.aws import make_client
+from verify.outputs import sandbox_transport
 
 from . import preflight
 from .engine import Engine
@@ -189,6 +190,12 @@ def verifier(
         kwargs: dict[str, Any] = {
             "report_dir": report_dir,
             "aws_env": engine.aws_env if engine is not None else None,
+            # A sandbox stack with a certificate: its CA and loopback listeners (its state).
+            "transport": (
+                sandbox_transport(engine.stack, engine.state_root)
+                if engine is not None and engine.state_root is not None
+                else None
+            ),
             "pipeline": True,  # opt-in checks the stack asks for (load) run here
         }
         if only:

@@ -38,6 +38,9 @@ OUTPUTS: Final = MappingProxyType(
         "max_upload_mb": int,
         "ses_dns_records": list,  # DKIM CNAMEs still to add by hand (named by a BLOCKED ses check)
         "load_test": dict,
+        # The environment's CNAME: the DNS record to point publicBaseUrl's host at (with a
+        # certificate, api_url is https://<that host>, the name the certificate is for).
+        "eb_cname": str,
     }
 )
 

@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from automation import wiring
+from automation import notify, wiring
 from automation.errors import PipelineError, translate_pulumi_error
 from automation.pipeline import ExitCode
 from automation.preflight import check_platform
+from automation.pulumi_engine import PulumiEngine
 from automation.records import DeploymentRecord
 from automation.wiring import effective_config, record_store_for, stack_model
 from tests.support.cli_runner import run_module
@@ -195,9 +196,6 @@ def test_records_notifications_and_bundles_use_the_stacks_region(
 ) -> None:
     """A runner configured for another region must not send records, notices or bundle
     fetches there: every pipeline client is built from the engine's aws_env (issue 21)."""
-    from automation import notify
-    from automation.pulumi_engine import PulumiEngine
-
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     engine = PulumiEngine("staging", backup_dir=tmp_path)  # Pulumi.staging.yaml: us-east-1

@@ -340,7 +340,11 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     assert s[("aws:elbv2:listener:443", "ListenerEnabled")] == "true"
     assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
     assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
-    assert graph.outputs["api_url"].startswith("https://")
+    # Issue 21 item 1: the certificate is for publicBaseUrl's host, never the EB CNAME, so
+    # api_url names that host; the CNAME is its own output (the DNS record to point at).
+    assert graph.outputs["api_url"] == "https://api-staging.passportphoto.example.com"
+    assert graph.outputs["eb_cname"] and "elasticbeanstalk" not in graph.outputs["api_url"]
+    assert graph.outputs["eb_cname"] not in graph.outputs["api_url"]
     assert s[(APP_ENV, "FORCE_HTTPS")] == "true"  # the app redirects HTTP to HTTPS
     plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
     assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]
