@@ -68,6 +68,11 @@ class EnvironmentShape:
     """HTTPS listener on the load balancer (ACM certificate)."""
     vpc_id: str | None = None
     subnets: tuple[str, ...] = ()
+    """The instances' subnets."""
+    elb_subnets: tuple[str, ...] = ()
+    """The load balancer's subnets (public ones for a public ALB)."""
+    associate_public_ip_address: bool = False
+    elb_scheme: str = "public"
 
 
 def health_config_document() -> str:
@@ -139,11 +144,18 @@ def network_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
             (https, "SSLPolicy", SSL_POLICY),
         ]
     if shape.vpc_id:
-        subnets = ",".join(shape.subnets)
+        # The ALB and the instances each in their own subnets, with the public-IP and scheme
+        # choices stated (components/config/rules_network.py checks they fit together).
         settings += [
             ("aws:ec2:vpc", "VPCId", shape.vpc_id),
-            ("aws:ec2:vpc", "Subnets", subnets),
-            ("aws:ec2:vpc", "ELBSubnets", subnets),
+            ("aws:ec2:vpc", "Subnets", ",".join(shape.subnets)),
+            ("aws:ec2:vpc", "ELBSubnets", ",".join(shape.elb_subnets)),
+            (
+                "aws:ec2:vpc",
+                "AssociatePublicIpAddress",
+                "true" if shape.associate_public_ip_address else "false",
+            ),
+            ("aws:ec2:vpc", "ELBScheme", shape.elb_scheme),
         ]
     return settings
 
