@@ -46,6 +46,9 @@ OUTPUTS: Final = MappingProxyType(
 
 #: Path of a prebuilt source bundle for the program to deploy instead of building app/.
 BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
+#: The platform (SolutionStackName) the stack's live EB environment runs, when it has one: the
+#: program declares it instead of an older pin of the same branch (common/platforms.py).
+LIVE_PLATFORM_ENV: Final = "PASSPORT_EB_LIVE_PLATFORM"
 #: "true" when EB already holds an application version with the bundle's label (a rollback, a
 #: redeploy): EB refuses to create a label twice per application, so the program references it.
 VERSION_EXISTS_ENV: Final = "PASSPORT_APP_VERSION_EXISTS"

@@ -26,6 +26,7 @@ from automation.preflight import check_platform
 from automation.pulumi_engine import PulumiEngine
 from automation.records import DeploymentRecord
 from automation.wiring import effective_config, record_store_for, stack_model
+from common.contracts import LIVE_PLATFORM_ENV
 from tests.support.cli_runner import run_module
 from tests.support.stand_in_pulumi import calls, install_stand_in
 
@@ -222,3 +223,44 @@ def test_records_notifications_and_bundles_use_the_stacks_region(
         wiring.fetch_bundle({"artifact_bucket": "pp-staging-art"}, "v-none", engine.aws_env)
     assert {service for service, _ in built} == {"s3", "sns"}
     assert all(region == "us-east-1" for _, region in built), built
+
+
+LIVE = "64bit Amazon Linux 2023 v4.7.2 running Python 3.11"
+PINNED = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+NEWEST = "64bit Amazon Linux 2023 v4.8.0 running Python 3.11"
+
+
+def test_a_retired_pin_the_environment_moved_past_names_the_platform_not_blocks() -> None:
+    """Issue 21 item 3: managed updates moved the environment on and EB retired the pin; the
+    deploy declares the live platform, so `check` says where to move the pin and passes."""
+    finding = check_platform(PINNED, FakeEb([LIVE, NEWEST]), live=LIVE)
+    assert finding.ok, finding.message
+    assert "retired" in finding.message and NEWEST in finding.message
+    assert LIVE in finding.message  # what runs, and what deploys declare
+    # No environment to follow: EB cannot create one on a retired platform; say where to go.
+    first = check_platform(PINNED, FakeEb([LIVE, NEWEST]), live=None)
+    assert not first.ok and NEWEST in first.message
+
+
+def test_the_engine_hands_the_program_the_live_platform(tmp_path: Path) -> None:
+    """Preview and up run the program with the platform the live environment runs."""
+    selected: list[dict[str, str]] = []
+
+    class Stack:
+        def preview(self, **kwargs: Any) -> Any:
+            return None
+
+    def factory(name: str, work_dir: str, env: dict[str, str]) -> Stack:
+        selected.append(env)
+        return Stack()
+
+    engine = PulumiEngine(
+        "staging",
+        backup_dir=tmp_path,
+        stack_factory=factory,
+        on_output=lambda _: None,
+        version_lookup=lambda bundle: False,
+        platform_lookup=lambda: LIVE,
+    )
+    engine.preview()
+    assert selected[-1][LIVE_PLATFORM_ENV] == LIVE
