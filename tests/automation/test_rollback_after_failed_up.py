@@ -61,6 +61,7 @@ def test_a_failed_up_rolls_back_to_the_label_eb_holds_and_exits_3(
         on_output=lambda _: None,
         # DescribeApplicationVersions, answered by the emulated EB
         version_lookup=lambda bundle: bundle_label(bundle) in eb_versions(stand_in, "staging"),
+        platform_lookup=lambda: None,  # the environment runs the pin
     )
 
     def verifier(served: dict[str, Any], report_dir: Path) -> VerifyOutcome:
