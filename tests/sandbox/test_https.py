@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from sandbox.engine import SandboxEngine
+from sandbox.tls import issue
 from tests.support.cli_runner import run_module
 from verify.outputs import sandbox_transport
 
@@ -94,3 +95,19 @@ def test_a_certificate_for_another_host_fails_verify_at_once_naming_it(
     assert f"TLS to {HOST} failed" in message and "www.example.org" in message
     assert "eb_cname" in message  # the fix: point the host's DNS at the CNAME
     assert checks["health"]["status"] == "SKIPPED"
+
+
+def test_a_ca_bundle_from_the_command_line_is_the_one_trusted(
+    state_root: Path, tmp_path: Path
+) -> None:
+    """`--ca-bundle FILE` wins over the sandbox's CA: another CA's bundle fails the TLS check
+    (named as untrusted), so the option is really what requests verifies with."""
+    up(state_root)
+    other = issue(tmp_path / "other-ca", ["somewhere.example.net"]).ca
+    code, checks, _ = verify(
+        state_root, tmp_path, "--only", "health", "--timeout", "30", "--ca-bundle", str(other)
+    )
+    assert code == 1
+    assert checks["readiness"]["status"] == "FAILED"
+    assert "not trusted" in checks["readiness"]["message"]
+    assert "--ca-bundle FILE" in checks["readiness"]["message"]
