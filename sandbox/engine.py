@@ -653,10 +653,11 @@ class SandboxEngine:
         node = state.get("proxy") or {}
         rec = processes.ProcessRecord.from_dict(node.get("process"))
         names = tls[1] if tls else None
+        serving = [tls[0], *tls[1]] if tls else None  # api_url's host, the certificate's names
         if (
             processes.is_alive(rec)
             and (self.app_port in (None, node.get("port")))
-            and node.get("tls_names") == names
+            and node.get("tls_for") == serving
         ):
             return int(node["port"])
         processes.stop(rec)
@@ -696,7 +697,7 @@ class SandboxEngine:
                 "process": rec.to_dict(),
                 "started_at": utc_timestamp(),
                 "tls_port": tls_port,
-                "tls_names": names,
+                "tls_for": serving,
             }
             data.pop("tls", None)
             if tls:
