@@ -24,8 +24,9 @@ class Engine(Protocol):
     def aws_env(self) -> dict[str, str] | None:
         """The AWS target of the pipeline's own calls (verify, records, metrics, bundles).
 
-        The sandbox's moto endpoint and fake credentials; None means the ambient chain (real
-        AWS). Handed to each boto3 client, never written to `os.environ`.
+        The sandbox's moto endpoint and fake credentials; the real engine names only the
+        stack's region (the ambient credential chain, never the ambient region); None means the
+        ambient chain as it is. Handed to each boto3 client, never written to `os.environ`.
         """
         ...
 

@@ -89,11 +89,11 @@ def translate_pulumi_error(exc: BaseException, stack: str) -> PipelineError:
         return PipelineError(
             f"stack {stack!r} holds protected resources that destroy will not delete: "
             + ", ".join(protected),
-            "they hold customer data. To remove them on purpose: set deletionProtection: false "
-            f"in Pulumi.{stack}.yaml and run `python -m automation up --stack {stack}` (this "
-            "lifts Pulumi's protect and AWS deletion protection), then destroy again; tables "
-            "and buckets are retained in AWS after that destroy (retain_on_delete), delete "
-            "them in the console once their data is exported",
+            "they hold customer data. To remove them on purpose: export the data you need, set "
+            f"deletionProtection: false in Pulumi.{stack}.yaml and run `python -m automation up "
+            f"--stack {stack}` (this lifts Pulumi's protect, retain_on_delete and AWS deletion "
+            "protection, and lets buckets be emptied), then destroy again: that destroy deletes "
+            "the tables and buckets with their data",
         )
     if _CREDENTIALS.search(text):
         return CredentialsError(

@@ -7,7 +7,6 @@ about five.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from packaging.version import Version
 from app.lock import logical_lines
 from app.models import MODELS, md5_of, model_path
 from common.paths import APP_DIR
+from common.platforms import platform_branch, platform_to_declare, platform_version
 from sandbox.bundle_venv import install_bundle
 from sandbox.environment import unpack
 from sandbox.errors import SandboxError
@@ -162,47 +162,63 @@ def check_model(model: str) -> Finding:
     return Finding("model", True, f"{model} present, md5 {digest}")
 
 
-def _platform_version(name: str) -> tuple[int, ...] | None:
-    match = re.search(r" v(\d+)\.(\d+)\.(\d+) running ", name)
-    return tuple(int(x) for x in match.groups()) if match else None
+def check_platform(pinned: str, eb_client: Any, live: str | None = None) -> Finding:
+    """The pinned EB platform against what EB offers and what the environment runs (`live`).
 
-
-def check_platform(pinned: str, eb_client: Any) -> Finding:
-    """The pinned EB platform still exists, and whether a newer one of its branch does.
-
-    A newer platform is reported, not enforced: moving to it is a reviewed config change
-    (`solutionStack` in the stack file), not something a deploy does on its own.
+    Managed updates move a running environment ahead of its pin within the branch; the deploy
+    then declares the live platform (common/platforms.py), so neither a newer live platform nor
+    a retired pin blocks it: the finding says which platform to move the pin to. Only a retired
+    pin with no environment to follow fails: EB cannot create an environment on it.
     """
     names = eb_client.list_available_solution_stacks().get("SolutionStacks", [])
-    branch = re.sub(r" v\d+\.\d+\.\d+ running ", " v* running ", pinned)
-    same_branch = [
-        n for n in names if re.sub(r" v\d+\.\d+\.\d+ running ", " v* running ", n) == branch
-    ]
+    branch = platform_branch(pinned)
     newer = sorted(
         (
             n
-            for n in same_branch
-            if (_platform_version(n) or ()) > (_platform_version(pinned) or ())
+            for n in names
+            if platform_branch(n) == branch
+            and (platform_version(n) or ()) > (platform_version(pinned) or ())
         ),
-        key=lambda n: _platform_version(n) or (),
+        key=lambda n: platform_version(n) or (),
     )
+    declared = platform_to_declare(pinned, live)
+    move = f"set solutionStack to {newer[-1]!r} in the stack file" if newer else ""
+    running = (
+        f"; the environment runs {declared!r} (managed updates) and deploys declare it"
+        if declared != pinned
+        else ""
+    )
+    details = {"newer": newer[-1:], "live": live, "declared": declared}
     if pinned not in names:
+        if declared != pinned:
+            return Finding(
+                "platform",
+                True,
+                f"the pinned EB platform {pinned!r} is retired in this region{running}; "
+                + (move or "move solutionStack to a platform of its branch"),
+                details,
+            )
         return Finding(
             "platform",
             False,
-            f"the pinned EB platform {pinned!r} is not available in this region"
-            + (f"; newest of its branch: {newer[-1]!r}" if newer else ""),
-            {"newer": newer[-1:]},
+            f"the pinned EB platform {pinned!r} is not available in this region, and no "
+            "environment runs a newer one of its branch; "
+            + (
+                move
+                or "pick an available platform with `aws elasticbeanstalk "
+                "list-available-solution-stacks`"
+            ),
+            details,
         )
     if newer:
         return Finding(
             "platform",
             True,
-            f"{pinned!r} is pinned; a newer platform of the branch exists: {newer[-1]!r} "
-            "(set solutionStack in the stack file to move to it)",
-            {"newer": newer[-1:]},
+            f"{pinned!r} is pinned{running}; a newer platform of the branch exists: "
+            f"{newer[-1]!r} ({move} to move to it)",
+            details,
         )
-    return Finding("platform", True, f"{pinned!r} is the newest platform of its branch")
+    return Finding("platform", True, f"{pinned!r} is the newest platform of its branch", details)
 
 
 def run_all(checks: list[Callable[[], Finding]]) -> list[Finding]:

@@ -16,16 +16,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from botocore.config import Config
-
 from app.bundle import bundle_label
 from common.changes import ChangeSummary
-from common.contracts import BUNDLE_ENV, ResourceType, version_exists_env
+from common.contracts import (
+    BUNDLE_ENV,
+    LIVE_PLATFORM_ENV,
+    ResourceType,
+    managed_version_labels,
+    version_exists_env,
+)
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
 from components.naming import application_name
-from verify.aws import make_client
 
+from .eb_live import eb_client, live_platform
 from .errors import PipelineError, translate_pulumi_error
 from .runconfig import RunConfig
 
@@ -49,6 +53,7 @@ class PulumiEngine:
         on_output: Callable[[str], Any] | None = None,
         stack_factory: Callable[..., Any] | None = None,
         version_lookup: Callable[[Path], bool] | None = None,
+        platform_lookup: Callable[[], str | None] | None = None,
         secrets_provider: str | None = None,
         run_config: RunConfig | None = None,
     ) -> None:
@@ -65,6 +70,7 @@ class PulumiEngine:
         self.on_output = on_output or _to_stderr
         self._stack_factory = stack_factory
         self._version_lookup = version_lookup or self._version_in_eb
+        self._platform_lookup = platform_lookup or self._platform_in_eb
         self.secrets_provider = secrets_provider
         self._said_persisted = False
 
@@ -77,8 +83,13 @@ class PulumiEngine:
 
     @property
     def aws_env(self) -> dict[str, str] | None:
-        """None: real AWS, through the ambient credential chain."""
-        return None
+        """Real AWS through the ambient credential chain, in the stack's region.
+
+        Only the region is named: records, notifications and bundle fetches go to the stack's
+        `aws:region`, not to whatever region the caller's shell or runner has (AWS_REGION).
+        """
+        region = self.run_config.parsed.region
+        return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
     @property
     def records_path(self) -> Path | None:
@@ -130,6 +141,9 @@ class PulumiEngine:
                 )
             if bundle:
                 env.update(self._version_env(stack, Path(bundle)))  # a rollback: reference it
+            if create:  # preview and up run the program: the platform managed updates moved to
+                live = self._platform_lookup()
+                env.update({LIVE_PLATFORM_ENV: live} if live else {})
             if self.config_overrides:
                 # `pulumi config set-all` writes the stack file, exactly as `pulumi up -c` does:
                 # the override stays for later runs, and we say so.
@@ -162,13 +176,15 @@ class PulumiEngine:
             and stack_file.is_file()
             and "encryptionsalt:" in stack_file.read_text(encoding="utf-8")
         )
+        # Empty counts as unset: a workflow's `${{ secrets.X }}` of a missing secret is "".
         if uses_passphrase and not (
-            os.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None
+            os.environ.get("PULUMI_CONFIG_PASSPHRASE")
             or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
         ):
             raise PipelineError(
                 f"stack {self.stack!r} uses the passphrase secrets provider but neither "
-                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
+                "PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set (an empty "
+                "value counts as unset: a missing CI secret expands to one)",
                 "export PULUMI_CONFIG_PASSPHRASE (a CI secret in the workflows), or use "
                 "--secrets-provider awskms://alias/<key>?region=<region> for a new stack",
             )
@@ -178,11 +194,7 @@ class PulumiEngine:
         if not self._version_lookup(bundle):
             return {}
         deployment = getattr(stack.export_stack(), "deployment", None) or {}
-        managed = [
-            str((r.get("outputs") or {}).get("name"))
-            for r in deployment.get("resources") or []
-            if r.get("type") == VERSION_TYPE
-        ]
+        managed = managed_version_labels(deployment.get("resources") or [])
         return version_exists_env(bundle_label(bundle), eb_holds=True, managed=managed)
 
     def _version_in_eb(self, bundle: Path) -> bool:
@@ -193,15 +205,21 @@ class PulumiEngine:
         one. Unknown (no access, no application yet) counts as no: EB then names the problem.
         """
         try:
-            region = self.run_config.parsed.region
-            quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
-            eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
+            eb = eb_client(self.run_config.parsed.region)
             found = eb.describe_application_versions(
                 ApplicationName=application_name(self.stack), VersionLabels=[bundle_label(bundle)]
             )
         except Exception:  # noqa: BLE001 - see the docstring
             return False
         return bool(found.get("ApplicationVersions"))
+
+    def _platform_in_eb(self) -> str | None:
+        """The live environment's platform (ambient credentials, the stack's region); unknown
+        (no access, no environment yet) is None: the program then declares the pin."""
+        try:
+            return live_platform(eb_client(self.run_config.parsed.region), self.stack)
+        except Exception:  # noqa: BLE001 - see the docstring
+            return None
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:

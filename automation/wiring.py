@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 import verify
@@ -28,9 +27,11 @@ from common.pids import same_process, this_process
 from components.config import StackConfig, StackConfigError
 from policy.rules import evaluate, resources_from_sandbox
 from verify.aws import make_client
+from verify.outputs import sandbox_transport
 
 from . import preflight
 from .artifacts import ArtifactBucket
+from .eb_live import eb_client, live_platform
 from .engine import Engine
 from .errors import PipelineError, UsageError
 from .pipeline import Pipeline, Verifier, VerifyOutcome
@@ -196,6 +197,12 @@ def verifier(
         kwargs: dict[str, Any] = {
             "report_dir": report_dir,
             "aws_env": engine.aws_env if engine is not None else None,
+            # A sandbox stack with a certificate: its CA and loopback listeners (its state).
+            "transport": (
+                sandbox_transport(engine.stack, engine.state_root)
+                if engine is not None and engine.state_root is not None
+                else None
+            ),
             "pipeline": True,  # opt-in checks the stack asks for (load) run here
         }
         if only:
@@ -263,11 +270,13 @@ def preflight_checks(
         return preflight.check_python_version(PLATFORM_PYTHON)
 
     def platform() -> Finding:
-        region = config.parsed.region
-        quick = Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2})
-        eb = make_client("elasticbeanstalk", {"AWS_REGION": region}, config=quick)
+        eb = eb_client(config.parsed.region)
         try:
-            return preflight.check_platform(config.parsed.solution_stack, eb)
+            live = live_platform(eb, config.stack)
+        except (BotoCoreError, ClientError):
+            live = None  # unknown: judged as a stack without an environment
+        try:
+            return preflight.check_platform(config.parsed.solution_stack, eb, live)
         except (BotoCoreError, ClientError) as exc:
             # Unknown is not a failure here: `up` names a missing platform itself.
             return Finding("platform", True, f"platforms not listed ({exc}); not checked")

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 #: Every key the program exports (docs/contracts.md), with its JSON type.
 OUTPUTS: Final = MappingProxyType(
@@ -38,11 +38,17 @@ OUTPUTS: Final = MappingProxyType(
         "max_upload_mb": int,
         "ses_dns_records": list,  # DKIM CNAMEs still to add by hand (named by a BLOCKED ses check)
         "load_test": dict,
+        # The environment's CNAME: the DNS record to point publicBaseUrl's host at (with a
+        # certificate, api_url is https://<that host>, the name the certificate is for).
+        "eb_cname": str,
     }
 )
 
 #: Path of a prebuilt source bundle for the program to deploy instead of building app/.
 BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
+#: The platform (SolutionStackName) the stack's live EB environment runs, when it has one: the
+#: program declares it instead of an older pin of the same branch (common/platforms.py).
+LIVE_PLATFORM_ENV: Final = "PASSPORT_EB_LIVE_PLATFORM"
 #: "true" when EB already holds an application version with the bundle's label (a rollback, a
 #: redeploy): EB refuses to create a label twice per application, so the program references it.
 VERSION_EXISTS_ENV: Final = "PASSPORT_APP_VERSION_EXISTS"
@@ -59,6 +65,21 @@ def version_exists_env(label: str, *, eb_holds: bool, managed: Iterable[str]) ->
     if eb_holds and label not in set(managed):
         return {VERSION_EXISTS_ENV: "true"}
     return {}
+
+
+def managed_version_labels(resources: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Labels of the application versions a stack's state still manages.
+
+    An entry marked `"delete": true` is a replaced version Pulumi deletes at the end of an
+    update (create-before-delete); a failed `up` leaves it in the state. It is not managed any
+    more: counting it would make a rollback to that label declare it again, which EB refuses.
+    Takes `pulumi stack export` resources (label in `outputs.name`, else the id).
+    """
+    return [
+        str((r.get("outputs") or {}).get("name") or r.get("id"))
+        for r in resources
+        if r.get("type") == ResourceType.EB_APPLICATION_VERSION and not r.get("delete")
+    ]
 
 
 #: The credentials a sandbox stack's moto server accepts (never real keys).

@@ -53,6 +53,11 @@ class StackPaths:
         return self.dir / "proxy-target"
 
     @property
+    def tls(self) -> Path:
+        """The stand-in ACM certificate and the CA that signs it (sandbox/tls.py)."""
+        return self.dir / "tls"
+
+    @property
     def lock(self) -> Path:
         # Beside, not inside, the stack folder: `down` deletes the folder while holding it.
         return self.root / f".{self.stack}.lock"

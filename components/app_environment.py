@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -66,6 +67,21 @@ class AppEnvironmentArgs:
     for an Immutable deploy that installs the ML stack on fresh instances)."""
     versions_kept: int = 50
     """EB's application version lifecycle keeps this many versions (sources stay in S3)."""
+    public_base_url: str | None = None
+    """Where users reach the API (stack config `publicBaseUrl`): with a certificate, api_url is
+    https:// + its host, the name the ACM certificate is for (never the EB CNAME: nobody gets a
+    certificate for *.elasticbeanstalk.com); DNS points that host at the CNAME."""
+
+
+def api_endpoint(args: AppEnvironmentArgs, cname: pulumi.Input[str]) -> pulumi.Output[str]:
+    """https://<publicBaseUrl host> with a certificate (the TLS name check passes only there),
+    else http://<EB CNAME>."""
+    if args.shape.certificate_arn:
+        host = urlsplit(args.public_base_url or "").netloc
+        if not host:
+            raise ValueError("a certificate needs publicBaseUrl: api_url is https://<its host>")
+        return pulumi.Output.from_input(f"https://{host}")
+    return pulumi.Output.concat("http://", cname)
 
 
 class AppEnvironment(pulumi.ComponentResource):
@@ -159,8 +175,7 @@ class AppEnvironment(pulumi.ComponentResource):
             # Instances must boot with their permissions already in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
         )
-        scheme = "https://" if args.shape.certificate_arn else "http://"
-        self.endpoint = pulumi.Output.concat(scheme, self.environment.cname)
+        self.endpoint = api_endpoint(args, self.environment.cname)
 
         self.register_outputs(
             {
@@ -168,6 +183,7 @@ class AppEnvironment(pulumi.ComponentResource):
                 "environment_name": self.environment.name,
                 "app_version": self.version_name,
                 "api_url": self.endpoint,
+                "eb_cname": self.environment.cname,
             }
         )
 

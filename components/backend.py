@@ -126,10 +126,14 @@ class PassportPhotoBackend(pulumi.ComponentResource):
                     certificate_arn=cfg.certificate_arn,
                     vpc_id=cfg.vpc_id,
                     subnets=cfg.subnets,
+                    elb_subnets=cfg.elb_subnets,
+                    associate_public_ip_address=cfg.associate_public_ip_address,
+                    elb_scheme=cfg.elb_scheme,
                 ),
                 bundle_path=args.bundle_path,
                 version_label=args.version_label,
                 version_registered=args.version_registered,
+                public_base_url=cfg.abuse.public_base_url,
                 artifact_bucket=self.storage.artifact_bucket.id,
                 data_access=DataAccess(
                     email_table_arn=self.datastore.email_table.arn,
@@ -209,6 +213,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "max_upload_mb": cfg.max_upload_mb,
             "ses_dns_records": self.mailer.dns_records,
             "load_test": dict(cfg.load_test),
+            "eb_cname": self.app.environment.cname,
         }
         missing = [key for key in OUTPUTS if key not in outputs]
         extra = [key for key in outputs if key not in OUTPUTS]

@@ -1,4 +1,5 @@
-"""Which source bundle to deploy: a fresh build of app/, or a prebuilt zip named by the engines.
+"""What the engines hand the program to deploy: the source bundle (a fresh build of app/, or a
+prebuilt zip) and the EB platform the live environment runs.
 
 The components never build anything themselves; they take a path and a label, so tests and the
 rollback path can hand them any zip.
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.bundle import build_bundle, bundle_label
-from common.contracts import BUNDLE_ENV, VERSION_EXISTS_ENV
+from common.contracts import BUNDLE_ENV, LIVE_PLATFORM_ENV, VERSION_EXISTS_ENV
+from common.platforms import platform_to_declare
 
 
 class BundleSourceError(RuntimeError):
@@ -47,3 +49,10 @@ def resolve_bundle(
         return BundleRef(str(path), bundle_label(path), registered)
     bundle = build_bundle(model=model, self_contained=self_contained)
     return BundleRef(str(bundle.path), bundle.version_label)
+
+
+def resolve_platform(pinned: str, env: Mapping[str, str] | None = None) -> str:
+    """The platform to declare: the pin, or the newer one of its branch that managed updates
+    moved the live environment to (LIVE_PLATFORM_ENV, set by the engine that read it)."""
+    env = os.environ if env is None else env
+    return platform_to_declare(pinned, env.get(LIVE_PLATFORM_ENV) or None)

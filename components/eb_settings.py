@@ -42,7 +42,13 @@ SCALE_METRIC = "CPUUtilization"
 SCALE_UPPER_PERCENT = 70
 SCALE_LOWER_PERCENT = 25
 SCALE_PERIOD_MIN = 1
-SCALE_BREACH_MIN = 2
+SCALE_EVALUATION_PERIODS = 2
+SCALE_BREACH_MIN = SCALE_PERIOD_MIN * SCALE_EVALUATION_PERIODS
+"""EB derives the alarms from Period × EvaluationPeriods; a BreachDuration that is not that
+product is rewritten by EB, and the provider then shows a diff on every run."""
+MONITORING_INTERVAL = {1: "1 minute", 5: "5 minute"}
+"""EC2 metrics at 1-minute resolution (detailed monitoring) when the trigger's Period is 1: with
+the default 5-minute interval a 1-minute alarm sees a data point only every fifth period."""
 
 NS_ENV = "aws:elasticbeanstalk:environment"
 NS_APP_ENV = "aws:elasticbeanstalk:application:environment"
@@ -62,6 +68,11 @@ class EnvironmentShape:
     """HTTPS listener on the load balancer (ACM certificate)."""
     vpc_id: str | None = None
     subnets: tuple[str, ...] = ()
+    """The instances' subnets."""
+    elb_subnets: tuple[str, ...] = ()
+    """The load balancer's subnets (public ones for a public ALB)."""
+    associate_public_ip_address: bool = False
+    elb_scheme: str = "public"
 
 
 def health_config_document() -> str:
@@ -133,11 +144,18 @@ def network_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
             (https, "SSLPolicy", SSL_POLICY),
         ]
     if shape.vpc_id:
-        subnets = ",".join(shape.subnets)
+        # The ALB and the instances each in their own subnets, with the public-IP and scheme
+        # choices stated (components/config/rules_network.py checks they fit together).
         settings += [
             ("aws:ec2:vpc", "VPCId", shape.vpc_id),
-            ("aws:ec2:vpc", "Subnets", subnets),
-            ("aws:ec2:vpc", "ELBSubnets", subnets),
+            ("aws:ec2:vpc", "Subnets", ",".join(shape.subnets)),
+            ("aws:ec2:vpc", "ELBSubnets", ",".join(shape.elb_subnets)),
+            (
+                "aws:ec2:vpc",
+                "AssociatePublicIpAddress",
+                "true" if shape.associate_public_ip_address else "false",
+            ),
+            ("aws:ec2:vpc", "ELBScheme", shape.elb_scheme),
         ]
     return settings
 
@@ -155,16 +173,23 @@ def health_check_settings() -> list[tuple[str, str, str]]:
 
 
 def scaling_settings(shape: EnvironmentShape) -> list[tuple[str, str, str]]:
-    """The autoscaling trigger; only when the environment can scale (max > min)."""
+    """The autoscaling trigger; only when the environment can scale (max > min).
+
+    Period 1 minute needs 1-minute EC2 metrics (MonitoringInterval), and BreachDuration is
+    Period × EvaluationPeriods, as EB computes it.
+    """
     if shape.max_instances <= shape.min_instances:
         return []
     ns = "aws:autoscaling:trigger"
+    interval = MONITORING_INTERVAL[1 if SCALE_PERIOD_MIN < 5 else 5]
     return [
+        ("aws:autoscaling:launchconfiguration", "MonitoringInterval", interval),
         (ns, "MeasureName", SCALE_METRIC),
         (ns, "Statistic", "Average"),
         (ns, "Unit", "Percent"),
         (ns, "Period", str(SCALE_PERIOD_MIN)),
-        (ns, "BreachDuration", str(SCALE_BREACH_MIN)),
+        (ns, "EvaluationPeriods", str(SCALE_EVALUATION_PERIODS)),
+        (ns, "BreachDuration", str(SCALE_PERIOD_MIN * SCALE_EVALUATION_PERIODS)),
         (ns, "UpperThreshold", str(SCALE_UPPER_PERCENT)),
         (ns, "LowerThreshold", str(SCALE_LOWER_PERCENT)),
         (ns, "UpperBreachScaleIncrement", "1"),

@@ -110,6 +110,23 @@ def up(
     lock_timeout: LockTimeout = 600.0,
     project_dir: ProjectDir = None,
     state_root: StateRoot = None,
+    https: Annotated[
+        bool,
+        typer.Option(
+            "--https",
+            help="sandbox only: deploy with a stand-in ACM certificate (certificateArn) for "
+            "publicBaseUrl's host; the load balancer then serves HTTPS",
+        ),
+    ] = False,
+    certificate_host: Annotated[
+        str | None,
+        typer.Option(
+            "--certificate-host",
+            metavar="HOST",
+            help="with --https: the host the stand-in certificate is for (another host than "
+            "publicBaseUrl's shows what verify says about a wrong certificate)",
+        ),
+    ] = None,
 ) -> int:
     """Deploy the stack (blue/green for the app); idempotent.
 
@@ -126,6 +143,8 @@ def up(
             app_port=app_port,
             health_timeout=health_timeout,
             lock_timeout=lock_timeout,
+            https=https,
+            certificate_host=certificate_host,
         )
         outputs = engine.up(bundle)
         if as_json:

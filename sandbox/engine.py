@@ -17,17 +17,22 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.bundle import build_bundle, bundle_label
 from app.models import ModelError, check
 from commandline.interrupts import as_interrupted, deferred
 from common.changes import ChangeSummary
-from common.contracts import SANDBOX_AWS_ENV, ResourceType, version_exists_env
+from common.contracts import (
+    SANDBOX_AWS_ENV,
+    managed_version_labels,
+    version_exists_env,
+)
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT, StackPaths
 from common.polling import WaitTimeout, wait_until
 from common.procfile import HEALTH_PATH, get_json
-from components.config import StackConfigError, parse_stack_config
+from components.config import PROJECT, REGION_KEY, StackConfigError, parse_stack_config
 from sandbox import processes
 from sandbox.environment import AppRuntime, EnvironmentRunner
 from sandbox.errors import SandboxError, SandboxUsageError
@@ -45,6 +50,8 @@ from sandbox.program import load_stack_config, project_name, run_program
 from sandbox.realise.context import RealiseContext
 from sandbox.realise.deletes import realise_deletes, replaced
 from sandbox.state import SandboxState, read_json, stack_lock, utc_timestamp
+from sandbox.tls import certificate_arn
+from sandbox.tls import issue as issue_certificate
 
 MODEL_KEY = "backgroundRemovalModel"
 DEFAULT_MODEL = "u2netp"
@@ -134,8 +141,15 @@ class SandboxEngine:
         health_timeout: float = 120.0,
         on_output: Callable[[str], Any] | None = None,
         lock_timeout: float = 0.0,
+        https: bool = False,
+        certificate_host: str | None = None,
     ) -> None:
+        """`https` (sandbox only) deploys with a stand-in ACM certificate as `certificateArn`
+        (sandbox/tls.py), for publicBaseUrl's host or `certificate_host`; a stack file with a
+        certificateArn of its own is served over HTTPS anyway."""
         self.stack = stack
+        self.https = https or certificate_host is not None
+        self.certificate_host = certificate_host
         self.log = on_output or (lambda line: None)
         self.project_dir = Path(project_dir).resolve()
         self.state_root = (
@@ -203,7 +217,7 @@ class SandboxEngine:
             mocks = None
             try:
                 endpoint = self._ensure_moto(state, started_here)
-                self._ensure_proxy(state, started_here)
+                self._ensure_proxy(state, started_here, self._tls_names(config))
                 region = self._region(config)
                 ctx = RealiseContext(
                     stack=self.stack,
@@ -445,12 +459,36 @@ class SandboxEngine:
 
     def _config(self) -> dict[str, str]:
         """The stack's config, validated before any process starts (exit 2, one line)."""
-        config = load_stack_config(self.project_dir, self.stack)
+        config = self._with_sandbox_certificate(load_stack_config(self.project_dir, self.stack))
         try:
             parse_stack_config(self.stack, config)
         except StackConfigError as exc:
             raise SandboxUsageError(_one_line(str(exc))) from exc
         return config
+
+    def _with_sandbox_certificate(self, config: dict[str, Any]) -> dict[str, Any]:
+        """With `https`: the stand-in ACM certificate as certificateArn (in the stack's region,
+        as ACM certificates of an ALB must be), and no allowInsecureHttp (it is the setting of
+        a stack without one). The stack file itself is not changed."""
+        if not self.https:
+            return config
+        region = str(config.get(REGION_KEY) or "us-east-1")
+        config = {k: v for k, v in config.items() if k != f"{PROJECT}:allowInsecureHttp"}
+        config[f"{PROJECT}:certificateArn"] = certificate_arn(region, self.stack)
+        return config
+
+    def _tls_names(self, config: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+        """(api_url's host, the names the certificate is for) when the stack has a certificate.
+
+        On AWS the ACM certificate is for the user's domain; the sandbox's stand-in is for
+        publicBaseUrl's host (api_url's), or `certificate_host` to show a mismatch.
+        """
+        if not config.get(f"{PROJECT}:certificateArn"):
+            return None
+        host = urlsplit(str(config.get(f"{PROJECT}:publicBaseUrl") or "")).hostname
+        if not host:
+            return None  # the config rules refuse this before we get here
+        return host, [self.certificate_host or host]
 
     def _lock(self) -> Any:
         return stack_lock(
@@ -546,11 +584,8 @@ class SandboxEngine:
             return {}
         label = bundle_label(bundle)
         state = read_json(self.paths.sandbox, default={}) or {}
-        managed = [
-            str(r.get("id"))
-            for r in (state.get("resources") or {}).values()
-            if r.get("type") == ResourceType.EB_APPLICATION_VERSION
-        ]
+        # Replaced versions waiting for their delete sit in pending_deletes, not resources.
+        managed = managed_version_labels((state.get("resources") or {}).values())
         versions = state.get("eb", {}).get("versions") or {}
         eb_holds = any(label in labels for labels in versions.values())
         return version_exists_env(label, eb_holds=eb_holds, managed=managed)
@@ -604,14 +639,44 @@ class SandboxEngine:
             ) from exc
         return endpoint
 
-    def _ensure_proxy(self, state: SandboxState, started: list[str]) -> int:
-        """The stack's proxy (sandbox/proxy.py) on its stable port, started once and kept."""
+    def _ensure_proxy(
+        self,
+        state: SandboxState,
+        started: list[str],
+        tls: tuple[str, list[str]] | None = None,
+    ) -> int:
+        """The stack's proxy (sandbox/proxy.py) on its stable port, started once and kept.
+
+        With `tls` (api_url's host, the certificate's names) it also listens for HTTPS with a
+        certificate for those names, like an ALB with certificateArn; a change of names
+        restarts it. verify finds the CA and the listeners' addresses in the state's `tls`.
+        """
         node = state.get("proxy") or {}
         rec = processes.ProcessRecord.from_dict(node.get("process"))
-        if processes.is_alive(rec) and (self.app_port in (None, node.get("port"))):
+        names = tls[1] if tls else None
+        serving = [tls[0], *tls[1]] if tls else None  # api_url's host, the certificate's names
+        if (
+            processes.is_alive(rec)
+            and (self.app_port in (None, node.get("port")))
+            and node.get("tls_for") == serving
+        ):
             return int(node["port"])
         processes.stop(rec)
         port = self._port_for(state, "proxy", self.app_port)
+        tls_args: list[str] = []
+        tls_port = None
+        if tls:
+            issued = issue_certificate(self.paths.tls, tls[1])
+            recorded = state.get("proxy", "tls_port")
+            tls_port = int(recorded) if recorded and not port_in_use(int(recorded)) else free_port()
+            tls_args = [
+                "--tls-port",
+                str(tls_port),
+                "--tls-cert",
+                str(issued.cert),
+                "--tls-key",
+                str(issued.key),
+            ]
         rec, _ = processes.spawn(
             [
                 sys.executable,
@@ -621,18 +686,42 @@ class SandboxEngine:
                 str(port),
                 "--target-file",
                 str(self.paths.proxy_target),
+                *tls_args,
             ],
             cwd=self.project_dir,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)},
             log=self.paths.logs / "proxy.log",
         )
         with state.update() as data:
-            data["proxy"] = {"port": port, "process": rec.to_dict(), "started_at": utc_timestamp()}
+            data["proxy"] = {
+                "port": port,
+                "process": rec.to_dict(),
+                "started_at": utc_timestamp(),
+                "tls_port": tls_port,
+                "tls_for": serving,
+            }
+            data.pop("tls", None)
+            if tls:
+                host = tls[0]
+                data["tls"] = {
+                    "names": names,
+                    "ca_bundle": str(self.paths.tls / "ca.pem"),
+                    "https_port": tls_port,
+                    # api_url's host does not resolve to the sandbox: its listeners' addresses
+                    "connect_to": {
+                        f"{host}:443": f"{LOOPBACK}:{tls_port}",
+                        f"{host}:80": f"{LOOPBACK}:{port}",
+                    },
+                }
         started.append("proxy")
-        self.log(f"sandbox[{self.stack}]: proxy on {LOOPBACK}:{port} (pid {rec.pid})")
+        self.log(
+            f"sandbox[{self.stack}]: proxy on {LOOPBACK}:{port}"
+            + (f", HTTPS on {LOOPBACK}:{tls_port} for {', '.join(names or [])}" if tls else "")
+            + f" (pid {rec.pid})"
+        )
 
         def listening_or_exited() -> str | None:
-            if port_in_use(port):
+            if port_in_use(port) and (tls_port is None or port_in_use(tls_port)):
                 return "listening"
             return None if processes.is_alive(rec) else "exited"
 
@@ -658,6 +747,8 @@ class SandboxEngine:
                 node = data.get(key) or {}
                 processes.stop(processes.ProcessRecord.from_dict(node.get("process")))
                 data.pop(key, None)
+            if "proxy" in started:
+                data.pop("tls", None)
             if "moto" in started:
                 data.pop("aws_endpoint_url", None)
                 data["resources"] = {}

@@ -27,8 +27,13 @@ robin over the registered instances that pass its health checks — like an ALB 
   request line gets 414 and an over-long header 431, in our JSON error shape (gunicorn's own
   answers to those are HTML, and its limits are higher).
 * No instance registered → 503; an instance that fails mid-request → 502 (ALB's codes).
+* **HTTPS listener** (a stack with a certificate): a second port terminates TLS with the
+  certificate files it is given (sandbox/tls.py makes them) and relays the same way, with
+  `X-Forwarded-Proto: https`; the plain port stays, so the app's redirect answers HTTP, as
+  behind an ALB with listeners on 80 and 443.
 
-    python -m sandbox.proxy --port 8080 --target-file .sandbox/dev/proxy-target
+    python -m sandbox.proxy --port 8080 --target-file .sandbox/dev/proxy-target \
+        [--tls-port 8443 --tls-cert server.pem --tls-key server-key.pem]
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -419,7 +425,12 @@ async def read_request(
 
 
 def upstream_request(
-    request_line: str, headers: list[tuple[str, str]], body: bytes, client_ip: str, port: int
+    request_line: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    client_ip: str,
+    port: int,
+    proto: str = "http",
 ) -> bytes:
     kept = [
         (k, v)
@@ -432,7 +443,7 @@ def upstream_request(
     kept += [
         # The ALB appends the client; nginx on the instance appends the ALB (here: loopback).
         ("X-Forwarded-For", ", ".join([*([forwarded] if forwarded else []), client_ip, LOOPBACK])),
-        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Proto", proto),
         ("X-Forwarded-Port", str(port)),
         ("Connection", "close"),
     ]
@@ -504,8 +515,10 @@ async def forward(
             continue
         break
     sent_head = False
+    # The listener the client used: TLS-terminating (https) or plain.
+    proto = "https" if client_w.get_extra_info("ssl_object") is not None else "http"
     try:
-        up_w.write(upstream_request(request_line, headers, body, client_ip, proxy_port))
+        up_w.write(upstream_request(request_line, headers, body, client_ip, proxy_port, proto))
         await up_w.drain()
         sent_head = True
         keep = await relay_response(up_r, client_w, keep_alive)
@@ -552,22 +565,45 @@ async def handle(
             client_w.close()
 
 
-async def serve(port: int, target_file: Path) -> None:
+#: How long a client may take to finish the TLS handshake.
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The HTTPS listener's settings: TLS 1.2 and up (what the ALB's SSL_POLICY allows)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    return context
+
+
+async def serve(
+    port: int, target_file: Path, tls: tuple[int, ssl.SSLContext] | None = None
+) -> None:
+    """Listen on `port` (plain) and, with `tls` = (port, context), on an HTTPS port too."""
     targets = TargetGroup(target_file)
-    server = await asyncio.start_server(
-        lambda r, w: handle(targets, port, r, w),
-        LOOPBACK,
-        port,
-        reuse_address=True,
-        limit=MAX_HEAD,
-        backlog=1024,
-    )
+    listeners = [(port, None), *([tls] if tls else [])]
+    servers = [
+        await asyncio.start_server(
+            lambda r, w, p=listen_port: handle(targets, p, r, w),
+            LOOPBACK,
+            listen_port,
+            reuse_address=True,
+            limit=MAX_HEAD,
+            backlog=1024,
+            ssl=context,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if context else None,
+        )
+        for listen_port, context in listeners
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     keeper = asyncio.ensure_future(targets.housekeeping())
-    async with server:
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await stack.enter_async_context(server)
         await stop.wait()
     keeper.cancel()
 
@@ -578,8 +614,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--target-file", type=Path, required=True)
+    parser.add_argument("--tls-port", type=int, help="also serve HTTPS on this port")
+    parser.add_argument("--tls-cert", type=Path, help="the HTTPS listener's certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.target_file))
+    tls = None
+    if args.tls_port is not None:
+        if args.tls_cert is None or args.tls_key is None:
+            parser.error("--tls-port needs --tls-cert and --tls-key")
+        tls = (args.tls_port, tls_context(args.tls_cert, args.tls_key))
+    asyncio.run(serve(args.port, args.target_file, tls))
     return 0
 
 

@@ -23,6 +23,7 @@ from verify.outputs import OutputsError, public_view, validate
 from verify.progress import log
 from verify.reports import write_all
 from verify.runner import run_checks
+from verify.transport import Transport, ca_bundle_file
 
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_IMAGES = ROOT / "test_images"
@@ -69,6 +70,7 @@ def run(
     check_timeouts: Mapping[str, float] | None = None,
     aws_env: Mapping[str, str] | None = None,
     pipeline: bool = False,
+    transport: Transport | None = None,
 ) -> Report:
     """Run the checks against the deployment the outputs describe; write reports if asked.
 
@@ -82,6 +84,7 @@ def run(
     outputs = dict(outputs)
     checks = select(only, outputs, pipeline=pipeline)
     validate(outputs, {key for c in checks for key in c.requires})
+    transport = with_outputs_ca(transport or Transport(), outputs)
     report_path = Path(report_dir) if report_dir is not None else None
     if report_path is not None:
         report_path.mkdir(parents=True, exist_ok=True)
@@ -99,6 +102,7 @@ def run(
         images_dir=Path(images_dir),
         check_timeouts=dict(check_timeouts or {}),
         aws_env=dict(aws_env) if aws_env else None,
+        transport=transport,
     )
     report = Report(
         results, time.monotonic() - started, public_view(outputs), stack=outputs.get("stack")
@@ -106,6 +110,17 @@ def run(
     if report_path is not None:
         write_all(report, report_path)
     return report
+
+
+def with_outputs_ca(transport: Transport, outputs: Mapping[str, Any]) -> Transport:
+    """A `ca_bundle` output (PEM text: a private CA) is trusted unless a bundle was given."""
+    pem = outputs.get("ca_bundle")
+    if transport.ca_bundle or not isinstance(pem, str) or not pem.strip():
+        return transport
+    try:
+        return transport.with_ca(ca_bundle_file(pem))
+    except ValueError as exc:
+        raise OutputsError(f"output 'ca_bundle': {exc}") from exc
 
 
 __all__ = ["run", "select", "Report", "CheckResult", "Status", "OutputsError"]

@@ -38,9 +38,12 @@ from verify.outputs import (
     load_file,
     load_pulumi,
     load_sandbox,
+    sandbox_transport,
+    transport_for_file,
     validate,
 )
 from verify.progress import log
+from verify.transport import Transport
 
 PROG = "python -m verify"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
@@ -86,6 +89,14 @@ def verify(
     ] = DEFAULT_TIMEOUT_S,
     images_dir: Annotated[Path, typer.Option(hidden=True)] = ROOT / "test_images",
     state_root: StateRoot = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-bundle",
+            metavar="FILE",
+            help="trust these CAs (PEM) for the app's certificate: a private CA",
+        ),
+    ] = None,
 ) -> int:
     """Verify a deployment from its stack outputs (--outputs FILE, or --stack S [--engine]).
 
@@ -101,6 +112,10 @@ def verify(
         if timeout <= 0:
             raise OutputsError(f"--timeout must be > 0 seconds, got {timeout:g}")
         data, env = _load(outputs, stack, engine, state_root, selected)
+        if ca_bundle is not None and not ca_bundle.is_file():
+            raise OutputsError(f"--ca-bundle {ca_bundle}: no such file")
+        transport = _transport(outputs, stack, engine, state_root)
+        transport = transport.with_ca(str(ca_bundle) if ca_bundle else None)
         name = stack or data.get("stack") or "outputs"
         target = report_dir or ROOT / "reports" / str(name)
         report = run(
@@ -112,6 +127,7 @@ def verify(
             images_dir=images_dir,
             # A sandbox stack's moto, handed to verify's own clients, never os.environ.
             aws_env=env or None,
+            transport=transport,
         )
         return _Done(report, Path(target))
 
@@ -153,6 +169,17 @@ def _load(
     if engine == EngineName.sandbox:
         return load_sandbox(stack, state_root)
     return load_pulumi(stack), {}
+
+
+def _transport(
+    outputs: Path | None, stack: str | None, engine: EngineName, state_root: Path | None
+) -> Transport:
+    """A sandbox stack's CA and addresses (its state); the defaults for a real stack."""
+    if outputs is not None:
+        return transport_for_file(outputs)
+    if stack is not None and engine == EngineName.sandbox:
+        return sandbox_transport(stack, state_root)
+    return Transport()
 
 
 def main(argv: list[str] | None = None) -> int:

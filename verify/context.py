@@ -9,9 +9,10 @@ from typing import Any
 
 from common.polling import Deadline
 from verify.aws import AwsClients
-from verify.http import HttpClient
+from verify.http import HttpClient, PerThreadClients
 from verify.model import Outcome
 from verify.progress import log
+from verify.transport import Transport
 
 
 @dataclass
@@ -23,6 +24,8 @@ class CheckContext:
     report_dir: Path | None = None
     aws_env: dict[str, str] | None = None
     """The AWS target when it is not the ambient one (the sandbox's moto); see verify.aws."""
+    transport: Transport | None = None
+    """Trusted CAs and host addresses for the app (verify/transport.py); None: the defaults."""
     _http: HttpClient | None = field(default=None, repr=False)
     _aws: AwsClients | None = field(default=None, repr=False)
 
@@ -30,8 +33,14 @@ class CheckContext:
     def http(self) -> HttpClient:
         """Client for the app at outputs['api_url'], created on first use."""
         if self._http is None:
-            self._http = HttpClient(self.outputs["api_url"], self.deadline)
+            self._http = HttpClient(
+                self.outputs["api_url"], self.deadline, transport=self.transport
+            )
         return self._http
+
+    def http_per_thread(self) -> PerThreadClients:
+        """Clients for the app, one per worker thread (checks that send from a pool)."""
+        return PerThreadClients(self.outputs["api_url"], self.deadline, self.transport)
 
     @property
     def aws(self) -> AwsClients:

@@ -4,7 +4,10 @@ only on transient failures (connection refused/reset while an environment warms,
 a 503 with Retry-After, the app's back-pressure answer `busy`, which asks to be retried).
 
 Anything else comes back to the check at once, because a wrong status or body is the answer the
-check is looking for, not noise to retry through.
+check is looking for, not noise to retry through. A TLS failure (`requests.exceptions.SSLError`,
+a subclass of ConnectionError) is permanent too: a certificate for another host or from an
+untrusted CA does not fix itself, so it stops at once as `TlsFailed`, naming the host, the
+certificate's names and the fix (verify/transport.py), instead of retrying until the deadline.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from urllib.parse import urljoin
 import requests
 
 from common.polling import Backoff, Deadline, RetriesExhausted, call_with_retry
-from verify.model import CheckFailed
+from verify.model import CheckFailed, TlsFailed
 from verify.progress import log
+from verify.transport import Transport, tls_failure
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 WHERE_APP = "the Elastic Beanstalk environment health and app logs (`eb logs` / .sandbox/<stack>/)"
@@ -54,7 +58,9 @@ def is_transient_http(exc: BaseException) -> bool:
     """
     if isinstance(exc, TransientStatus):
         return True
-    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+    return isinstance(exc, requests.ConnectionError) and not isinstance(
+        exc, (requests.Timeout, requests.exceptions.SSLError)
+    )
 
 
 class HttpClient:
@@ -70,12 +76,14 @@ class HttpClient:
         *,
         timeout_s: float = 15.0,
         backoff: Backoff | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.deadline = deadline
         self.timeout_s = timeout_s
         self.backoff = backoff or Backoff()
-        self.session = requests.Session()
+        self.transport = transport or Transport()
+        self.session = self.transport.session()
         self.session.headers["User-Agent"] = "passport-verify/1"
 
     def url(self, path: str) -> str:
@@ -105,7 +113,11 @@ class HttpClient:
             if self.deadline.expired:
                 raise CheckFailed(f"{what}: not sent, the check's deadline has passed")
             resp = self.session.request(
-                method, url, timeout=self.deadline.clip(per_call), allow_redirects=False, **kwargs
+                method,
+                url,
+                timeout=self.deadline.clip(per_call),
+                allow_redirects=False,
+                **{**self.transport.request_kwargs(), **kwargs},
             )
             # A 503 with Retry-After is the app's back-pressure (busy): it asks to be retried.
             if resp.status_code in TRANSIENT_STATUSES and (
@@ -127,6 +139,10 @@ class HttpClient:
             )
         except TransientStatus as exc:  # retry disabled
             return exc.response
+        except requests.exceptions.SSLError as exc:
+            raise TlsFailed(
+                f"{what}: {tls_failure(url, exc, self.transport)}", {"url": url}
+            ) from exc
         except RetriesExhausted as exc:
             if isinstance(exc.last, TransientStatus):
                 return exc.last.response
@@ -189,9 +205,12 @@ class PerThreadClients:
     a client cannot be picked by task index; it belongs to the thread.
     """
 
-    def __init__(self, base_url: str, deadline: Deadline) -> None:
+    def __init__(
+        self, base_url: str, deadline: Deadline, transport: Transport | None = None
+    ) -> None:
         self.base_url = base_url
         self.deadline = deadline
+        self.transport = transport
         self._local = threading.local()
         self._all: list[HttpClient] = []
         self._lock = threading.Lock()
@@ -199,7 +218,7 @@ class PerThreadClients:
     def get(self) -> HttpClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = HttpClient(self.base_url, self.deadline)
+            client = HttpClient(self.base_url, self.deadline, transport=self.transport)
             self._local.client = client
             with self._lock:
                 self._all.append(client)

@@ -38,6 +38,11 @@ class CheckFailed(Exception):
         self.details = details or {}
 
 
+class TlsFailed(CheckFailed):
+    """TLS to the app failed (a certificate for another host, an untrusted CA): permanent, so
+    no retry or readiness poll waits for it (verify/transport.py words the message)."""
+
+
 class CheckBlocked(Exception):
     """Raised when the deployment cannot be judged until a person does something named.
 

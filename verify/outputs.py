@@ -22,6 +22,7 @@ from common.contracts import OUTPUTS, SANDBOX_AWS_ENV
 from common.jsonfile import CorruptJSONError, read_json
 from common.paths import ROOT, StackPaths, stack_paths
 from verify.checks import all_checks
+from verify.transport import Transport
 
 SECRET_PLACEHOLDER = "[secret]"  # what `pulumi stack output --json` prints without --show-secrets
 _MISSING = object()
@@ -110,6 +111,33 @@ def load_sandbox(
     if isinstance(region, str) and region:
         env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = region
     return outputs, env
+
+
+def sandbox_transport(stack: str, state_root: Path | None = None) -> Transport:
+    """How to reach a sandbox stack's app: the CA its load balancer's certificate is signed by
+    and the loopback address of each listener of api_url's host (sandbox.json `tls`, written
+    when the stack has a certificate); the defaults when it serves plain HTTP."""
+    paths = stack_paths(stack, state_root)
+    try:
+        meta = read_json(paths.sandbox, default={}) or {}
+    except CorruptJSONError as exc:
+        raise OutputsError(f"{paths.sandbox} is not valid JSON: {exc.cause}") from exc
+    tls = meta.get("tls") if isinstance(meta, dict) else None
+    if not isinstance(tls, dict):
+        return Transport()
+    return Transport(
+        ca_bundle=str(tls["ca_bundle"]) if tls.get("ca_bundle") else None,
+        connect_to={str(k): str(v) for k, v in (tls.get("connect_to") or {}).items()},
+    )
+
+
+def transport_for_file(path: Path) -> Transport:
+    """The sandbox's transport when the outputs file sits in a sandbox stack's folder."""
+    stack_dir = Path(path).resolve().parent
+    beside = StackPaths(stack_dir.parent, stack_dir.name)
+    if beside.sandbox.is_file():
+        return sandbox_transport(beside.stack, beside.root)
+    return Transport()
 
 
 #: Checks that call AWS (the rest only talk to the app over HTTP).

@@ -20,6 +20,7 @@ from common.polling import Deadline
 from verify.context import Check, CheckContext
 from verify.model import CheckBlocked, CheckFailed, CheckResult, Status
 from verify.progress import log
+from verify.transport import Transport
 
 #: Extra time past a check's own deadline before the runner gives up on it; lets a check that
 #: noticed its deadline report its own, more specific message first.
@@ -185,6 +186,7 @@ def run_checks(
     images_dir: Path,
     check_timeouts: dict[str, float] | None = None,
     aws_env: dict[str, str] | None = None,
+    transport: Transport | None = None,
 ) -> list[CheckResult]:
     """Readiness (if selected) first, then the rest concurrently, then exclusive checks alone.
 
@@ -195,7 +197,9 @@ def run_checks(
     run_deadline = Deadline(timeout_s)
     timeouts = {c.name: float((check_timeouts or {}).get(c.name, c.timeout_s)) for c in checks}
     contexts = {
-        c.name: CheckContext(c.name, outputs, run_deadline, images_dir, report_dir, aws_env)
+        c.name: CheckContext(
+            c.name, outputs, run_deadline, images_dir, report_dir, aws_env, transport
+        )
         for c in checks
     }
     results: dict[str, CheckResult] = {}

@@ -40,11 +40,11 @@ from components.config.schema import (
 )
 
 MODELS = ("u2netp", "u2net")
-# CloudWatch Logs PutRetentionPolicy accepts only these (EB's RetentionInDays option too).
+# EB's `aws:elasticbeanstalk:cloudwatch:logs` RetentionInDays accepts only these (a subset of
+# what CloudWatch Logs' PutRetentionPolicy takes: not 1096, 2192, 2557, 2922 or 3288).
 # fmt: off
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653,
 )
 # fmt: on
 INSTANCES_RANGE = (1, 20)
@@ -117,7 +117,14 @@ KEYS: tuple[Key, ...] = (
     Key("vpcId", "vpc_id", Text(rules_network.VPC_ALLOWED), None, "VPC (with subnets)",
         (rules_network.vpc_id_syntax,)),
     Key("subnets", "subnets", StrList(rules_network.SUBNETS_ALLOWED), [],
-        "subnets of vpcId, at least 2", (rules_network.subnet_ids,)),
+        "the instances' subnets of vpcId, at least 2", (rules_network.subnet_ids,)),
+    Key("elbSubnets", "elb_subnets", StrList(rules_network.SUBNETS_ALLOWED), [],
+        "the load balancer's subnets of vpcId (public ones for a public ALB), at least 2",
+        (rules_network.subnet_ids,)),
+    Key("associatePublicIpAddress", "associate_public_ip_address", Bool(), False,
+        "public IPs on the instances (only when they sit in the ALB's public subnets)"),
+    Key("elbScheme", "elb_scheme", OneOf(rules_network.ELB_SCHEMES), "public",
+        "public (internet-facing load balancer) or internal"),
     Key("publicBaseUrl", "abuse.public_base_url", Text(rules_origins.PUBLIC_URL_ALLOWED),
         PerEnv(dev="http://localhost", staging=REQUIRED, prod=REQUIRED),
         "the base of mailed links", (rules_origins.without_trailing_slash,

@@ -84,6 +84,13 @@ class StackConfig:
     allow_insecure_http: bool = False
     vpc_id: str | None = None
     subnets: tuple[str, ...] = ()
+    """The instances' subnets (aws:ec2:vpc Subnets)."""
+    elb_subnets: tuple[str, ...] = ()
+    """The load balancer's subnets (aws:ec2:vpc ELBSubnets): public ones for a public ALB."""
+    associate_public_ip_address: bool = False
+    """Public IPs on the instances: only in public subnets (no NAT there)."""
+    elb_scheme: str = "public"
+    """public (internet-facing ALB) or internal."""
 
     @property
     def tier(self) -> str:

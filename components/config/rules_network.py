@@ -17,6 +17,9 @@ CERTIFICATE_ALLOWED = (
 )
 VPC_ALLOWED = "a VPC id such as vpc-0123456789abcdef0"
 SUBNETS_ALLOWED = "a list of at least 2 subnet ids (subnet-...) in different AZs of vpcId"
+ELB_SCHEMES = ("public", "internal")
+"""EB's aws:ec2:vpc ELBScheme values (internet-facing, or reachable only inside the VPC)."""
+NETWORK_KEYS = ("vpcId", "subnets", "elbSubnets", "associatePublicIpAddress", "elbScheme")
 WAF_RATE_LIMIT_RANGE = (100, 2_000_000_000)  # AWS's bounds are 10..2e9; below 100 is a typo
 DEFAULT_WAF_RATE_LIMIT = 1000
 """Requests per client IP per 5 minutes before the WAF blocks it (staging/prod default)."""
@@ -110,6 +113,79 @@ def vpc_with_subnets(ctx: Context) -> None:
         )
 
 
+@rule(*NETWORK_KEYS)
+def vpc_placement(ctx: Context) -> None:
+    """The combinations EB's VPC scenarios document (aws:ec2:vpc), checked together.
+
+    - elbSubnets, associatePublicIpAddress and an internal elbScheme place things in vpcId, so
+      they need it; with vpcId the load balancer's subnets are named (elbSubnets), never taken
+      to be the instances' (an internet-facing ALB cannot be created in private subnets).
+    - A public IP only in public subnets: the subnets a public ALB uses are public, so instances
+      in them need one (no NAT there: without it they cannot reach AWS), and instances in other
+      subnets (private, behind a NAT: the documented public/private layout) must not have one.
+      A mix of both kinds for the instances is refused. Behind an internal ALB nothing is known
+      to be public, so no public IP.
+    """
+    raw, values = ctx.raw, ctx.values
+    keys = NETWORK_KEYS
+    if "vpcId" not in raw:
+        placed = [k for k in ("elbSubnets", "associatePublicIpAddress") if k in raw]
+        if values["elbScheme"] == "internal":
+            placed.append("elbScheme")
+        if placed:
+            ctx.add(
+                ("vpcId", *placed),
+                ", ".join(f"{k}={show(values[k])}" for k in placed) + " without vpcId",
+                "vpcId with subnets and elbSubnets (these place the environment in a VPC)",
+            )
+        return
+    if "elbSubnets" not in raw:
+        ctx.add(
+            ("vpcId", "elbSubnets"),
+            "vpcId without elbSubnets",
+            "elbSubnets: the load balancer's subnets (public ones for elbScheme public; the "
+            "same as subnets only when the instances share them)",
+        )
+        return
+    instances, balancer = set(values["subnets"] or ()), set(values["elbSubnets"] or ())
+    if not instances or not balancer:
+        return  # a bad list is named by its own key
+    public_ip = values["associatePublicIpAddress"]
+    shape = f"subnets={sorted(instances)}, elbSubnets={sorted(balancer)}"
+    if values["elbScheme"] == "internal":
+        if public_ip:
+            ctx.add(
+                keys[2:],
+                f"associatePublicIpAddress=true with elbScheme=internal ({shape})",
+                "associatePublicIpAddress: false behind an internal load balancer",
+            )
+        return
+    in_public = instances & balancer
+    if in_public and in_public != instances:
+        ctx.add(
+            ("subnets", "elbSubnets"),
+            f"{shape}: instances in both public and other subnets",
+            "the instances all in the ALB's public subnets (with associatePublicIpAddress: "
+            "true) or all in other (private) subnets",
+        )
+    elif in_public and not public_ip:
+        ctx.add(
+            ("subnets", "elbSubnets", "associatePublicIpAddress"),
+            f"associatePublicIpAddress=false with the instances in the ALB's public subnets "
+            f"({shape})",
+            "associatePublicIpAddress: true (instances in a public subnet reach AWS only with a "
+            "public IP), or private subnets (with a NAT) for the instances",
+        )
+    elif not in_public and public_ip:
+        ctx.add(
+            ("subnets", "elbSubnets", "associatePublicIpAddress"),
+            f"associatePublicIpAddress=true with the instances outside the ALB's public "
+            f"subnets ({shape})",
+            "associatePublicIpAddress: false for instances in private subnets (they reach AWS "
+            "through a NAT)",
+        )
+
+
 def waf_rate_limit(limit: int, ctx: Context) -> int:
     """0 turns the WAF off, in dev only."""
     low, high = WAF_RATE_LIMIT_RANGE
@@ -136,4 +212,9 @@ def narrow_ipv4_networks(cidrs: list[str], ctx: Context) -> tuple[str, ...]:
     return tuple(networks)
 
 
-RULES = (https_unless_knowingly_http, https_public_url_with_certificate, vpc_with_subnets)
+RULES = (
+    https_unless_knowingly_http,
+    https_public_url_with_certificate,
+    vpc_with_subnets,
+    vpc_placement,
+)

@@ -51,7 +51,9 @@ def test_both_engines_implement_every_member_of_the_protocol(engine, tmp_path: P
 
 def test_where_each_engine_keeps_its_parts(tmp_path: Path) -> None:
     real = PulumiEngine("dev", backup_dir=tmp_path)
-    assert (real.aws_env, real.records_path, real.state_root) == (None, None, None)
+    assert (real.records_path, real.state_root) == (None, None)
+    # The ambient credentials, but the stack's region (never the caller's AWS_REGION).
+    assert real.aws_env == {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
     sandbox = SandboxAdapter("dev", state_root=tmp_path)
     assert sandbox.state_root == tmp_path and sandbox.aws_env is None  # nothing deployed yet
     assert sandbox.records_path == tmp_path / ".records" / "dev.json"

@@ -124,6 +124,7 @@ def _engine(tmp_path: Path, stack: FakeStack, **kwargs: Any) -> tuple[PulumiEngi
         return stack
 
     kwargs.setdefault("version_lookup", lambda bundle: False)
+    kwargs.setdefault("platform_lookup", lambda: None)  # EB's DescribeEnvironments: the edge
     engine = PulumiEngine(
         "staging",
         backup_dir=tmp_path / "backups",

@@ -14,15 +14,19 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from automation import wiring
+from automation import notify, wiring
 from automation.errors import PipelineError, translate_pulumi_error
 from automation.pipeline import ExitCode
 from automation.preflight import check_platform
+from automation.pulumi_engine import PulumiEngine
 from automation.records import DeploymentRecord
 from automation.wiring import effective_config, record_store_for, stack_model
+from common.contracts import LIVE_PLATFORM_ENV
 from tests.support.cli_runner import run_module
 from tests.support.stand_in_pulumi import calls, install_stand_in
 
@@ -100,9 +104,15 @@ def test_the_policy_pack_can_be_opted_out(tmp_path: Path) -> None:
     assert "--policy-pack" not in preview
 
 
-def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize("passphrase", [None, ""], ids=["unset", "empty"])
+def test_a_passphrase_stack_without_a_passphrase_fails_before_the_cli(
+    tmp_path: Path, passphrase: str | None
+) -> None:
+    """An empty value is what a workflow passes for a missing secret: it counts as unset."""
     env = caller_env(install_stand_in(tmp_path))
     env.pop("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is not None:
+        env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
     result = automation(env, "preview", "--stack", "dev", "--secrets-provider", "passphrase")
     assert result.returncode == ExitCode.FAILED
     assert "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set" in (
@@ -147,6 +157,11 @@ def test_destroy_of_protected_resources_explains_the_way_out(quote: str) -> None
     assert urn in text and "protected resources" in text
     assert "deletionProtection: false in Pulumi.prod.yaml" in text
     assert "python -m automation up --stack prod" in text
+    # What deletionProtection: false does (tests/program/test_storage.py, test_datastore.py):
+    # retain_on_delete goes with protect, so the next destroy deletes the data; never say
+    # it is retained.
+    assert "deletes the tables and buckets with their data" in text
+    assert "retained" not in text
 
 
 def test_a_first_deploy_whose_up_fails_leaves_a_record(tmp_path: Path) -> None:
@@ -175,3 +190,77 @@ def test_the_check_stage_and_bundle_read_the_overridden_config() -> None:
         "u2net"
     )
     assert stack_model("staging") == "u2netp"
+
+
+def test_records_notifications_and_bundles_use_the_stacks_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner configured for another region must not send records, notices or bundle
+    fetches there: every pipeline client is built from the engine's aws_env (issue 21)."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    engine = PulumiEngine("staging", backup_dir=tmp_path)  # Pulumi.staging.yaml: us-east-1
+    built: list[tuple[str, str | None]] = []
+
+    class Unreachable:  # the edge: any AWS call answers an error
+        def __getattr__(self, name: str) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                raise ClientError({"Error": {"Code": "NoSuchKey", "Message": name}}, name)
+
+            return call
+
+    def recording(service: str, aws_env=None, **kwargs):  # noqa: ANN001, ANN003 - make_client's
+        client = real_make_client(service, aws_env, **kwargs)  # builds, calls nothing
+        built.append((service, client.meta.region_name))
+        return Unreachable()
+
+    real_make_client = wiring.make_client
+    monkeypatch.setattr(wiring, "make_client", recording)
+    monkeypatch.setattr(notify, "make_client", recording)
+    record_store_for(engine, tmp_path / "records.json")({"artifact_bucket": "pp-staging-art"})
+    notify.notify("arn:aws:sns:us-east-1:123456789012:t", "s", {}, aws_env=engine.aws_env)
+    with pytest.raises(PipelineError):
+        wiring.fetch_bundle({"artifact_bucket": "pp-staging-art"}, "v-none", engine.aws_env)
+    assert {service for service, _ in built} == {"s3", "sns"}
+    assert all(region == "us-east-1" for _, region in built), built
+
+
+LIVE = "64bit Amazon Linux 2023 v4.7.2 running Python 3.11"
+PINNED = "64bit Amazon Linux 2023 v4.6.0 running Python 3.11"
+NEWEST = "64bit Amazon Linux 2023 v4.8.0 running Python 3.11"
+
+
+def test_a_retired_pin_the_environment_moved_past_names_the_platform_not_blocks() -> None:
+    """Issue 21 item 3: managed updates moved the environment on and EB retired the pin; the
+    deploy declares the live platform, so `check` says where to move the pin and passes."""
+    finding = check_platform(PINNED, FakeEb([LIVE, NEWEST]), live=LIVE)
+    assert finding.ok, finding.message
+    assert "retired" in finding.message and NEWEST in finding.message
+    assert LIVE in finding.message  # what runs, and what deploys declare
+    # No environment to follow: EB cannot create one on a retired platform; say where to go.
+    first = check_platform(PINNED, FakeEb([LIVE, NEWEST]), live=None)
+    assert not first.ok and NEWEST in first.message
+
+
+def test_the_engine_hands_the_program_the_live_platform(tmp_path: Path) -> None:
+    """Preview and up run the program with the platform the live environment runs."""
+    selected: list[dict[str, str]] = []
+
+    class Stack:
+        def preview(self, **kwargs: Any) -> Any:
+            return None
+
+    def factory(name: str, work_dir: str, env: dict[str, str]) -> Stack:
+        selected.append(env)
+        return Stack()
+
+    engine = PulumiEngine(
+        "staging",
+        backup_dir=tmp_path,
+        stack_factory=factory,
+        on_output=lambda _: None,
+        version_lookup=lambda bundle: False,
+        platform_lookup=lambda: LIVE,
+    )
+    engine.preview()
+    assert selected[-1][LIVE_PLATFORM_ENV] == LIVE

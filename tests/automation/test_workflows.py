@@ -169,12 +169,21 @@ def test_jobs_that_publish_check_runs_may_write_checks(path: Path) -> None:
         assert perms.get("checks") == "write", f"{path.name}:{name} publishes check runs: {perms}"
 
 
-def test_staging_preview_shares_the_staging_deploy_concurrency_group() -> None:
+def test_a_pr_preview_never_shares_a_concurrency_group_with_a_deploy() -> None:
+    """GitHub cancels the pending job of a group when another one queues: a preview in the
+    staging deploy's group would cancel a queued staging deploy (issue 21, item 5)."""
     deploy_group = load("deploy.yml")["jobs"]["deploy"]["concurrency"]["group"]
-    preview = load("ci.yml")["jobs"]["preview"]
-    assert preview["concurrency"]["group"] == "deploy-staging"
     assert "deploy-${{ github.event_name == 'push' && 'staging'" in deploy_group
-    assert preview["concurrency"]["cancel-in-progress"] is False  # never cancel a deploy
+    preview = load("ci.yml")["jobs"]["preview"]["concurrency"]
+    # Whatever the expressions evaluate to, a deploy's group starts "deploy-", a preview's not.
+    assert not preview["group"].startswith("deploy-"), preview
+    assert "github.event.pull_request.number" in preview["group"]  # one per pull request
+    for name in ("ci.yml", "deploy.yml"):
+        for job_name, job in load(name)["jobs"].items():
+            group = (job.get("concurrency") or {}).get("group", "")
+            if group.startswith("deploy-"):
+                assert job.get("concurrency", {}).get("cancel-in-progress") is False, job_name
+                assert job_name != "preview" or name != "ci.yml"
 
 
 def test_fork_pull_requests_skip_the_aws_steps_with_a_notice() -> None:

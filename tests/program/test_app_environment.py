@@ -327,11 +327,13 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     ns = "passport-photo-backend:"
     cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
     subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    public = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"]
     config = {
         **{k: v for k, v in stack_file_config("staging").items() if "allowInsecure" not in k},
         ns + "certificateArn": cert,
         ns + "vpcId": "vpc-0123456789abcdef0",
         ns + "subnets": subnets,
+        ns + "elbSubnets": public,
     }
     graph = build_graph("staging", config, fake_bundle)
     s = settings_map(graph)
@@ -339,8 +341,17 @@ def test_a_certificate_adds_an_https_listener_and_an_https_api_url(
     assert s[("aws:elbv2:listener:443", "SSLCertificateArns")] == cert
     assert s[("aws:elbv2:listener:443", "ListenerEnabled")] == "true"
     assert s[("aws:ec2:vpc", "VPCId")] == "vpc-0123456789abcdef0"
-    assert s[("aws:ec2:vpc", "Subnets")] == s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets)
-    assert graph.outputs["api_url"].startswith("https://")
+    # Issue 21 item 2: the ALB in its (public) subnets, the instances in theirs (private, no
+    # public IP), the scheme stated.
+    assert s[("aws:ec2:vpc", "Subnets")] == ",".join(subnets)
+    assert s[("aws:ec2:vpc", "ELBSubnets")] == ",".join(public)
+    assert s[("aws:ec2:vpc", "AssociatePublicIpAddress")] == "false"
+    assert s[("aws:ec2:vpc", "ELBScheme")] == "public"
+    # Issue 21 item 1: the certificate is for publicBaseUrl's host, never the EB CNAME, so
+    # api_url names that host; the CNAME is its own output (the DNS record to point at).
+    assert graph.outputs["api_url"] == "https://api-staging.passportphoto.example.com"
+    assert graph.outputs["eb_cname"] and "elasticbeanstalk" not in graph.outputs["api_url"]
+    assert graph.outputs["eb_cname"] not in graph.outputs["api_url"]
     assert s[(APP_ENV, "FORCE_HTTPS")] == "true"  # the app redirects HTTP to HTTPS
     plain = settings_map(build_graph("dev", stack_file_config("dev"), fake_bundle))
     assert not [k for k in plain if k[0] in ("aws:elbv2:listener:443", "aws:ec2:vpc")]

@@ -405,10 +405,13 @@ def test_staging_and_prod_need_a_certificate_or_an_explicit_opt_out() -> None:
 
 def test_vpc_and_subnets_come_together() -> None:
     subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    public = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"]
     cfg = parse_config(
-        "pr-1", base(environment="dev", vpcId="vpc-0123456789abcdef0", subnets=subnets)
+        "pr-1",
+        base(environment="dev", vpcId="vpc-0123456789abcdef0", subnets=subnets, elbSubnets=public),
     )
     assert cfg.vpc_id == "vpc-0123456789abcdef0" and cfg.subnets == tuple(subnets)
+    assert cfg.elb_subnets == tuple(public)  # the ALB's own (issue 21: never the instances')
     assert (
         "both, or neither"
         in issues_for("dev", base(vpcId="vpc-0123456789abcdef0"))["vpcId, subnets"]

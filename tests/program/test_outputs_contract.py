@@ -78,3 +78,13 @@ def test_an_export_missing_from_the_contract_fails_the_export(
     monkeypatch.setattr(backend, "OUTPUTS", {k: v for k, v in OUTPUTS.items() if k != "stack"})
     with pytest.raises(OutputsContractError, match=r"not in the contract \['stack'\]"):
         PassportPhotoBackend.stack_outputs(_built_backend())  # type: ignore[arg-type]
+
+
+def test_the_eb_cname_is_its_own_output_and_api_url_is_built_on_it_only_without_tls(
+    stack_graph: Graph,
+) -> None:
+    """Issue 21: the CNAME users point their DNS at is exported apart from api_url (with a
+    certificate api_url names publicBaseUrl's host instead; test_app_environment.py)."""
+    assert "eb_cname" in OUTPUTS and OUTPUTS["eb_cname"] is str
+    outputs = stack_graph.outputs
+    assert outputs["api_url"] == f"http://{outputs['eb_cname']}"  # no certificate here

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 from pulumi.runtime.settings import get_root_resource
 
-from common.contracts import BUNDLE_ENV
+from common.contracts import BUNDLE_ENV, LIVE_PLATFORM_ENV, ResourceType
 from common.paths import ROOT
 from components.backend import STACK_OUTPUTS
 from components.bundle_source import BundleSourceError
@@ -177,3 +177,28 @@ def test_main_builds_the_bundle_from_app_when_none_is_given() -> None:
     assert built.parent == Path(bundle_module.DEFAULT_OUT)
     assert exports["app_version"] == bundle_module.bundle_label(built) == built.stem
     assert obj.inputs["key"] == f"bundles/{built.stem}.zip"
+
+
+@pytest.mark.parametrize(
+    ("live", "declared"),
+    [
+        # managed updates moved the environment ahead of the pin: declare what runs
+        ("64bit Amazon Linux 2023 v4.7.2 running Python 3.11", "v4.7.2"),
+        (None, "v4.6.0"),  # no environment yet: the pin
+        ("64bit Amazon Linux 2023 v4.5.0 running Python 3.11", "v4.6.0"),  # the pin moved on
+        ("64bit Amazon Linux 2023 v4.9.0 running Python 3.12", "v4.6.0"),  # another branch
+    ],
+)
+def test_the_program_declares_the_platform_managed_updates_moved_to(
+    live: str | None, declared: str, fake_bundle: FakeBundle
+) -> None:
+    """Issue 21 item 3: after a managed update the pin would ask EB to go back (refused once
+    the old version is retired); the live platform of the pin's branch is declared instead."""
+    config = stack_file_config("staging")  # pins the default, v4.6.0 (Python 3.11)
+    mocks, _ = run_main(
+        "staging", config, env={BUNDLE_ENV: fake_bundle.path, LIVE_PLATFORM_ENV: live}
+    )
+    (env,) = [r for r in mocks.registered() if r.typ == ResourceType.EB_ENVIRONMENT]
+    assert env.inputs["solutionStackName"] == (
+        f"64bit Amazon Linux 2023 {declared} running Python 3.11"
+    )

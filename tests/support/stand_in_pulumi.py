@@ -13,6 +13,15 @@ stack's outputs.json, standing for what AWS would hold after the real CLI ran th
 then answers that stack's outputs (refusing a bundle other than the one the target serves, so
 it never claims a deployment that did not happen) and adds an entry to `stack history --json`
 in the CLI's shape; `destroy` empties the outputs. Per-stack state sits beside the stacks file.
+
+A stack given `emulate_versions` instead answers `up` the way the real CLI and Elastic Beanstalk
+would for the program's application version (no live target): declaring a label creates it in
+EB, replacing the version the state holds (create before delete: the old entry stays in the
+state marked `"delete": true` until the update ends, and a failed update leaves it there);
+declaring a label EB already holds is refused ("Application Version ... already exists"); with
+PASSPORT_APP_VERSION_EXISTS=true the program references the label and declares no version. An
+`up` of a label listed in `fail_labels` fails after the version step, like an environment update
+that EB rejects. `stack export` answers these resources.
 """
 
 from __future__ import annotations
@@ -81,8 +90,11 @@ def answer(argv: list[str]) -> int:
         print(json.dumps(_state(stack).get("outputs", {}) if stack else {}))
         return 0
     if words[:2] == ["stack", "export"]:
-        outputs = _state(stack).get("outputs", {}) if stack else {}
-        print(json.dumps({"version": 3, "deployment": {"outputs": outputs}}))
+        state = _state(stack) if stack else {}
+        deployment = {"outputs": state.get("outputs", {})}
+        if "emulate" in state:
+            deployment["resources"] = state["emulate"]["resources"]
+        print(json.dumps({"version": 3, "deployment": deployment}))
         return 0
     return _fail(f"the stand-in pulumi does not answer `pulumi {' '.join(words)}`")
 
@@ -120,24 +132,79 @@ def _record(state: dict, kind: str, result: str, message: str = "") -> None:
     history.insert(0, entry)
 
 
+def _label(bundle: str) -> str:
+    # Run as a script (tests/support/ is its sys.path[0]): the repository root goes first.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    # lazy import: app.bundle costs ~80 ms at start-up of each stand-in call; only `up` needs it
+    from app.bundle import bundle_label
+
+    return bundle_label(Path(bundle))
+
+
+def _version_resource(stack: str, label: str) -> dict:
+    urn = (
+        f"urn:pulumi:{stack}::passport-photo-backend::passport:backend:PassportPhotoBackend$"
+        "passport:app_environment:AppEnvironment$"
+        "aws:elasticbeanstalk/applicationVersion:ApplicationVersion::passport-version"
+    )
+    return {
+        "urn": urn,
+        "type": "aws:elasticbeanstalk/applicationVersion:ApplicationVersion",
+        "id": label,
+        "outputs": {"name": label},
+    }
+
+
+def _emulated_up(stack: str, state: dict) -> int:
+    """`up` of the program's application version against an emulated EB (see the docstring)."""
+    eb = state["emulate"]
+    label = _label(os.environ["PASSPORT_APP_BUNDLE"])
+    live = [r for r in eb["resources"] if not r.get("delete")]
+    if os.environ.get("PASSPORT_APP_VERSION_EXISTS") != "true":
+        if label not in [r["outputs"]["name"] for r in live]:
+            if label in eb["eb_versions"]:
+                _record(state, "update", "failed", "version already exists")
+                _save(stack, state)
+                return _fail(
+                    "creating Elastic Beanstalk Application Version "
+                    f"({label}): InvalidParameterValue: Application Version {label} already "
+                    "exists."
+                )
+            eb["eb_versions"].append(label)
+            for old in live:  # replaced: deleted at the end of the update
+                old["delete"] = True
+            eb["resources"].append(_version_resource(stack, label))
+    else:
+        for old in live:  # no longer declared: deleted at the end of the update
+            old["delete"] = True
+    if label in eb.get("fail_labels", []):
+        _record(state, "update", "failed", "environment update failed")
+        _save(stack, state)
+        return _fail("updating Elastic Beanstalk Environment: failed to deploy application")
+    eb["resources"] = [r for r in eb["resources"] if not r.get("delete")]
+    state["outputs"] = {**eb["outputs"], "app_version": label}
+    _record(state, "update", "succeeded")
+    _save(stack, state)
+    print(f"Updating ({stack}):\n\nResources:\n    ~ 1 updated")
+    return 0
+
+
 def _up(stack: str) -> int:
     state = _state(stack)
+    if "emulate" in state:
+        return _emulated_up(stack, state)
     target = state.get("deploys_to")
     if not target:
         return _fail(f"the stand-in pulumi does not answer `pulumi up` for stack '{stack}'")
     outputs = json.loads(Path(target).read_text())
     bundle = os.environ.get("PASSPORT_APP_BUNDLE")
     if bundle:
-        # Run as a script (tests/support/ is its sys.path[0]): the repository root goes first.
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        # lazy import: app.bundle costs ~80 ms at start-up of each stand-in call; only `up` needs it
-        from app.bundle import bundle_label
-
-        if bundle_label(Path(bundle)) != outputs.get("app_version"):
+        label = _label(bundle)
+        if label != outputs.get("app_version"):
             _record(state, "update", "failed", "bundle not what the target serves")
             _save(stack, state)
             return _fail(
-                f"stand-in: asked to deploy {bundle_label(Path(bundle))}, but the target "
+                f"stand-in: asked to deploy {label}, but the target "
                 f"{target} serves {outputs.get('app_version')}"
             )
     state["outputs"] = outputs
@@ -187,6 +254,29 @@ def deploy_to(folder: Path, stack: str, outputs_file: Path) -> None:
     state = json.loads(path.read_text()) if path.exists() else {}
     state["deploys_to"] = str(outputs_file)
     path.write_text(json.dumps(state))
+
+
+def emulate_versions(
+    folder: Path, stack: str, outputs: dict, deployed: str, fail_labels: list[str] = ()
+) -> None:
+    """Let `pulumi up --stack <stack>` emulate EB's application versions (see the docstring),
+    starting from `deployed` created by this stack and serving with `outputs`."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state["outputs"] = {**outputs, "app_version": deployed}
+    state["emulate"] = {
+        "outputs": dict(outputs),
+        "eb_versions": [deployed],
+        "resources": [_version_resource(stack, deployed)],
+        "fail_labels": list(fail_labels),
+    }
+    path.write_text(json.dumps(state))
+
+
+def eb_versions(folder: Path, stack: str) -> list[str]:
+    """The labels the emulated EB holds (what DescribeApplicationVersions would list)."""
+    path = folder / f"state-{stack}.json"
+    return list(json.loads(path.read_text())["emulate"]["eb_versions"]) if path.exists() else []
 
 
 def main() -> int:

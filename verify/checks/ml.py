@@ -16,7 +16,7 @@ from typing import Any
 
 from verify.checks import expect
 from verify.context import Check, CheckContext
-from verify.http import HttpClient, PerThreadClients, describe
+from verify.http import HttpClient, describe
 from verify.images import SampleImage, load_manifest
 from verify.model import Outcome, Problems
 from verify.photo_analysis import analyse
@@ -93,7 +93,7 @@ def run(ctx: CheckContext) -> Outcome:
         formats = sample.formats if sample.kind == "portrait" else (None,)
         jobs.extend((sample, fmt, source) for fmt in formats)
 
-    clients = PerThreadClients(ctx.outputs["api_url"], ctx.deadline)
+    clients = ctx.http_per_thread()
 
     def do(index: int) -> dict[str, Any]:
         sample, fmt, source = jobs[index]

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from verify.context import Check, CheckContext
-from verify.http import HttpClient, PerThreadClients
+from verify.http import HttpClient
 from verify.images import first, load_manifest
 from verify.model import CheckFailed, Outcome, Problems
 
@@ -73,7 +73,7 @@ def _one(client: HttpClient, kind: str, photo: bytes) -> tuple[float, str | None
 
 
 def measure(ctx: CheckContext, kind: str, photo: bytes, count: int, workers: int) -> dict:
-    clients = PerThreadClients(ctx.outputs["api_url"], ctx.deadline)
+    clients = ctx.http_per_thread()
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(lambda _: _one(clients.get(), kind, photo), range(count)))

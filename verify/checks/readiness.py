@@ -17,7 +17,7 @@ import requests
 from common.polling import Backoff, RetriesExhausted, call_with_retry
 from verify.context import Check, CheckContext
 from verify.http import TRANSIENT_STATUSES, WHERE_APP, describe
-from verify.model import CheckFailed, Outcome
+from verify.model import CheckFailed, Outcome, TlsFailed
 
 #: Pauses between polls: 0.25 s doubling to 5 s. The check's deadline ends the wait (a poll
 #: whose pause would pass it is not made); the attempt count only keeps 2**n in float range.
@@ -70,6 +70,8 @@ class HealthPoll:
         self.attempts += 1
         try:
             resp = self.ctx.http.get("/health", retry=False, timeout_s=10.0)
+        except TlsFailed:
+            raise  # a certificate problem: permanent, never waited for
         except CheckFailed as exc:  # refused/reset/timeout: the environment may still be warming
             self.last = str(exc)
             raise NotReady(f"not ready ({self.last[:120]})") from exc
