@@ -45,6 +45,8 @@ class DeploymentRecord:
     verify_summary: dict[str, Any] = field(default_factory=dict)
     rollback_version: str | None = None  # set on a failed deploy: the version it was rolled to
     message: str = ""
+    canary: dict[str, Any] = field(default_factory=dict)
+    """The canary's decision, reason and score, and the bake's (empty without a canary)."""
     run_id: str = ""  # the run's report folder, reports/<stack>/<run_id>/
     pid: int = field(default_factory=os.getpid)  # who writes it: a stale in_progress is found
     host: str = field(default_factory=socket.gethostname)

@@ -90,9 +90,9 @@ class Measurements:
         self.health = [h for h in self.health if h[0] >= now - keep_s]
 
     def window(self, start: float, end: float) -> list[tuple[float, int, float]]:
-        return self.requests[bisect.bisect_left(self.times, start) : bisect.bisect_left(
-            self.times, end
-        )]
+        return self.requests[
+            bisect.bisect_left(self.times, start) : bisect.bisect_left(self.times, end)
+        ]
 
     def metric(self, name: str, start: float, end: float) -> float | None:
         """One EB environment metric over [start, end): None where EB publishes nothing."""
@@ -108,9 +108,9 @@ class Measurements:
             cls = int(name[-3])
             return float(sum(1 for _, s, _ in rows if s // 100 == cls))
         if name.startswith("ApplicationLatency"):
-            return latency_summary(lat for _, _, lat in rows).get(name.removeprefix(
-                "ApplicationLatency"
-            ))
+            return latency_summary(lat for _, _, lat in rows).get(
+                name.removeprefix("ApplicationLatency")
+            )
         return None
 
 
@@ -182,9 +182,11 @@ def _dims(dimensions: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
 
 def watches_environment(alarm: Mapping[str, Any], environment: str) -> bool:
     """Is this alarm on an AWS/ElasticBeanstalk metric of `environment`?"""
-    stats = [alarm] if alarm.get("MetricName") else [
-        q["MetricStat"]["Metric"] for q in alarm.get("Metrics") or [] if q.get("MetricStat")
-    ]
+    stats = (
+        [alarm]
+        if alarm.get("MetricName")
+        else [q["MetricStat"]["Metric"] for q in alarm.get("Metrics") or [] if q.get("MetricStat")]
+    )
     for stat in stats:
         if stat.get("Namespace") == EB_NAMESPACE and (
             _dims(stat.get("Dimensions")).get("EnvironmentName") == environment
@@ -218,9 +220,7 @@ def datapoint(
             ours = metric.get("Namespace") == EB_NAMESPACE and (
                 _dims(metric.get("Dimensions")).get("EnvironmentName") == environment
             )
-            values[query["Id"]] = (
-                data.metric(metric["MetricName"], start, end) if ours else None
-            )
+            values[query["Id"]] = data.metric(metric["MetricName"], start, end) if ours else None
         elif query.get("ReturnData", True) and query.get("Expression"):
             expression = query["Expression"]
     if expression is None:
@@ -228,9 +228,7 @@ def datapoint(
     return evaluate_expression(expression, values)
 
 
-def judge_alarm(
-    alarm: Mapping[str, Any], points: Sequence[float | None]
-) -> tuple[str, str] | None:
+def judge_alarm(alarm: Mapping[str, Any], points: Sequence[float | None]) -> tuple[str, str] | None:
     """(new state, reason) for the last EvaluationPeriods datapoints; None keeps the state."""
     threshold = float(alarm["Threshold"])
     compare = COMPARE[alarm["ComparisonOperator"]]
@@ -249,7 +247,9 @@ def judge_alarm(
     else:
         missing_bad = treat == "breaching"
         breaching = sum(
-            1 for p in points if (p is None and missing_bad) or (p is not None and compare(p, threshold))
+            1
+            for p in points
+            if (p is None and missing_bad) or (p is not None and compare(p, threshold))
         )
     shown = ", ".join("missing" if p is None else f"{p:g}" for p in points)
     words = WORDS[alarm["ComparisonOperator"]]
@@ -383,4 +383,3 @@ def _all_alarms(client: Any) -> list[dict[str, Any]]:
         token = page.get("NextToken")
         if not token:
             return alarms
-

@@ -10,6 +10,8 @@ target file; this module turns those measurements into EB's response shapes. The
 
 Shapes follow botocore's model of the API (elasticbeanstalk 2010-12-01) and AWS's API reference:
 
+* the window ends when the load balancer last wrote its measurements (`RefreshedAt`, four
+  times a second here; every 10 s on AWS);
 * `ApplicationMetrics.Duration` is the window in seconds (10 on AWS; `10 / time_scale` here,
   at least 1, under `--time-scale`); `RequestCount` the requests answered in it (the API
   reference's own example: "5 requests (request_count) within the most recent time slice of 10
@@ -134,10 +136,10 @@ class StackHealth:
         self._environment(state, environment_name, environment_id)
         wanted = set(attribute_names or ())
         everything = "All" in wanted
-        now = self.clock()
+        metrics = read_metrics(self.paths.proxy_target)
+        now = _refreshed(metrics, self.clock())
         window = window_seconds(state.get("time_scale", 1.0))
         deploying = state.get("deploying") or {}
-        metrics = read_metrics(self.paths.proxy_target)
         instances = []
         for port, backend in sorted((metrics.get("backends") or {}).items()):
             entry: dict[str, Any] = {"InstanceId": backend.get("name") or f"i-{port}"}
@@ -186,9 +188,10 @@ class StackHealth:
         env = self._environment(state, environment_name, environment_id)
         wanted = set(attribute_names or ())
         everything = "All" in wanted
-        now = self.clock()
+        metrics = read_metrics(self.paths.proxy_target)
+        now = _refreshed(metrics, self.clock())
         window = window_seconds(state.get("time_scale", 1.0))
-        backends = (read_metrics(self.paths.proxy_target).get("backends") or {}).values()
+        backends = (metrics.get("backends") or {}).values()
         counts = {k: 0 for k in ("NoData", "Unknown", "Pending", "Ok", "Info", "Warning",
                                  "Degraded", "Severe")}  # fmt: skip
         requests: list[Any] = []
@@ -248,6 +251,13 @@ def environment_health_value(counts: Mapping[str, int]) -> int:
     word = _environment_status(counts)[0]
     return {"Ok": 0, "Info": 1, "Unknown": 5, "NoData": 10, "Warning": 15, "Degraded": 20,
             "Severe": 25}[word]  # fmt: skip
+
+
+def _refreshed(metrics: Mapping[str, Any], now: float) -> float:
+    """When the measurements were taken: the window ends there (EB's RefreshedAt), so a poll
+    between two snapshots neither loses the newest requests nor counts a window twice."""
+    taken = metrics.get("time")
+    return min(float(taken), now) if isinstance(taken, int | float) else now
 
 
 def _utc(t: float) -> datetime:

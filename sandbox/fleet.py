@@ -128,7 +128,10 @@ class FleetShape:
             batch_size=int(_setting(settings, NS_COMMAND, "BatchSize") or 100),
             health=health,
             new_version_percent=_ranged(
-                settings, "NewVersionPercent", NEW_VERSION_PERCENT_RANGE, DEFAULT_NEW_VERSION_PERCENT
+                settings,
+                "NewVersionPercent",
+                NEW_VERSION_PERCENT_RANGE,
+                DEFAULT_NEW_VERSION_PERCENT,
             ),
             evaluation_minutes=_ranged(
                 settings, "EvaluationTime", EVALUATION_TIME_RANGE, DEFAULT_EVALUATION_MINUTES
@@ -340,7 +343,9 @@ class Rollout:
                 )
             backends = self.proxy.status().get("backends", {})
             failing = sorted(
-                backends[p]["name"] for p in ports if backends.get(p, {}).get("state") == "unhealthy"
+                backends[p]["name"]
+                for p in ports
+                if backends.get(p, {}).get("state") == "unhealthy"
             )
             if failing:
                 raise SandboxError(

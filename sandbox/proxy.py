@@ -33,7 +33,7 @@ robin over the registered instances that pass its health checks — like an ALB 
 * **Per-instance measurements**, what EB's enhanced health reads from each instance's web server
   log: for every answered request its time, status code and latency, per instance and version.
   The proxy keeps the last `MEASURE_KEEP_S` seconds and cumulative counts, and writes them to
-  a metrics file beside the target file every second (`metrics_path`); the sandbox's moto
+  a metrics file beside the target file four times a second (`metrics_path`); the sandbox's moto
   answers DescribeInstancesHealth from it and its CloudWatch publishes the EB metrics from it.
 
     python -m sandbox.proxy --port 8080 --target-file .sandbox/dev/proxy-target
@@ -80,10 +80,10 @@ HOP_BY_HOP = {
     "expect",
 }
 #: Seconds of per-request measurements the proxy keeps and writes (the health API reads windows of
-#: 10 s, the alarm evaluator reads them every second).
-MEASURE_KEEP_S = 60.0
-#: How often the metrics file is rewritten.
-MEASURE_WRITE_S = 1.0
+#: at most 10 s, the CloudWatch agent reads them twice a second).
+MEASURE_KEEP_S = 20.0
+#: How often the metrics file is rewritten (its `time` ends the health API's window).
+MEASURE_WRITE_S = 0.25
 DEFAULT_HEALTH = {
     "path": "/health",
     "interval_s": 1.0,
@@ -251,6 +251,7 @@ class Backend:
     served: int = 0
     registered: bool = True
     registered_at: float = field(default_factory=time.time)
+    reported_drained: bool = False
     checker: asyncio.Task | None = field(default=None, repr=False)
     #: Smooth weighted round robin's running weight (nginx's algorithm).
     current: int = 0
@@ -378,10 +379,14 @@ class TargetGroup:
     # -- status for the deployer -----------------------------------------------------------
 
     def write_status(self) -> None:
-        # Forget drained instances once nothing is in flight (after reporting them once).
+        # Forget drained instances once nothing is in flight (after reporting them once: the
+        # deployer's drain wait reads "draining, 0 in flight" before they go).
         for port, backend in list(self.backends.items()):
-            if not backend.registered and backend.in_flight == 0 and not self._dirty:
-                del self.backends[port]
+            if not backend.registered and backend.in_flight == 0:
+                if backend.reported_drained:
+                    del self.backends[port]
+                else:
+                    backend.reported_drained = True
         status = {
             "generation": self.generation,
             "pid": os.getpid(),
