@@ -10,9 +10,10 @@ rolls back only on its enhanced-health status. So the judge runs in a thread bes
    from then on, so both saw the same traffic at the same time (Kayenta: start them together);
 3. at half the evaluation time it judges once and aborts on a clear `fail` (an early stop, as
    Kayenta's intervals do); shortly before the end (`FINAL_MARGIN`) the decision is final,
-   taken while EB still holds the split: `fail` aborts; `marginal` or `inconclusive` aborts too (fail safe) unless a
-   human will decide (`human_review`: the GitHub `production` environment's reviewers), in which
-   case EB promotes and the run ends blocked on that human; `pass` lets EB promote.
+   taken while EB still holds the split: `fail` aborts; `marginal` or `inconclusive` aborts
+   too (fail safe) unless a human will decide (`human_review`: the GitHub `production`
+   environment's reviewers), in which case EB promotes and the run ends blocked on that
+   human; `pass` lets EB promote.
 
 Two looks, not one per window: every extra look is another chance of a false alarm
 (docs/canary.md). `AbortEnvironmentUpdate` returns all traffic to the old instances; `up` then

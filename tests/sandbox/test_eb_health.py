@@ -74,14 +74,18 @@ def _stack(tmp_path: Path, *, deploying: bool, time_scale: float = 1.0) -> Path:
     if deploying:
         state["deploying"] = {"version": "v-new", "environment": "passport-prod"}
     paths.sandbox.write_text(json.dumps(state))
+
+    def backend(name: str, version: str, state: str, age: float, requests: list) -> dict:
+        return {"name": name, "version": version, "state": state,
+                "registered_at": NOW - age, "requests": requests}  # fmt: skip
+
     backends = {
-        "4001": {"name": "i-old1", "version": "v-old", "state": "healthy", "registered_at": NOW - 100,
-                 "requests": [[NOW - 1, 200, 0.01]] * 9},
-        "4002": {"name": "i-new1", "version": "v-new", "state": "healthy", "registered_at": NOW - 5,
-                 "requests": [[NOW - 1, 200, 0.03], [NOW - 1, 500, 0.05]]},
-        "4003": {"name": "i-new2", "version": "v-new", "state": "initial", "registered_at": NOW - 2,
-                 "requests": []},
-    }  # fmt: skip
+        "4001": backend("i-old1", "v-old", "healthy", 100, [[NOW - 1, 200, 0.01]] * 9),
+        "4002": backend(
+            "i-new1", "v-new", "healthy", 5, [[NOW - 1, 200, 0.03], [NOW - 1, 500, 0.05]]
+        ),
+        "4003": backend("i-new2", "v-new", "initial", 2, []),
+    }
     metrics_path(paths.proxy_target).write_text(json.dumps({"time": NOW, "backends": backends}))
     return paths.dir
 
