@@ -183,6 +183,7 @@ class Pipeline:
         #: The last canary-judged `up` of this pipeline (None when no canary ran).
         self.canary_outcome: CanaryOutcome | None = None
         self.bake_outcome: BakeOutcome | None = None
+        self.deploy_started = datetime.now(tz=UTC)
         self.verifier = verifier
         self.checks = checks
         self.bundle_builder = bundle_builder
@@ -363,6 +364,7 @@ class Pipeline:
     def _up_judged(self, bundle: Path) -> dict[str, Any]:
         """`engine.up`, with the canary judge beside it when the stack's canary applies."""
         self.canary_outcome = None
+        self.deploy_started = datetime.now(tz=UTC)
         before = self.safe_outputs()
         label = bundle_label(bundle)
         if not self._canary_applies(before, label):
@@ -405,7 +407,9 @@ class Pipeline:
         plan = self.canary
         if plan is None or self.canary_outcome is None or plan.bake_s <= 0:
             return None
-        since = datetime.now(tz=UTC)
+        # An alarm that entered ALARM since the deployment began counts, even before the bake
+        # started (while the old set drained, or during verify); one firing before does not.
+        since = self.deploy_started
         with self.log.stage("bake") as stage, self._traffic(outputs, "bake"):
             outcome = self.bake_outcome = watch_alarms(
                 outputs,

@@ -2,8 +2,9 @@
 
 What CodeDeploy and AppConfig do with alarms during a bake time, for Elastic Beanstalk, whose
 own rollback never looks at our alarms. The alarms watched are the stack's own (every alarm
-notifying its `alarm_topic_arn`, as verify's monitoring check reads them); one that enters
-ALARM after the promotion ends the bake at once. On AWS CloudWatch evaluates them; in the
+notifying its `alarm_topic_arn`, as verify's monitoring check reads them); one in ALARM that
+entered it after the deployment began ends the bake at once (an alarm already firing before
+the deployment is not the new version's doing). On AWS CloudWatch evaluates them; in the
 sandbox its moto's CloudWatch agent does (sandbox/cloudwatch_agent.py), on the metrics the
 sandbox measured.
 """
