@@ -38,12 +38,13 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 MetricName = Literal[
-    "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p90", "latency_p99"
+    "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p75", "latency_p90", "latency_p99"
 ]
 METRIC_NAMES: tuple[str, ...] = (
     "error_rate_5xx",
     "error_rate_4xx",
     "latency_p50",
+    "latency_p75",
     "latency_p90",
     "latency_p99",
 )
@@ -63,11 +64,17 @@ _GRID = 400
 # were chosen").
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_SAMPLES = 12
+DEFAULT_MIN_REQUESTS = 2000
+DEFAULT_MAX_REQUEST_RATIO = 1.25
+#: The samples key holding each sample's request count (automation/canary/samples.py adds it);
+#: not a metric: the judge reads it to check there is enough, and comparable, data.
+REQUESTS = "request_count"
 DEFAULT_EFFECT_SIZES: dict[str, float] = {
-    "error_rate_5xx": 0.5,
+    "error_rate_5xx": 0.1,
     "error_rate_4xx": 2.0,
-    "latency_p50": 0.10,
-    "latency_p90": 0.10,
+    "latency_p50": 0.20,
+    "latency_p75": 0.25,
+    "latency_p90": 0.20,
     "latency_p99": 0.15,
 }
 
@@ -103,10 +110,19 @@ class JudgeConfig:
     """Per version per metric; fewer -> NoData."""
     alpha: float = DEFAULT_ALPHA
     """Significance level of each one-sided test (`either`: alpha/2 per side)."""
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    """Requests per version over the evaluation (the `request_count` samples); fewer -> every
+    metric NoData: a canary that served 200 requests cannot show a 5 % error rate on one
+    endpoint, and must not pass for it (docs/canary.md measures the power behind it)."""
+    max_request_ratio: float = DEFAULT_MAX_REQUEST_RATIO
+    """Per-window request counts of the two versions (median) may differ by this factor at most,
+    else the latency metrics are NoData: a P99 of 5 requests is their maximum, a P99 of 50 is
+    not, so percentiles over unequal counts differ with no regression at all (docs/canary.md).
+    EB's canary set is as large as the old one, so only NewVersionPercent near 50 keeps it."""
 
     @classmethod
     def default(cls) -> JudgeConfig:
-        """5xx (critical), 4xx, latency P50/P90/P99; increases are bad."""
+        """5xx (critical), 4xx, latency P50/P75/P90/P99; increases are bad."""
         return cls(
             metrics=tuple(
                 MetricSpec(
@@ -371,8 +387,53 @@ def judge(
     `baseline` / `canary` map a metric name to its samples (one per instance per window, see
     automation/canary/samples.py); a metric missing from either is NoData.
     """
-    results = [
-        classify(spec, _clean(baseline.get(spec.name)), _clean(canary.get(spec.name)), config)
-        for spec in config.metrics
-    ]
+    blocked = data_problems(baseline, canary, config)
+    results = []
+    for spec in config.metrics:
+        result = classify(
+            spec, _clean(baseline.get(spec.name)), _clean(canary.get(spec.name)), config
+        )
+        why = blocked.get("latency") if not is_rate(spec.name) else None
+        if blocked.get("all") and result.classification == "Pass":
+            # Too little traffic cannot pass a metric; clear evidence against it still counts.
+            why = blocked["all"]
+        if why:
+            result = replace(result, classification="NoData", p_value=None, reason=why)
+        results.append(result)
     return decide(results, config)
+
+
+def data_problems(
+    baseline: Mapping[str, Sequence[float]],
+    canary: Mapping[str, Sequence[float]],
+    config: JudgeConfig,
+) -> dict[str, str]:
+    """Why some metrics cannot be judged at all, from the samples' request counts.
+
+    {"all": reason} when a version served too few requests (no metric may pass on it);
+    {"latency": reason} when the two
+    versions' per-window request counts differ too much for their percentiles to compare.
+    Without `request_count` samples (a caller with no counts) nothing is blocked.
+    """
+    counts_b, counts_c = _clean(baseline.get(REQUESTS)), _clean(canary.get(REQUESTS))
+    if counts_b.size == 0 or counts_c.size == 0:
+        return {}
+    total_b, total_c = float(counts_b.sum()), float(counts_c.sum())
+    if min(total_b, total_c) < config.min_requests:
+        return {
+            "all": (
+                f"too little traffic: baseline {total_b:.0f} and canary {total_c:.0f} requests "
+                f"(at least {config.min_requests} each needed)"
+            )
+        }
+    ratio = float(np.median(counts_c) / np.median(counts_b))
+    if not 1 / config.max_request_ratio <= ratio <= config.max_request_ratio:
+        return {
+            "latency": (
+                f"per-window requests not comparable: canary {np.median(counts_c):.1f} vs "
+                f"baseline {np.median(counts_b):.1f} (ratio {ratio:.2f}, allowed "
+                f"1/{config.max_request_ratio:g}..{config.max_request_ratio:g}: "
+                "NewVersionPercent near 50)"
+            )
+        }
+    return {}
