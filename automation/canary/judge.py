@@ -21,8 +21,10 @@ benchmarks/bench_canary.py tunes (docs/canary.md has the measured false-alarm an
 rates behind the defaults).
 
 Effect units (`MetricSpec.effect_size`, `MetricResult.effect`):
-* latency metrics: relative, the Hodges-Lehmann shift (median of canary - baseline pairwise
-  differences) over the baseline median; 0.10 means "10 % slower";
+* latency metrics: relative, Kayenta's mean ratio (canary mean / baseline mean - 1); 0.10
+  means "10 % slower". (The Hodges-Lehmann shift over the baseline median was tried first: on
+  a per-window percentile that falls between two endpoints' modes, P75 or P90 of a mix of
+  health checks, emails and photos, it jumped by +-200 % between identical versions.)
 * rate metrics (`error_rate_*`, samples in percent 0..100): absolute percentage points, canary
   mean minus baseline mean; 0.5 means "half a percent more requests fail".
 """
@@ -38,12 +40,13 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 MetricName = Literal[
-    "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p90", "latency_p99"
+    "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p75", "latency_p90", "latency_p99"
 ]
 METRIC_NAMES: tuple[str, ...] = (
     "error_rate_5xx",
     "error_rate_4xx",
     "latency_p50",
+    "latency_p75",
     "latency_p90",
     "latency_p99",
 )
@@ -54,20 +57,21 @@ Decision = Literal["pass", "marginal", "fail", "inconclusive"]
 #: Kayenta's WeightedSumScorer.NODATA_THRESHOLD: this share of metrics (percent) without data
 #: or more makes the run inconclusive.
 NODATA_THRESHOLD_PERCENT = 50.0
-#: Above this many pairwise differences the Hodges-Lehmann shift is computed on quantile grids
-#: of both samples (exact enough for an effect size; keeps a 20-instance, 10-hour run cheap).
-_MAX_PAIRS = 250_000
-_GRID = 400
-
 # The defaults, chosen from benchmarks/bench_canary.py (docs/canary.md, "How the thresholds
 # were chosen").
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_SAMPLES = 12
+DEFAULT_MIN_REQUESTS = 2000
+DEFAULT_MAX_REQUEST_RATIO = 1.25
+#: The samples key holding each sample's request count (automation/canary/samples.py adds it);
+#: not a metric: the judge reads it to check there is enough, and comparable, data.
+REQUESTS = "request_count"
 DEFAULT_EFFECT_SIZES: dict[str, float] = {
-    "error_rate_5xx": 0.5,
+    "error_rate_5xx": 0.1,
     "error_rate_4xx": 2.0,
-    "latency_p50": 0.10,
-    "latency_p90": 0.10,
+    "latency_p50": 0.25,
+    "latency_p75": 0.75,
+    "latency_p90": 0.50,
     "latency_p99": 0.15,
 }
 
@@ -103,10 +107,19 @@ class JudgeConfig:
     """Per version per metric; fewer -> NoData."""
     alpha: float = DEFAULT_ALPHA
     """Significance level of each one-sided test (`either`: alpha/2 per side)."""
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    """Requests per version over the evaluation (the `request_count` samples); fewer -> every
+    metric NoData: a canary that served 200 requests cannot show a 5 % error rate on one
+    endpoint, and must not pass for it (docs/canary.md measures the power behind it)."""
+    max_request_ratio: float = DEFAULT_MAX_REQUEST_RATIO
+    """Per-window request counts of the two versions (median) may differ by this factor at most,
+    else the latency metrics are NoData: a P99 of 5 requests is their maximum, a P99 of 50 is
+    not, so percentiles over unequal counts differ with no regression at all (docs/canary.md).
+    EB's canary set is as large as the old one, so only NewVersionPercent near 50 keeps it."""
 
     @classmethod
     def default(cls) -> JudgeConfig:
-        """5xx (critical), 4xx, latency P50/P90/P99; increases are bad."""
+        """5xx (critical), 4xx, latency P50/P75/P90/P99; increases are bad."""
         return cls(
             metrics=tuple(
                 MetricSpec(
@@ -245,23 +258,12 @@ def summary(values: np.ndarray) -> dict[str, Any]:
     }
 
 
-def hodges_lehmann(canary: np.ndarray, baseline: np.ndarray) -> float:
-    """The median of all pairwise differences canary - baseline: the shift the U test sees."""
-    if canary.size * baseline.size > _MAX_PAIRS:
-        grid = (np.arange(_GRID) + 0.5) / _GRID
-        canary, baseline = np.quantile(canary, grid), np.quantile(baseline, grid)
-    return float(np.median(np.subtract.outer(canary, baseline)))
-
-
 def effect(name: str, canary: np.ndarray, baseline: np.ndarray) -> float:
-    """The metric's effect in its unit: pp for rates, relative Hodges-Lehmann shift else."""
+    """The metric's effect in its unit: pp for rates, Kayenta's mean ratio - 1 for latency."""
     if is_rate(name):
         return float(canary.mean() - baseline.mean())
-    shift = hodges_lehmann(canary, baseline)
-    scale = float(np.median(baseline))
-    if scale <= 0:
-        scale = float(np.mean(np.abs(baseline))) or 1.0
-    return shift / scale
+    scale = float(baseline.mean())
+    return float(canary.mean()) / scale - 1.0 if scale > 0 else 0.0
 
 
 def _p_value(canary: np.ndarray, baseline: np.ndarray, alternative: str) -> float:
@@ -371,8 +373,53 @@ def judge(
     `baseline` / `canary` map a metric name to its samples (one per instance per window, see
     automation/canary/samples.py); a metric missing from either is NoData.
     """
-    results = [
-        classify(spec, _clean(baseline.get(spec.name)), _clean(canary.get(spec.name)), config)
-        for spec in config.metrics
-    ]
+    blocked = data_problems(baseline, canary, config)
+    results = []
+    for spec in config.metrics:
+        result = classify(
+            spec, _clean(baseline.get(spec.name)), _clean(canary.get(spec.name)), config
+        )
+        why = blocked.get("latency") if not is_rate(spec.name) else None
+        if blocked.get("all") and result.classification == "Pass":
+            # Too little traffic cannot pass a metric; clear evidence against it still counts.
+            why = blocked["all"]
+        if why:
+            result = replace(result, classification="NoData", p_value=None, reason=why)
+        results.append(result)
     return decide(results, config)
+
+
+def data_problems(
+    baseline: Mapping[str, Sequence[float]],
+    canary: Mapping[str, Sequence[float]],
+    config: JudgeConfig,
+) -> dict[str, str]:
+    """Why some metrics cannot be judged at all, from the samples' request counts.
+
+    {"all": reason} when a version served too few requests (no metric may pass on it);
+    {"latency": reason} when the two
+    versions' per-window request counts differ too much for their percentiles to compare.
+    Without `request_count` samples (a caller with no counts) nothing is blocked.
+    """
+    counts_b, counts_c = _clean(baseline.get(REQUESTS)), _clean(canary.get(REQUESTS))
+    if counts_b.size == 0 or counts_c.size == 0:
+        return {}
+    total_b, total_c = float(counts_b.sum()), float(counts_c.sum())
+    if min(total_b, total_c) < config.min_requests:
+        return {
+            "all": (
+                f"too little traffic: baseline {total_b:.0f} and canary {total_c:.0f} requests "
+                f"(at least {config.min_requests} each needed)"
+            )
+        }
+    ratio = float(np.median(counts_c) / np.median(counts_b))
+    if not 1 / config.max_request_ratio <= ratio <= config.max_request_ratio:
+        return {
+            "latency": (
+                f"per-window requests not comparable: canary {np.median(counts_c):.1f} vs "
+                f"baseline {np.median(counts_b):.1f} (ratio {ratio:.2f}, allowed "
+                f"1/{config.max_request_ratio:g}..{config.max_request_ratio:g}: "
+                "NewVersionPercent near 50)"
+            )
+        }
+    return {}

@@ -13,11 +13,12 @@ Rules:
   of zero requests is not evidence of health);
 * the same window seen twice (two polls within one refresh: same `RefreshedAt` and instance)
   counts once;
-* optionally (`min_requests`), consecutive windows of one instance are pooled until they hold
-  at least that many requests: a canary instance taking 5 % of the traffic sees a handful of
-  requests per window, and a P90 of three requests is not comparable with a P90 of sixty
-  (docs/canary.md measures the bias); rates pool exactly (request-weighted), latency
-  percentiles approximately (request-weighted mean of the windows' percentiles).
+* every sample carries its request count (`request_count`): the judge checks there is enough
+  traffic, and comparable traffic per window, before it compares percentiles;
+* optionally (`pool_requests`, off by default), consecutive windows of one instance are pooled
+  until they hold that many requests; rates pool exactly (request-weighted), latency
+  percentiles only approximately (request-weighted mean), and benchmarks/bench_canary.py
+  measured that approximation to raise A/A false alarms (docs/canary.md), hence off.
 """
 
 from __future__ import annotations
@@ -26,11 +27,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from automation.canary.judge import REQUESTS
+
 #: EB Latency field -> judge metric; values are converted from seconds to milliseconds.
-LATENCY_FIELDS = {"P50": "latency_p50", "P90": "latency_p90", "P99": "latency_p99"}
+LATENCY_FIELDS = {
+    "P50": "latency_p50",
+    "P75": "latency_p75",
+    "P90": "latency_p90",
+    "P99": "latency_p99",
+}
 RATE_FIELDS = {"Status5xx": "error_rate_5xx", "Status4xx": "error_rate_4xx"}
-#: Default pooling target (requests per sample); chosen in benchmarks/bench_canary.py.
-DEFAULT_MIN_REQUESTS = 20
+#: Default pooling target (requests per sample): off, see the module docstring.
+DEFAULT_POOL_REQUESTS = 0
 
 
 class Samples(NamedTuple):
@@ -109,13 +117,13 @@ def windows_from_responses(responses: Iterable[Mapping[str, Any]]) -> list[Windo
     return windows
 
 
-def pool(windows: Iterable[Window], min_requests: float) -> list[Window]:
-    """Consecutive windows of each instance pooled until each holds `min_requests` requests.
+def pool(windows: Iterable[Window], pool_requests: float) -> list[Window]:
+    """Consecutive windows of each instance pooled until each holds `pool_requests` requests.
 
     A trailing bucket still short of the target is kept only when it holds at least half of
     it (an almost empty last bucket would be the noisiest sample of all).
     """
-    if min_requests <= 1:
+    if pool_requests <= 1:
         return list(windows)
     open_buckets: dict[tuple[str, str], Window] = {}
     done: list[Window] = []
@@ -123,11 +131,11 @@ def pool(windows: Iterable[Window], min_requests: float) -> list[Window]:
         key = (window.version, window.instance)
         bucket = open_buckets.pop(key, None)
         bucket = window if bucket is None else bucket.pooled(window)
-        if bucket.requests >= min_requests:
+        if bucket.requests >= pool_requests:
             done.append(bucket)
         else:
             open_buckets[key] = bucket
-    done += [b for b in open_buckets.values() if b.requests >= min_requests / 2]
+    done += [b for b in open_buckets.values() if b.requests >= pool_requests / 2]
     return done
 
 
@@ -136,17 +144,18 @@ def samples_from_windows(
     baseline_label: str,
     canary_label: str,
     *,
-    min_requests: float = DEFAULT_MIN_REQUESTS,
+    pool_requests: float = DEFAULT_POOL_REQUESTS,
 ) -> Samples:
-    """Per-version sample maps from windows (see `pool` for `min_requests`)."""
+    """Per-version sample maps from windows (see `pool` for `pool_requests`)."""
     out = Samples({}, {})
-    for window in pool(windows, min_requests):
+    for window in pool(windows, pool_requests):
         if window.version == baseline_label:
             target = out.baseline
         elif window.version == canary_label:
             target = out.canary
         else:
             continue
+        target.setdefault(REQUESTS, []).append(window.requests)
         for name, value in (*window.rates.items(), *window.latency_ms.items()):
             target.setdefault(name, []).append(value)
     return out
@@ -157,12 +166,12 @@ def samples_from_health(
     baseline_label: str,
     canary_label: str,
     *,
-    min_requests: float = DEFAULT_MIN_REQUESTS,
+    pool_requests: float = DEFAULT_POOL_REQUESTS,
 ) -> Samples:
     """DescribeInstancesHealth responses (boto3 shape, in the order received) -> Samples."""
     return samples_from_windows(
         windows_from_responses(responses),
         baseline_label,
         canary_label,
-        min_requests=min_requests,
+        pool_requests=pool_requests,
     )

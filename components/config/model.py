@@ -50,8 +50,8 @@ class CanaryConfig:
     """
 
     enabled: bool = False
-    new_version_percent: int = 10
-    """EB's NewVersionPercent (1..100)."""
+    new_version_percent: int = 50
+    """EB's NewVersionPercent (1..100; 45..55 while enabled: docs/canary.md)."""
     evaluation_minutes: int = 10
     """EB's EvaluationTime (3..600 minutes)."""
     bake_minutes: int = 10

@@ -19,7 +19,14 @@ from components.config.model import CanaryConfig
 from components.config.schema import Context, rule, show
 
 #: The judge's metrics (automation/canary/judge.py METRIC_NAMES; a test ties the two).
-CANARY_METRICS = ("error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p90", "latency_p99")
+CANARY_METRICS = (
+    "error_rate_5xx",
+    "error_rate_4xx",
+    "latency_p50",
+    "latency_p75",
+    "latency_p90",
+    "latency_p99",
+)
 CANARY_FIELDS = (
     "enabled",
     "newVersionPercent",
@@ -33,6 +40,9 @@ CANARY_FIELDS = (
 NEW_VERSION_PERCENT_RANGE = (1, 100)
 EVALUATION_MINUTES_RANGE = (3, 600)
 BAKE_MINUTES_RANGE = (0, 1440)
+#: While the judge runs: per-instance requests of the two versions within a factor 1.25
+#: (automation/canary/judge.py DEFAULT_MAX_REQUEST_RATIO): p / (100 - p) in 0.8..1.25.
+JUDGED_PERCENT_RANGE = (45, 55)
 #: Rates are in percentage points (0..100), latency effects relative (0..10 = up to +1000 %).
 RATE_EFFECT_RANGE = (0.0, 100.0)
 LATENCY_EFFECT_RANGE = (0.0, 10.0)
@@ -151,13 +161,15 @@ def parse_canary(raw: Any) -> tuple[CanaryConfig | None, list[Issue]]:
     if issues:
         return None, issues
     canary = CanaryConfig(**{k: v for k, v in values.items() if v is not None})
-    if canary.enabled and canary.new_version_percent == 100:
+    low, high = JUDGED_PERCENT_RANGE
+    if canary.enabled and not low <= canary.new_version_percent <= high:
         issues.append(
             (
                 "canary.newVersionPercent",
-                "100",
-                "an integer from 1 to 99 while canary.enabled (at 100 the old version keeps no "
-                "traffic to compare the new one with)",
+                show(canary.new_version_percent),
+                f"an integer from {low} to {high} while canary.enabled (the canary set is as "
+                "large as the old one, so only a near-even split gives both the same requests "
+                "per instance, which the judge's percentiles need: docs/canary.md)",
             )
         )
         return None, issues

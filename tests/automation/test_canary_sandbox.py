@@ -2,7 +2,7 @@
 
 One prod stack (in a private state folder) serves the module, with `--time-scale` so EB's
 10-minute evaluation and bake fit a test. Everything is real: the proxy splits the requests
-20/80 between two fleets, the judge reads them through EB's health API on the stack's moto,
+50/50 between two fleets, the judge reads them through EB's health API on the stack's moto,
 AbortEnvironmentUpdate goes to that moto and the rollout obeys it, the stack's alarms are
 evaluated by the moto-side CloudWatch agent, and Locust (the synthetic traffic) loads both
 versions. The pipeline's check stage is skipped and verify runs only `health` (the other
@@ -47,7 +47,7 @@ from sandbox.instances import instances_of
 pytestmark = pytest.mark.slow
 
 STACK = "prod"
-#: 10-minute evaluation and bake in 30 s each: enough windows for the judge at 20 % (see
+#: 10-minute evaluation and bake in 30 s each: enough windows for the judge at 50 % (see
 #: docs/canary.md for the sample counts this gives on two shared cores).
 TIME_SCALE = 20.0
 

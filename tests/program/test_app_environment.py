@@ -121,7 +121,7 @@ def test_the_canary_gets_its_split_and_per_instance_metrics(stack_graphs: dict[s
     metrics published (the judge's figures per instance in CloudWatch); dev publishes none."""
     prod, dev = settings_map(stack_graphs["prod"]), settings_map(stack_graphs["dev"])
     split = "aws:elasticbeanstalk:trafficsplitting"
-    assert (prod[(split, "NewVersionPercent")], prod[(split, "EvaluationTime")]) == ("20", "10")
+    assert (prod[(split, "NewVersionPercent")], prod[(split, "EvaluationTime")]) == ("50", "10")
     doc_key = ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument")
     instance = json.loads(prod[doc_key])["CloudWatchMetrics"]["Instance"]
     assert {"ApplicationRequests5xx", "ApplicationRequestsTotal", "ApplicationLatencyP90"} <= set(

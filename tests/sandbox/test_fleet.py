@@ -179,7 +179,7 @@ def test_traffic_split_deploy_under_steady_traffic_fails_no_request(
         < events.index("drained and stopped")
     )
     split = next(e for e in last["timeline"] if e["event"] == "traffic split")
-    assert split["percent"] == 20 and split["evaluation_s"] == 3.0
+    assert split["percent"] == 50 and split["evaluation_s"] == 3.0
     assert not _state(prod).get("deploying") and not _state(prod).get("switch")
     prod.outputs = outputs  # what the stack serves now, for the tests that follow
 
