@@ -38,6 +38,7 @@ from .canary.bake import BakeOutcome, watch_alarms
 from .canary.health import EnvironmentHealth
 from .canary.inflight import CanaryOutcome, CanaryWatch
 from .canary.plan import CanaryPlan
+from .canary.report import write_report
 from .canary.traffic import SyntheticTraffic
 from .engine import Engine
 from .errors import CanaryAborted, PipelineError, StackLockedError, TransientError, UsageError
@@ -443,6 +444,18 @@ class Pipeline:
             }
         return summary
 
+    def _report_canary(self) -> None:
+        """The canary section of the run's report.html (verify's page when verify ran, else a
+        page of its own), then canary.json: the verdict with its samples, the watch's looks,
+        the plan and the bake."""
+        outcome = self.canary_outcome
+        if outcome is None or outcome.verdict is None:
+            return
+        verify_dir = self.run_dir / "verify"
+        report_dir = verify_dir if (verify_dir / "report.html").is_file() else self.run_dir
+        write_report(outcome.verdict, report_dir)
+        self._write_canary()
+
     def _write_canary(self) -> None:
         """canary.json in the run folder: the watch's looks, the verdict, the bake."""
         if self.canary_outcome is None:
@@ -489,6 +502,7 @@ class Pipeline:
             result.status = RunStatus.ROLLED_BACK
             result.app_version, result.deployment_id = record.app_version, record.id
             result.message = f"{record.app_version}: {exc}"
+            self._report_canary()
             return self.finish(result)
         except BaseException as exc:
             cancelled = as_interrupted(exc) is not None or not isinstance(exc, PipelineError)
@@ -511,6 +525,7 @@ class Pipeline:
                 f"{record.app_version} deployed; canary {self.canary_outcome.decision}: "
                 f"{self.canary_outcome.verdict.reason if self.canary_outcome.verdict else ''}"
             )
+        self._report_canary()
         return self.finish(result)
 
     def promote(self, outputs: dict[str, Any], outcome: VerifyOutcome) -> str | None:
@@ -743,6 +758,7 @@ class Pipeline:
         except (Interrupted, KeyboardInterrupt) as exc:
             return self._interrupted_run(result, record, store, exc)
         finally:
+            self._report_canary()
             self._report_run(result, outputs, time.monotonic() - started)
 
     def _interrupted_run(

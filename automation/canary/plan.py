@@ -2,12 +2,17 @@
 
 Built once per command by the wiring (automation/wiring.py) from the run's parsed config, so
 the pipeline asks nothing of the stack file again. `--time-scale F` (the sandbox only) divides
-the evaluation, the bake and EB's 10-second health window (never below one second).
+the evaluation, the bake and EB's 10-second health window (never below one second) — and the
+judge's traffic guard (`min_requests`, at least `SCALED_MIN_REQUESTS`): the sandbox's machine
+cannot send F times the requests, so a compressed window holds about 1/F of what EB's would,
+and the guard that asks for a real window's worth would make every compressed canary
+inconclusive. The statistics stay the judge's; only the volume it waits for shrinks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from automation.canary.judge import JudgeConfig
 from automation.canary.settings import judge_config
@@ -16,6 +21,8 @@ from components.config import CanaryConfig
 
 #: EB's enhanced-health window.
 HEALTH_WINDOW_S = 10.0
+#: The least traffic guard a time-scaled canary keeps (requests per version).
+SCALED_MIN_REQUESTS = 200
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,11 @@ class CanaryPlan:
     ) -> CanaryPlan:
         """The plan for a stack; the sandbox always gets synthetic traffic (it has no users)."""
         traffic = SANDBOX_TRAFFIC if sandbox else (TrafficPlan() if config.synthetic_load else None)
-        return cls(config, judge_config(config), time_scale, traffic, human_review)
+        judge = judge_config(config)
+        if time_scale > 1:
+            scaled = max(SCALED_MIN_REQUESTS, math.ceil(judge.min_requests / time_scale))
+            judge = replace(judge, min_requests=min(judge.min_requests, scaled))
+        return cls(config, judge, time_scale, traffic, human_review)
 
     @property
     def enabled(self) -> bool:

@@ -27,7 +27,7 @@ class ScriptedHealth:
     """EB's health API for one environment, with per-version 5xx percentages per window."""
 
     def __init__(
-        self, canary_5xx: int, canary_from_poll: int = 3, canary_requests: int = 25
+        self, canary_5xx: int, canary_from_poll: int = 3, canary_requests: int = 100
     ) -> None:
         self.canary_5xx = canary_5xx
         self.canary_requests = canary_requests
@@ -36,7 +36,7 @@ class ScriptedHealth:
         self.aborts = 0
 
     def _item(
-        self, instance: str, version: str, status5xx: int, n: int, requests: int = 25
+        self, instance: str, version: str, status5xx: int, n: int, requests: int = 100
     ) -> dict[str, Any]:
         return {
             "InstanceId": instance,
