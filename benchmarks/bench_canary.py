@@ -38,6 +38,8 @@ import numpy as np
 # Run as a script: the repository root goes on sys.path first, so our packages import.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import canary_sandbox  # noqa: E402  (benchmarks/, this script's own folder)
+
 from automation.canary.judge import JudgeConfig, Verdict, judge  # noqa: E402
 from automation.canary.samples import (  # noqa: E402
     DEFAULT_POOL_REQUESTS,
@@ -256,6 +258,10 @@ def measure(scenario: Scenario, fault: Fault, runs: int, seed: int, config: Judg
 END_TO_END: list[Callable[[argparse.Namespace], list[Row]]] = []
 
 
+# The pipeline side's end-to-end runs (benchmarks/canary_sandbox.py), with `--sandbox-runs N`.
+END_TO_END.append(lambda args: canary_sandbox.e2e_rows(args, Row, WINDOW_S))
+
+
 def end_to_end_rows(args: argparse.Namespace) -> list[Row]:
     """Rows of every registered end-to-end measurement (none registered: none)."""
     return [row for measure_e2e in END_TO_END for row in measure_e2e(args)]
@@ -288,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-requests", type=float, default=Scenario.pool_requests)
     parser.add_argument("--alpha", type=float, help="override the judge's alpha")
     parser.add_argument("--smoke", action="store_true", help="a few runs of a short window")
+    parser.add_argument(
+        "--sandbox-runs",
+        type=int,
+        default=0,
+        help="also N end-to-end canary deploys per variant on the sandbox prod stack",
+    )
+    parser.add_argument("--sandbox-time-scale", type=float, default=20.0)
     args = parser.parse_args(argv)
     scenario = Scenario(
         args.rps, args.percent, args.instances, args.minutes, args.look_every, args.pool_requests

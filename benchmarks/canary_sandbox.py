@@ -114,6 +114,43 @@ def rates(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def e2e_rows(args: Any, row: Callable[..., Any], window_s: float) -> list[Any]:
+    """bench_canary.py's hook: `--sandbox-runs N` canary deploys per variant, as its Rows.
+
+    "windows to decide" is in EB's time (the decision's delay after the split began, times the
+    time scale, in 10-second windows), so it reads beside the simulated rows.
+    """
+    runs = int(getattr(args, "sandbox_runs", 0) or 0)
+    if runs <= 0:
+        return []
+    scale = float(getattr(args, "sandbox_time_scale", 20.0))
+    started = time.monotonic()
+    results = sandbox_runs(runs, scale)
+    rows = []
+    for name in VARIANTS:
+        mine = [r for r in results if r["variant"] == name]
+        decisions: dict[str, int] = {}
+        for r in mine:
+            decisions[str(r["decision"])] = decisions.get(str(r["decision"]), 0) + 1
+        windows = sorted(
+            r["decision_after_split_s"] * scale / window_s
+            for r in mine
+            if r["decision_after_split_s"]
+        ) or [0.0]
+        rows.append(
+            row(
+                f"sandbox: {name}",
+                len(mine),
+                sum(1 for r in mine if r["decision"] != "pass") / max(1, len(mine)),
+                decisions,
+                windows[len(windows) // 2],
+                windows[min(len(windows) - 1, int(0.9 * len(windows)))],
+                time.monotonic() - started,
+            )
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2)
