@@ -95,8 +95,10 @@ demo: setup
 sandbox-down: $(STAMP)
 	$(PY) -m sandbox down --stack $(STACK)
 
-## bench: speed figures (app latency/throughput, sandbox up times, verify wall vs. sum)
+## bench: speed figures (app latency/throughput, sandbox up times, verify wall vs. sum) and the
+## canary judge's false-alarm and detection rates
 bench: setup
+	$(PY) benchmarks/bench_canary.py
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_capacity.py

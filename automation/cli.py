@@ -76,6 +76,24 @@ SecretsProvider = Annotated[
         "the backend's); passphrase needs PULUMI_CONFIG_PASSPHRASE",
     ),
 ]
+TimeScale = Annotated[
+    float,
+    typer.Option(
+        "--time-scale",
+        metavar="F",
+        min=1.0,
+        help="sandbox only: play the canary's evaluation and bake windows (and CloudWatch's "
+        "alarm periods) F times faster; refused with --engine pulumi",
+    ),
+]
+HumanReview = Annotated[
+    bool,
+    typer.Option(
+        "--human-review/--no-human-review",
+        help="a marginal or inconclusive canary is promoted and waits for a human (exit 6; the "
+        "`production` environment's reviewers) instead of being aborted (fail safe)",
+    ),
+]
 ConfigOverrides = Annotated[
     list[str] | None,
     typer.Option(
@@ -106,6 +124,8 @@ class Session:
         config: list[str] | None = None,
         policy_pack: bool = True,
         secrets_provider: str | None = None,
+        time_scale: float = 1.0,
+        human_review: bool = False,
     ) -> None:
         self.command, self.stack, self.as_json = command, stack, as_json
         self.reporter = reporter
@@ -126,6 +146,8 @@ class Session:
             verify_timeout=verify_timeout,
             renderer=reporter.event,
             lock_timeout_s=lock_timeout,
+            time_scale=time_scale,
+            human_review=human_review,
             engine_options={
                 "policy_pack": policy_pack,
                 "secrets_provider": secrets_provider,
@@ -237,8 +259,10 @@ def run(
     policy_pack: PolicyPack = True,
     secrets_provider: SecretsProvider = None,
     state_root: StateRoot = None,
+    time_scale: TimeScale = 1.0,
+    human_review: HumanReview = False,
 ) -> int:
-    """The whole pipeline: check → preview → up → verify, and rollback on failure.
+    """The whole pipeline: check → preview → up (canary) → verify → bake, rollback on failure.
 
     Example: python -m automation run --stack staging --engine pulumi
     """
@@ -256,6 +280,8 @@ def run(
         lock_timeout=lock_timeout,
         policy_pack=policy_pack,
         secrets_provider=secrets_provider,
+        time_scale=time_scale,
+        human_review=human_review,
     )
 
 
@@ -338,8 +364,11 @@ def up(
     policy_pack: PolicyPack = True,
     secrets_provider: SecretsProvider = None,
     state_root: StateRoot = None,
+    time_scale: TimeScale = 1.0,
+    human_review: HumanReview = False,
 ) -> int:
-    """Build the bundle and deploy it (no verify, no rollback: `run` does those).
+    """Build the bundle and deploy it, canary-judged where the stack says (no verify, no
+    rollback: `run` does those; an aborted canary exits 3).
 
     Example: python -m automation up --stack dev
     """
@@ -355,6 +384,8 @@ def up(
         lock_timeout=lock_timeout,
         policy_pack=policy_pack,
         secrets_provider=secrets_provider,
+        time_scale=time_scale,
+        human_review=human_review,
     )
 
 

@@ -120,3 +120,11 @@ def _last_error_line(text: str) -> str:
         if "error" in line.lower():
             return line[:400]
     return lines[-1][:400] if lines else "unknown error"
+
+
+class CanaryAborted(PipelineError):
+    """The canary judge aborted a traffic split: the old version served throughout (exit 3)."""
+
+    def __init__(self, message: str, outcome: object) -> None:
+        super().__init__(message)
+        self.outcome = outcome

@@ -45,6 +45,20 @@ def history_data(pipeline: Pipeline) -> dict[str, Any]:
     return {"stack": engine.stack, "deployments": deployments, "engine_history": engine_history}
 
 
+def canary_cell(canary: dict[str, Any]) -> str:
+    """The canary's decision and reason, and the bake's, in one cell ('' without a canary)."""
+    if not canary:
+        return ""
+    parts = []
+    if canary.get("decision"):
+        aborted = " (aborted)" if canary.get("aborted") else ""
+        parts.append(f"{canary['decision']}{aborted}: {canary.get('reason') or ''}")
+    bake = canary.get("bake")
+    if bake:
+        parts.append(f"bake {'passed' if bake.get('passed') else 'failed'}: {bake.get('reason')}")
+    return "; ".join(parts)
+
+
 def print_history(data: dict[str, Any]) -> None:
     """A table like `pulumi stack history`: newest first, one deployment per row."""
     table = Table(title=f"deployments of {data['stack']}", title_justify="left")
@@ -59,6 +73,7 @@ def print_history(data: dict[str, Any]) -> None:
         "sha256",
         "secs",
         "stages",
+        "canary",
     )
     for column in columns:
         table.add_column(column)
@@ -76,6 +91,7 @@ def print_history(data: dict[str, Any]) -> None:
             (item.get("bundle_sha256") or "")[:12],
             secs,
             " · ".join(f"{k} {v:.0f}s" for k, v in (item.get("stages") or {}).items()),
+            canary_cell(item.get("canary") or {}),
         )
     console = Console(width=None if sys.stdout.isatty() else 160)
     if data["deployments"]:

@@ -7,6 +7,7 @@ records, stage logs, metrics, notifications and the GitHub outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -39,8 +41,14 @@ from .artifacts import (
     check_artifact,
     verified_record,
 )
+from .canary.bake import BakeOutcome, watch_alarms
+from .canary.health import EnvironmentHealth
+from .canary.inflight import CanaryOutcome, CanaryWatch
+from .canary.plan import CanaryPlan
+from .canary.report import write_report
+from .canary.traffic import SyntheticTraffic
 from .engine import Engine
-from .errors import PipelineError, StackLockedError, TransientError, UsageError
+from .errors import CanaryAborted, PipelineError, StackLockedError, TransientError, UsageError
 from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified
 from .stagelog import StageLog
@@ -186,8 +194,14 @@ class Pipeline:
         lock_timeout_s: float = 600.0,
         lock_poll_s: float = 5.0,
         artifacts: Callable[[dict[str, Any]], ArtifactBucket] | None = None,
+        canary: CanaryPlan | None = None,
     ) -> None:
         self.engine = engine
+        self.canary = canary
+        #: The last canary-judged `up` of this pipeline (None when no canary ran).
+        self.canary_outcome: CanaryOutcome | None = None
+        self.bake_outcome: BakeOutcome | None = None
+        self.deploy_started = datetime.now(tz=UTC)
         self.verifier = verifier
         self.checks = checks
         self.bundle_builder = bundle_builder
@@ -337,12 +351,146 @@ class Pipeline:
         result = self.new_result("up")
         with self.log.stage("up") as stage:
             bundle = bundle or self.bundle_builder()
-            outputs = self.retrying("up", lambda: self.engine.up(bundle))
+            outputs = self._up_judged(bundle)
             stage.detail = f"app_version {outputs.get('app_version')}"
+            if self.canary_outcome is not None:
+                stage.detail += f"; canary {self.canary_outcome.decision}"
         result.app_version = outputs.get("app_version")
         result.api_url = outputs.get("api_url")
         result.message = f"deployed {result.app_version}"
         return outputs, self.finish(result)
+
+    # -- the canary ---------------------------------------------------------------------------
+
+    def _canary_applies(self, before: dict[str, Any], label: str) -> bool:
+        """A canary judges a new version against a serving one: not a first or same deploy."""
+        serving = before.get("app_version")
+        return bool(
+            self.canary is not None
+            and self.canary.enabled
+            and before.get("environment_name")
+            and serving
+            and serving != label
+        )
+
+    def _traffic(self, outputs: dict[str, Any], what: str) -> Any:
+        """Synthetic traffic for a window, when the plan has it (else nothing happens)."""
+        plan = self.canary.traffic if self.canary else None
+        if plan is None or not outputs.get("api_url"):
+            return contextlib.nullcontext()
+        return SyntheticTraffic(outputs["api_url"], self.run_dir / "canary" / what, plan)
+
+    def _up_judged(self, bundle: Path) -> dict[str, Any]:
+        """`engine.up`, with the canary judge beside it when the stack's canary applies."""
+        self.canary_outcome = None
+        self.deploy_started = datetime.now(tz=UTC)
+        before = self.safe_outputs()
+        label = bundle_label(bundle)
+        if not self._canary_applies(before, label):
+            return self.retrying("up", lambda: self.engine.up(bundle))
+        plan = self.canary
+        assert plan is not None  # noqa: S101 - _canary_applies checked it
+        watch = CanaryWatch(
+            EnvironmentHealth.for_stack(before, self.engine.aws_env),
+            baseline=str(before["app_version"]),
+            canary=label,
+            config=plan.judge,
+            evaluation_s=plan.evaluation_s,
+            window_s=plan.window_s,
+            human_review=plan.human_review,
+            log=lambda line: self.log.event("canary", StageStatus.NOTE, detail=line),
+        )
+        with self._traffic(before, "evaluation"):
+            watch.start()
+            try:
+                outputs = self.retrying("up", lambda: self.engine.up(bundle))
+            except PipelineError as exc:
+                outcome = self.canary_outcome = watch.finish()
+                self._write_canary()
+                if outcome.aborted:
+                    why = outcome.verdict.reason if outcome.verdict else ""
+                    raise CanaryAborted(
+                        f"canary {outcome.decision}: {why}; AbortEnvironmentUpdate returned "
+                        f"all traffic to {outcome.baseline}, which served throughout",
+                        outcome,
+                    ) from exc
+                raise
+            finally:
+                if self.canary_outcome is None:
+                    self.canary_outcome = watch.finish()
+        self._write_canary()
+        return outputs
+
+    def _bake(self, outputs: dict[str, Any]) -> BakeOutcome | None:
+        """Watch the stack's alarms after a canary promotion (None: no bake to do)."""
+        plan = self.canary
+        if plan is None or self.canary_outcome is None or plan.bake_s <= 0:
+            return None
+        # An alarm that entered ALARM since the deployment began counts, even before the bake
+        # started (while the old set drained, or during verify); one firing before does not.
+        since = self.deploy_started
+        with self.log.stage("bake") as stage, self._traffic(outputs, "bake"):
+            outcome = self.bake_outcome = watch_alarms(
+                outputs,
+                self.engine.aws_env,
+                plan.bake_s,
+                since=since,
+                log=lambda line: self.log.event("bake", StageStatus.NOTE, detail=line),
+            )
+            stage.detail = outcome.reason
+            if not outcome.passed:
+                stage.status = StageStatus.FAILED
+        self._write_canary()
+        return outcome
+
+    def _canary_summary(self) -> dict[str, Any]:
+        """What the record and history name: decision, reason, score, the bake's result."""
+        summary: dict[str, Any] = {}
+        outcome = self.canary_outcome
+        if outcome is not None:
+            summary.update(
+                decision=outcome.decision,
+                reason=outcome.verdict.reason if outcome.verdict else None,
+                score=outcome.verdict.score if outcome.verdict else None,
+                aborted=outcome.aborted,
+                baseline=outcome.baseline,
+            )
+        if self.bake_outcome is not None:
+            summary["bake"] = {
+                "passed": self.bake_outcome.passed,
+                "reason": self.bake_outcome.reason,
+            }
+        return summary
+
+    def _report_canary(self) -> None:
+        """The canary section of the run's report.html (verify's page when verify ran, else a
+        page of its own), then canary.json: the verdict with its samples, the watch's looks,
+        the plan and the bake."""
+        outcome = self.canary_outcome
+        if outcome is None or outcome.verdict is None:
+            return
+        verify_dir = self.run_dir / "verify"
+        report_dir = verify_dir if (verify_dir / "report.html").is_file() else self.run_dir
+        write_report(outcome.verdict, report_dir)
+        self._write_canary()
+
+    def _write_canary(self) -> None:
+        """canary.json in the run folder: the watch's looks, the verdict, the bake."""
+        if self.canary_outcome is None:
+            return
+        data = self.canary_outcome.to_json()
+        if self.canary is not None:
+            data["plan"] = {
+                "new_version_percent": self.canary.config.new_version_percent,
+                "evaluation_s": round(self.canary.evaluation_s, 2),
+                "bake_s": round(self.canary.bake_s, 2),
+                "window_s": self.canary.window_s,
+                "time_scale": self.canary.time_scale,
+                "synthetic_traffic": self.canary.traffic is not None,
+                "human_review": self.canary.human_review,
+            }
+        data["bake"] = self.bake_outcome.to_json() if self.bake_outcome else None
+        write_json_atomic(self.run_dir / "canary.json", data)
 
     def deploy(self, bundle: Path | None = None) -> PipelineResult:
         """`up` on its own (no verify, no rollback), recorded like every deployment.
@@ -367,21 +515,39 @@ class Pipeline:
             store.save(record)
         try:
             outputs, result = self.up(bundle)
+        except CanaryAborted as exc:
+            store = store or self.record_store(self.safe_outputs())
+            record.canary = self._canary_summary()
+            self._mark(store, record, RecordStatus.CANARY_ABORTED, str(exc))
+            result = self.new_result("up")
+            result.status = RunStatus.ROLLED_BACK
+            result.app_version, result.deployment_id = record.app_version, record.id
+            result.message = f"{record.app_version}: {exc}"
+            self._report_canary()
+            return self.finish(result)
         except BaseException as exc:
             cancelled = as_interrupted(exc) is not None or not isinstance(exc, PipelineError)
             store = store or self.record_store(self.safe_outputs())
             status = RecordStatus.INTERRUPTED if cancelled else RecordStatus.DEPLOY_FAILED
+            record.canary = self._canary_summary()
             self._mark(store, record, status, str(exc))
             raise
         store = store or self.record_store(outputs)
         self._publish_sbom(outputs, record, bundle, result)
-        self._mark(
-            store,
-            record,
-            RecordStatus.DEPLOYED,
-            "deployed by `up`; not verified (`run` verifies)",
-        )
+        record.canary = self._canary_summary()
+        message = "deployed by `up`; not verified (`run` verifies)"
+        if self.canary_outcome is not None:
+            message += f"; canary {self.canary_outcome.decision}"
+        self._mark(store, record, RecordStatus.DEPLOYED, message)
         result.deployment_id = record.id
+        if self.canary_outcome is not None and self.canary_outcome.decision != "pass":
+            # promoted, but not on a passing verdict: a human decides (or `rollback`)
+            result.status = RunStatus.BLOCKED
+            result.message = (
+                f"{record.app_version} deployed; canary {self.canary_outcome.decision}: "
+                f"{self.canary_outcome.verdict.reason if self.canary_outcome.verdict else ''}"
+            )
+        self._report_canary()
         return self.finish(result)
 
     def guard_artifact(
@@ -659,6 +825,14 @@ class Pipeline:
 
             try:
                 outputs, _ = self.up(bundle)
+            except CanaryAborted as exc:
+                store = store or self.record_store(self.safe_outputs())
+                record.canary = self._canary_summary()
+                self._mark(store, record, RecordStatus.CANARY_ABORTED, str(exc))
+                result.status = RunStatus.ROLLED_BACK
+                result.rollback_version = exc.outcome.baseline  # type: ignore[attr-defined]
+                result.message = f"{record.app_version}: {exc}"
+                return self.finish(result)
             except PipelineError as exc:
                 signal_exc = as_interrupted(exc)
                 if signal_exc is not None:
@@ -670,18 +844,51 @@ class Pipeline:
             store = store or self.record_store(outputs)
             result.api_url = outputs.get("api_url")
             self._publish_sbom(outputs, record, bundle, result)
+            record.canary = self._canary_summary()
+            canary = self.canary_outcome
+            if canary is not None and canary.decision == "fail":
+                # EB promoted before the abort landed: roll forward to the last verified one
+                record.status = RecordStatus.DEPLOY_FAILED
+                if store:
+                    store.save(record)
+                return self._recover(
+                    result, store, record, f"canary fail after promotion: {record.canary['reason']}"
+                )
             outcome = self.verify(outputs)
             record.verify_summary = outcome.summary
             result.verify = outcome.summary
             result.report_dir = str(outcome.report_dir) if outcome.report_dir else None
             record.finished_at = time.time()
             if outcome.passed:
+                bake = self._bake(outputs)
+                record.canary = self._canary_summary()
+                if bake is not None and not bake.passed:
+                    record.status = RecordStatus.VERIFY_FAILED
+                    record.message = bake.reason
+                    if store:
+                        store.save(record)
+                    return self._recover(result, store, record, bake.reason)
+                if canary is not None and canary.decision != "pass":
+                    record.status = RecordStatus.BLOCKED
+                    record.message = (
+                        f"canary {canary.decision}: {record.canary.get('reason')}; a human "
+                        "decides (approve, or `rollback`)"
+                    )
+                    if store:
+                        store.save(record)
+                    result.status = RunStatus.BLOCKED
+                    result.message = f"{record.app_version} deployed and verified; {record.message}"
+                    return self.finish(result)
                 record.status = RecordStatus.VERIFIED
                 if store:
                     store.save(record)
                 result.message = (
                     f"{record.app_version} deployed and verified; report: {result.report_dir}"
                 )
+                if canary is not None:
+                    result.message += f"; canary {canary.decision}"
+                    if self.bake_outcome is not None:
+                        result.message += f", bake: {self.bake_outcome.reason}"
                 return self.finish(result)
 
             if outcome.blocked:  # a manual step, not a bad version: rolling back would not help
@@ -708,6 +915,7 @@ class Pipeline:
         except (Interrupted, KeyboardInterrupt) as exc:
             return self._interrupted_run(result, record, store, exc)
         finally:
+            self._report_canary()
             self._report_run(result, outputs, time.monotonic() - started)
 
     def _interrupted_run(

@@ -45,6 +45,8 @@ class DeploymentRecord:
     verify_summary: dict[str, Any] = field(default_factory=dict)
     rollback_version: str | None = None  # set on a failed deploy: the version it was rolled to
     message: str = ""
+    canary: dict[str, Any] = field(default_factory=dict)
+    """The canary's decision, reason and score, and the bake's (empty without a canary)."""
     run_id: str = ""  # the run's report folder, reports/<stack>/<run_id>/
     bundle_sha256: str = ""  # the deployed bundle's bytes (automation/artifacts.py checks them)
     sbom: str = ""  # s3://<artifact bucket>/bundles/<label>.sbom.json (CycloneDX)

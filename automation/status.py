@@ -47,6 +47,7 @@ class RecordStatus(StrEnum):
     ROLLED_BACK = "rolled_back"  # a failed deploy whose rollback verified
     BLOCKED = "blocked"  # deployed; verification waits on a named manual step
     INTERRUPTED = "interrupted"
+    CANARY_ABORTED = "canary_aborted"  # the judge aborted the traffic split; the old one serves
 
 
 class RecordKind(StrEnum):

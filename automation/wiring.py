@@ -31,6 +31,7 @@ from verify.outputs import sandbox_transport
 
 from . import preflight
 from .artifacts import ArtifactBucket
+from .canary.plan import CanaryPlan
 from .eb_live import eb_client, live_platform
 from .engine import Engine
 from .errors import PipelineError, UsageError
@@ -90,7 +91,15 @@ def make_engine(
         require_stack(stack, ROOT)
     except UnknownStackError as exc:
         raise UsageError(str(exc)) from exc
+    time_scale = float(kwargs.pop("time_scale", 1.0) or 1.0)
     if name == "pulumi":
+        if time_scale != 1.0:
+            raise UsageError(
+                f"--time-scale {time_scale:g} is refused with --engine pulumi: Elastic Beanstalk "
+                "runs EvaluationTime in real minutes and CloudWatch its alarm periods in real "
+                "seconds; only the sandbox can compress them",
+                "drop --time-scale, or use --engine sandbox",
+            )
         # The policy pack runs on every real preview/up unless explicitly opted out.
         if kwargs.pop("policy_pack", True):
             kwargs.setdefault("policy_packs", [str(ROOT / "policy")])
@@ -109,7 +118,7 @@ def make_engine(
                 "config overrides are only applied by --engine pulumi",
                 f"edit Pulumi.{stack}.yaml to change what the sandbox deploys",
             )
-        return SandboxAdapter(stack, state_root=state_root)
+        return SandboxAdapter(stack, state_root=state_root, time_scale=time_scale)
     raise UsageError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
 
 
@@ -380,6 +389,20 @@ def _validate_overrides(config: RunConfig) -> StackConfig | None:
         raise UsageError(str(exc).replace("\n", " "), "fix the --config values") from exc
 
 
+def canary_plan(
+    config: RunConfig, engine: Engine, *, time_scale: float = 1.0, human_review: bool = False
+) -> CanaryPlan | None:
+    """The run's canary plan from its config (None when the config does not parse: the check
+    stage names the problem before anything is deployed)."""
+    try:
+        canary = config.parsed.canary
+    except StackConfigError:
+        return None
+    return CanaryPlan.build(
+        canary, sandbox=engine.name == "sandbox", time_scale=time_scale, human_review=human_review
+    )
+
+
 def build_pipeline(
     stack: str,
     engine_name: str,
@@ -391,6 +414,8 @@ def build_pipeline(
     engine: Engine | None = None,
     config_overrides: Mapping[str, str] | None = None,
     engine_options: Mapping[str, Any] | None = None,
+    time_scale: float = 1.0,
+    human_review: bool = False,
     **pipeline_kwargs: Any,
 ) -> Pipeline:
     """The pipeline for `stack` on the named engine (or on `engine`, built by the caller).
@@ -407,6 +432,7 @@ def build_pipeline(
             stack,
             state_root=state_root,
             run_config=config,
+            time_scale=time_scale,
             **dict(engine_options or {}),
         )
     else:
@@ -423,5 +449,6 @@ def build_pipeline(
         record_store=record_store_for(engine),
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
+        canary=canary_plan(config, engine, time_scale=time_scale, human_review=human_review),
         **pipeline_kwargs,
     )

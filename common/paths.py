@@ -58,6 +58,11 @@ class StackPaths:
         return self.dir / "tls"
 
     @property
+    def abort_request(self) -> Path:
+        """AbortEnvironmentUpdate's mark: the moto side writes it, the rollout in `up` obeys."""
+        return self.dir / "abort-request.json"
+
+    @property
     def lock(self) -> Path:
         # Beside, not inside, the stack folder: `down` deletes the folder while holding it.
         return self.root / f".{self.stack}.lock"

@@ -21,6 +21,17 @@ MAINTENANCE_WINDOW = "Sun:03:00"
 METRICS_PERIOD_SECONDS = 60
 # Enhanced-health metrics the alarms need; EB publishes only EnvironmentHealth unless asked.
 PUBLISHED_METRICS = ("ApplicationLatencyP99", "ApplicationRequests5xx", "ApplicationRequestsTotal")
+# Per-instance metrics the canary judge's report and post-mortems need in CloudWatch (one
+# series per instance, so the canary's instances can be told from the baseline's after the
+# split): only published when the canary is on (each is a billed custom-resolution metric).
+INSTANCE_METRICS = (
+    "ApplicationRequestsTotal",
+    "ApplicationRequests4xx",
+    "ApplicationRequests5xx",
+    "ApplicationLatencyP50",
+    "ApplicationLatencyP90",
+    "ApplicationLatencyP99",
+)
 
 # Load balancer health check of the instances (ALB target group). /health answers within
 # ~10 ms even when photos saturate the CPU (inference is bounded below gunicorn's threads,
@@ -73,19 +84,28 @@ class EnvironmentShape:
     """The load balancer's subnets (public ones for a public ALB)."""
     associate_public_ip_address: bool = False
     elb_scheme: str = "public"
+    new_version_percent: int = TRAFFIC_SPLIT_PERCENT
+    """TrafficSplitting: the share of requests the new instances take (the `canary` key)."""
+    evaluation_minutes: int = TRAFFIC_SPLIT_EVALUATION_MINUTES
+    """TrafficSplitting: how long they take it before EB shifts everything."""
+    canary: bool = False
+    """The canary judge runs on deploys: publish the per-instance metrics it reads."""
 
 
-def health_config_document() -> str:
+def health_config_document(*, instance_metrics: bool = False) -> str:
     """EB enhanced-health ConfigDocument: publish alarm metrics, ignore expected 4xx.
 
     The API answers bad uploads with 400/413/415/422 by design; counted as failures they would
-    drive the environment to Degraded and page someone for a user's blurry selfie.
+    drive the environment to Degraded and page someone for a user's blurry selfie. With
+    `instance_metrics` (the canary on), the per-instance request and latency metrics go to
+    CloudWatch too.
     """
+    instance = {m: METRICS_PERIOD_SECONDS for m in INSTANCE_METRICS} if instance_metrics else {}
     document = {
         "Version": 1,
         "CloudWatchMetrics": {
             "Environment": {metric: METRICS_PERIOD_SECONDS for metric in PUBLISHED_METRICS},
-            "Instance": {},
+            "Instance": instance,
         },
         "Rules": {
             "Environment": {
@@ -97,7 +117,11 @@ def health_config_document() -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-def deployment_settings(policy: str) -> list[tuple[str, str, str]]:
+def deployment_settings(
+    policy: str,
+    new_version_percent: int = TRAFFIC_SPLIT_PERCENT,
+    evaluation_minutes: int = TRAFFIC_SPLIT_EVALUATION_MINUTES,
+) -> list[tuple[str, str, str]]:
     """Settings for application deployments and configuration rollouts under `policy`."""
     settings = [(NS_COMMAND, "DeploymentPolicy", policy)]
     if policy in ("Rolling", "RollingWithAdditionalBatch"):
@@ -110,12 +134,12 @@ def deployment_settings(policy: str) -> list[tuple[str, str, str]]:
             (
                 "aws:elasticbeanstalk:trafficsplitting",
                 "NewVersionPercent",
-                str(TRAFFIC_SPLIT_PERCENT),
+                str(new_version_percent),
             ),
             (
                 "aws:elasticbeanstalk:trafficsplitting",
                 "EvaluationTime",
-                str(TRAFFIC_SPLIT_EVALUATION_MINUTES),
+                str(evaluation_minutes),
             ),
         ]
     if policy != "AllAtOnce":
@@ -222,7 +246,11 @@ def option_settings(
         ("aws:autoscaling:launchconfiguration", "DisableIMDSv1", "true"),
         # Health.
         ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
-        ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument", health_config_document()),
+        (
+            "aws:elasticbeanstalk:healthreporting:system",
+            "ConfigDocument",
+            health_config_document(instance_metrics=shape.canary),
+        ),
         ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath", HEALTH_CHECK_PATH),
         ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode", "200"),
         *health_check_settings(),
@@ -238,7 +266,9 @@ def option_settings(
         (health_logs, "DeleteOnTerminate", "false"),
         (health_logs, "RetentionInDays", retention),
     ]
-    settings += deployment_settings(shape.deployment_policy)
+    settings += deployment_settings(
+        shape.deployment_policy, shape.new_version_percent, shape.evaluation_minutes
+    )
     settings += network_settings(shape)
     settings += scaling_settings(shape)
     settings += [(NS_APP_ENV, key, value) for key, value in sorted(env_vars.items())]

@@ -70,3 +70,86 @@ def new_version(source: Path) -> None:
 def cannot_start(source: Path) -> None:
     """An entry point that raises on import: gunicorn's workers never boot."""
     (source / "application.py").write_text('raise RuntimeError("this version cannot start")\n')
+
+
+def _append_to_entry(source: Path, code: str) -> None:
+    """Append a hook to the WSGI entry module (application.py), after the app is created."""
+    entry = source / "application.py"
+    entry.write_text(entry.read_text() + "\n" + code.strip() + "\n")
+
+
+def email_errors(every: int) -> Callable[[Path], None]:
+    """A version whose email endpoint answers 500 to one request in `every` (per worker).
+
+    What a regression under concurrency looks like from outside: most requests fine, a few
+    percent failing. Deterministic (a counter, not a coin), so the share is what it says.
+    """
+
+    def edit(source: Path) -> None:
+        _append_to_entry(
+            source,
+            f"""
+import itertools as _itertools
+
+from flask import jsonify as _jsonify
+from flask import request as _request
+
+_email_calls = _itertools.count(1)
+
+
+@application.before_request
+def _fail_some_email_requests():
+    if _request.path == "/api/v1/email/validate" and next(_email_calls) % {every} == 0:
+        return _jsonify(error={{"code": "internal", "message": "injected fault"}}), 500
+    return None
+""",
+        )
+
+    return edit
+
+
+def slower(milliseconds: int) -> Callable[[Path], None]:
+    """A version whose every response takes `milliseconds` longer (verify's budgets allow it)."""
+
+    def edit(source: Path) -> None:
+        _append_to_entry(
+            source,
+            f"""
+import time as _time
+
+
+@application.before_request
+def _slower():
+    _time.sleep({milliseconds / 1000!r})
+""",
+        )
+
+    return edit
+
+
+def email_errors_after(switch: Path) -> Callable[[Path], None]:
+    """A version that behaves until `switch` exists, then fails every email request (500).
+
+    A fault that appears after promotion (a dependency that degrades later, a leak that takes
+    minutes): the canary passes it, the bake's alarms must catch it.
+    """
+
+    def edit(source: Path) -> None:
+        _append_to_entry(
+            source,
+            f"""
+import os as _os
+
+from flask import jsonify as _jsonify
+from flask import request as _request
+
+
+@application.before_request
+def _fail_email_after_switch():
+    if _request.path == "/api/v1/email/validate" and _os.path.exists({str(switch)!r}):
+        return _jsonify(error={{"code": "internal", "message": "injected fault"}}), 500
+    return None
+""",
+        )
+
+    return edit

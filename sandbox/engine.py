@@ -41,6 +41,7 @@ from sandbox.mocks import PlanningMocks, RealisingMocks
 from sandbox.moto_server import (
     LOOPBACK,
     MOTO_SERVER_ENV,
+    SANDBOX_STATE_ENV,
     free_port,
     moto_server_argv,
     port_in_use,
@@ -143,6 +144,7 @@ class SandboxEngine:
         lock_timeout: float = 0.0,
         https: bool = False,
         certificate_host: str | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         """`https` (sandbox only) deploys with a stand-in ACM certificate as `certificateArn`
         (sandbox/tls.py), for publicBaseUrl's host or `certificate_host`; a stack file with a
@@ -160,6 +162,10 @@ class SandboxEngine:
         self.app_port = app_port
         self.health_timeout = health_timeout
         self.lock_timeout = lock_timeout
+        if not time_scale > 0:
+            raise SandboxUsageError(f"--time-scale: got {time_scale}; allowed a number > 0")
+        #: Time-bound steps (TrafficSplitting's evaluation, CloudWatch periods) run F× faster.
+        self.time_scale = float(time_scale)
         #: What this engine found left behind by a killed run and cleaned (said, not hidden).
         self.cleaned: list[str] = []
 
@@ -218,6 +224,8 @@ class SandboxEngine:
             try:
                 endpoint = self._ensure_moto(state, started_here)
                 self._ensure_proxy(state, started_here, self._tls_names(config))
+                with state.update() as data:  # the moto side's CloudWatch periods follow it
+                    data["time_scale"] = self.time_scale
                 region = self._region(config)
                 ctx = RealiseContext(
                     stack=self.stack,
@@ -230,7 +238,12 @@ class SandboxEngine:
                 runner = EnvironmentRunner(
                     state,
                     AppRuntime(
-                        self.project_dir, endpoint, region, SANDBOX_AWS_ENV, self.health_timeout
+                        self.project_dir,
+                        endpoint,
+                        region,
+                        SANDBOX_AWS_ENV,
+                        self.health_timeout,
+                        time_scale=self.time_scale,
                     ),
                     s3_client=lambda: ctx.client("s3"),
                     free_port=free_port,
@@ -620,6 +633,8 @@ class SandboxEngine:
             "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108  # nosec B108
             "PYTHONPATH": str(ROOT),
             **MOTO_SERVER_ENV,
+            # The health API and CloudWatch publisher answer from this stack's state folder.
+            SANDBOX_STATE_ENV: str(self.paths.dir),
         }
         rec, _ = processes.spawn(
             moto_server_argv(port), cwd=self.paths.dir, env=env, log=self.paths.logs / "moto.log"

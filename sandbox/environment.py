@@ -14,7 +14,8 @@ sandbox's load balancer). Reading the Procfile and waiting for health is common/
 shared with the app's dev tools.
 New versions roll out by the environment's `DeploymentPolicy` (sandbox/fleet.py): AllAtOnce
 (in place, the gap measured), Rolling / RollingWithAdditionalBatch (by batches) and Immutable
-(a full new set healthy before the old one drains). If the new version never gets healthy its
+(a full new set healthy before the old one drains) and TrafficSplitting (the new set takes a
+share of the requests for the evaluation time first). If the new version never gets healthy its
 instances are stopped, the old version keeps serving, and the deployment fails with the reason
 and the tail of its log.
 """
@@ -64,6 +65,8 @@ class AppRuntime:
     region: str
     credentials: Mapping[str, str]
     health_timeout: float = 120.0
+    time_scale: float = 1.0
+    """Divides TrafficSplitting's EvaluationTime (`--time-scale`, the sandbox only)."""
 
     @property
     def venv_bin(self) -> Path:
@@ -125,6 +128,11 @@ class EnvironmentRunner:
     def health_timeout(self) -> float:
         """How long a new instance may take to answer /health (the rollout waits as long)."""
         return self.runtime.health_timeout
+
+    @property
+    def time_scale(self) -> float:
+        """How much faster than EB the sandbox plays time-bound steps (the traffic split)."""
+        return self.runtime.time_scale
 
     # -- records --------------------------------------------------------------------------
 

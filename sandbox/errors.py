@@ -19,3 +19,7 @@ class SandboxUsageError(SandboxError):
 
 class StackLockedError(SandboxError):
     """Another command holds the stack's lock (after waiting as long as allowed)."""
+
+
+class SplitAborted(SandboxError):
+    """AbortEnvironmentUpdate ended a traffic split: the old version serves, the new one stops."""

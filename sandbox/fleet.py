@@ -9,8 +9,15 @@ environment's instances in one of these ways, and so does the sandbox, behind it
 * **Rolling**: batches of `BatchSize` (percent or fixed) instances leave service, are switched,
   pass health checks and return; capacity drops by one batch meanwhile.
 * **RollingWithAdditionalBatch**: first an extra batch of new instances, so capacity never drops.
-* **Immutable** (and TrafficSplitting, approximated as Immutable): a full new set of instances
-  passes the proxy's health checks before the old set is deregistered and drained.
+* **Immutable**: a full new set of instances passes the proxy's health checks before the old
+  set is deregistered and drained.
+* **TrafficSplitting**: a full new set of instances, as large as the old one, passes health
+  checks; then the proxy sends `NewVersionPercent` of requests to it (weighted routing) for
+  `EvaluationTime` minutes. If the new instances stay healthy and nobody calls
+  AbortEnvironmentUpdate (the sandbox's moto writes `StackPaths.abort_request`), all traffic
+  shifts to them and the old set drains; otherwise all traffic returns to the old set and the
+  new one is stopped. The sandbox enforces EB's ranges (NewVersionPercent 1-100, EvaluationTime
+  3-600); `--time-scale F` (sandbox only) divides the evaluation time by F.
 
 The version *serving* changes exactly once, in `serving.switch_serving_version`, when the
 last old instance leaves the proxy. Before that, any failure (or interrupt) stops the
@@ -28,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from commandline.interrupts import cancelled
+from common.jsonfile import read_json
 from sandbox import processes
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, SplitAborted
 from sandbox.instances import fleet_record, instance_name, instances_of
 from sandbox.proxy import ProxyClient
 from sandbox.serving import switch_serving_version
@@ -38,6 +47,14 @@ from sandbox.state import SandboxState
 NS_ASG = "aws:autoscaling:asg"
 NS_COMMAND = "aws:elasticbeanstalk:command"
 NS_PROCESS = "aws:elasticbeanstalk:environment:process:default"
+NS_SPLIT = "aws:elasticbeanstalk:trafficsplitting"
+#: EB's ranges and defaults ("General options for all environments": trafficsplitting).
+NEW_VERSION_PERCENT_RANGE = (1, 100)
+EVALUATION_TIME_RANGE = (3, 600)
+DEFAULT_NEW_VERSION_PERCENT = 10
+DEFAULT_EVALUATION_MINUTES = 5
+#: How often the evaluation wait looks at the abort mark and the new instances' health.
+SPLIT_POLL_S = 0.2
 POLICIES = ("AllAtOnce", "Rolling", "RollingWithAdditionalBatch", "Immutable", "TrafficSplitting")
 #: The sandbox checks every second (AWS: HealthCheckInterval, 5..300 s) so rollouts take seconds.
 SANDBOX_CHECK_INTERVAL_S = 1.0
@@ -53,6 +70,26 @@ def _setting(settings: list[Mapping[str, Any]], namespace: str, name: str) -> st
     return None
 
 
+def _ranged(
+    settings: list[Mapping[str, Any]], name: str, bounds: tuple[int, int], default: int
+) -> int:
+    """A trafficsplitting option as EB validates it: an integer within its range."""
+    raw = _setting(settings, NS_SPLIT, name)
+    if raw is None:
+        return default
+    low, high = bounds
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise SandboxError(
+            f"InvalidParameterValue: {NS_SPLIT} {name}: got {raw!r}; allowed an integer "
+            f"{low}-{high}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class FleetShape:
     """Instances, deployment policy, batch and health check, read from the option settings."""
@@ -62,6 +99,8 @@ class FleetShape:
     batch_type: str = "Percentage"
     batch_size: int = 100
     health: dict[str, Any] = field(default_factory=dict)
+    new_version_percent: int = DEFAULT_NEW_VERSION_PERCENT
+    evaluation_minutes: int = DEFAULT_EVALUATION_MINUTES
 
     @classmethod
     def from_settings(cls, settings: list[Mapping[str, Any]]) -> FleetShape:
@@ -88,6 +127,15 @@ class FleetShape:
             batch_type=_setting(settings, NS_COMMAND, "BatchSizeType") or "Percentage",
             batch_size=int(_setting(settings, NS_COMMAND, "BatchSize") or 100),
             health=health,
+            new_version_percent=_ranged(
+                settings,
+                "NewVersionPercent",
+                NEW_VERSION_PERCENT_RANGE,
+                DEFAULT_NEW_VERSION_PERCENT,
+            ),
+            evaluation_minutes=_ranged(
+                settings, "EvaluationTime", EVALUATION_TIME_RANGE, DEFAULT_EVALUATION_MINUTES
+            ),
         )
 
     def batch(self) -> int:
@@ -109,6 +157,9 @@ class FleetRunner(Protocol):
 
     @property
     def health_timeout(self) -> float: ...
+
+    @property
+    def time_scale(self) -> float: ...
 
     def launch(
         self,
@@ -179,8 +230,10 @@ class Rollout:
         self.note("launched", instances=names)
         return instances
 
-    def register(self, instances: list[dict[str, Any]]) -> int:
-        generation = self.proxy.register(instances, self.shape.health)
+    def register(
+        self, instances: list[dict[str, Any]], weights: Mapping[str, int] | None = None
+    ) -> int:
+        generation = self.proxy.register(instances, self.shape.health, weights)
         self.note("registered", instances=[i["name"] for i in instances])
         return generation
 
@@ -231,6 +284,8 @@ class Rollout:
                 self.all_at_once()
             elif self.shape.policy in ("Rolling", "RollingWithAdditionalBatch"):
                 self.rolling(additional=self.shape.policy == "RollingWithAdditionalBatch")
+            elif self.shape.policy == "TrafficSplitting":
+                self.traffic_splitting()
             else:
                 self.immutable()
         except BaseException as exc:
@@ -247,6 +302,64 @@ class Rollout:
         self.in_service(fresh)
         generation = self.commit()  # the old set leaves the proxy here
         self.drain_and_stop(self.old, generation)
+
+    def traffic_splitting(self) -> None:
+        """EB's TrafficSplitting: a full new set takes NewVersionPercent for EvaluationTime."""
+        paths = self.state.paths
+        paths.abort_request.unlink(missing_ok=True)  # an abort is for this update only
+        fresh = self.launch(self.shape.size)
+        self.register(self.old + fresh)
+        self.in_service(fresh)
+        percent = self.shape.new_version_percent
+        # Integer weights in the split's proportion: each old instance (100-p) per new one,
+        # each new instance p per old one, so the two sets carry (100-p) : p of the requests.
+        weights = {i["name"]: (100 - percent) * len(fresh) for i in self.old}
+        weights.update({i["name"]: percent * len(self.old) for i in fresh})
+        self.register(self.old + fresh, weights)
+        evaluation_s = self.shape.evaluation_minutes * 60 / max(self.runner.time_scale, 1e-9)
+        with self.state.update() as data:
+            data.setdefault("deploying", {})["split"] = {
+                "new_version_percent": percent,
+                "evaluation_s": round(evaluation_s, 2),
+                "started_at": time.time(),
+            }
+        self.note("traffic split", percent=percent, evaluation_s=round(evaluation_s, 2))
+        self._evaluate(fresh, evaluation_s)
+        generation = self.commit()  # all traffic to the new set; the old set leaves the proxy
+        self.drain_and_stop(self.old, generation)
+
+    def _evaluate(self, fresh: list[dict[str, Any]], seconds: float) -> None:
+        """Hold the split for the evaluation time; an abort or failed health ends it early."""
+        ports = {str(i["port"]) for i in fresh}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            abort = read_json(self.state.paths.abort_request, default=None)
+            if abort:
+                self.note("aborted", by=abort.get("by", "AbortEnvironmentUpdate"))
+                raise SplitAborted(
+                    f"AbortEnvironmentUpdate during the traffic split of {self.meta['version']}"
+                    f" ({abort.get('reason') or 'no reason given'}); all traffic returned to "
+                    f"{(self.current or {}).get('version')}"
+                )
+            backends = self.proxy.status().get("backends", {})
+            failing = sorted(
+                backends[p]["name"]
+                for p in ports
+                if backends.get(p, {}).get("state") == "unhealthy"
+            )
+            if failing:
+                raise SandboxError(
+                    f"new instances {failing} failed health checks during the traffic split of "
+                    f"{self.meta['version']}; all traffic returned to "
+                    f"{(self.current or {}).get('version')}"
+                )
+            if cancelled():
+                raise SandboxError(
+                    f"deployment of {self.meta['version']} cancelled during the traffic split; "
+                    "the previous version keeps serving"
+                )
+            time.sleep(min(SPLIT_POLL_S, max(0.0, deadline - time.monotonic())))
+        self.note("evaluation passed", seconds=round(seconds, 2))
 
     def all_at_once(self) -> None:
         out_of_service = time.monotonic()

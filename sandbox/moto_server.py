@@ -82,6 +82,9 @@ def wait_for_moto(endpoint_url: str, timeout: float = 30.0) -> None:
 #: ...) exist in every real account, so attaching one must work here too, and not silently:
 #: moto only knows them when asked to load them.
 MOTO_SERVER_ENV = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+#: The stack's state folder, given to its moto process: Elastic Beanstalk's health API and the
+#: CloudWatch publisher (sandbox/eb_health.py, sandbox/cloudwatch_agent.py) read it.
+SANDBOX_STATE_ENV = "SANDBOX_STATE_DIR"
 
 
 def moto_server_argv(port: int, python: str = sys.executable) -> list[str]:

@@ -31,6 +31,14 @@ robin over the registered instances that pass its health checks — like an ALB 
   certificate files it is given (sandbox/tls.py makes them) and relays the same way, with
   `X-Forwarded-Proto: https`; the plain port stays, so the app's redirect answers HTTP, as
   behind an ALB with listeners on 80 and 443.
+* **Weighted routing** (EB's TrafficSplitting: an ALB listener rule forwarding to two weighted
+  target groups): each registered backend may carry a `weight`; requests are spread by smooth
+  weighted round robin over the healthy ones, so NewVersionPercent of them reach the new set.
+* **Per-instance measurements**, what EB's enhanced health reads from each instance's web server
+  log: for every answered request its time, status code and latency, per instance and version.
+  The proxy keeps the last `MEASURE_KEEP_S` seconds and cumulative counts, and writes them to
+  a metrics file beside the target file four times a second (`metrics_path`); the sandbox's moto
+  answers DescribeInstancesHealth from it and its CloudWatch publishes the EB metrics from it.
 
     python -m sandbox.proxy --port 8080 --target-file .sandbox/dev/proxy-target \
         [--tls-port 8443 --tls-cert server.pem --tls-key server-key.pem]
@@ -41,12 +49,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import signal
 import ssl
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +85,11 @@ HOP_BY_HOP = {
     "upgrade",
     "expect",
 }
+#: Seconds of per-request measurements the proxy keeps and writes (the health API reads windows of
+#: at most 10 s, the CloudWatch agent reads them twice a second).
+MEASURE_KEEP_S = 20.0
+#: How often the metrics file is rewritten (its `time` ends the health API's window).
+MEASURE_WRITE_S = 0.25
 DEFAULT_HEALTH = {
     "path": "/health",
     "interval_s": 1.0,
@@ -89,6 +102,19 @@ DEFAULT_HEALTH = {
 def status_path(target_file: Path) -> Path:
     """Where the proxy reports what it applied (beside the target file)."""
     return target_file.with_name(target_file.name + ".status.json")
+
+
+def metrics_path(target_file: Path) -> Path:
+    """Where the proxy writes its per-instance request measurements (beside the target file)."""
+    return target_file.with_name(target_file.name + ".metrics.json")
+
+
+def read_metrics(target_file: Path) -> dict[str, Any]:
+    """The proxy's measurements: {"time", "backends": {port: {"name", "version", "state",
+    "registered_at", "totals": {...}, "requests": [[unix_time, status, latency_s], ...]}}};
+    {} before the proxy wrote any."""
+    raw = _read_json_or_none(metrics_path(target_file))
+    return raw if isinstance(raw, dict) else {}
 
 
 def _read_json_or_none(path: Path) -> Any:
@@ -124,14 +150,31 @@ class ProxyClient:
     def registered(self) -> list[dict[str, Any]]:
         return list((read_target(self.target_file) or {}).get("backends", []))
 
-    def register(self, instances: list[dict[str, Any]], health: Mapping[str, Any]) -> int:
-        """Make exactly `instances` the registered targets; returns the new generation."""
+    def register(
+        self,
+        instances: list[dict[str, Any]],
+        health: Mapping[str, Any],
+        weights: Mapping[str, int] | None = None,
+    ) -> int:
+        """Make exactly `instances` the registered targets; returns the new generation.
+
+        `weights` (instance name -> relative weight) splits traffic unevenly, as EB's
+        TrafficSplitting does; without it every instance has weight 1.
+        """
         generation = int((read_target(self.target_file) or {}).get("generation", 0)) + 1
         write_json_atomic(
             self.target_file,
             {
                 "generation": generation,
-                "backends": [{"name": i["name"], "port": i["port"]} for i in instances],
+                "backends": [
+                    {
+                        "name": i["name"],
+                        "port": i["port"],
+                        "version": i.get("version"),
+                        "weight": int((weights or {}).get(i["name"], 1)),
+                    }
+                    for i in instances
+                ],
                 "health": dict(health),
             },
         )
@@ -205,13 +248,35 @@ TIMEOUT = response(408, "Request Timeout", "request_timeout", "the request was n
 class Backend:
     name: str
     port: int
+    version: str | None = None
+    weight: int = 1
     state: str = "initial"  # initial | healthy | unhealthy
     ok_streak: int = 0
     fail_streak: int = 0
     in_flight: int = 0
     served: int = 0
     registered: bool = True
+    registered_at: float = field(default_factory=time.time)
+    reported_drained: bool = False
     checker: asyncio.Task | None = field(default=None, repr=False)
+    #: Smooth weighted round robin's running weight (nginx's algorithm).
+    current: int = 0
+    #: (unix time, status, latency s) of the requests answered in the last MEASURE_KEEP_S.
+    requests: deque[tuple[float, int, float]] = field(default_factory=deque, repr=False)
+    totals: dict[str, int] = field(
+        default_factory=lambda: {"count": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}
+    )
+
+    def measure(self, status: int, latency_s: float) -> None:
+        """One answered request, as the instance's web server log would show it."""
+        now = time.time()
+        self.requests.append((now, status, latency_s))
+        self.totals["count"] += 1
+        cls = f"{status // 100}xx"
+        if cls in self.totals:
+            self.totals[cls] += 1
+        while self.requests and self.requests[0][0] < now - MEASURE_KEEP_S:
+            self.requests.popleft()
 
 
 class TargetGroup:
@@ -220,11 +285,11 @@ class TargetGroup:
     def __init__(self, target_file: Path) -> None:
         self.target_file = target_file
         self.status_file = status_path(target_file)
+        self.metrics_file = metrics_path(target_file)
         self.backends: dict[int, Backend] = {}
         self.health: dict[str, Any] = dict(DEFAULT_HEALTH)
         self.generation = -1
         self._stamp: tuple[int, int] | None = None
-        self._rr = itertools.count()
         self._dirty = True
 
     # -- registration --------------------------------------------------------------------
@@ -239,17 +304,15 @@ class TargetGroup:
             return
         self._stamp = stamp
         target = read_target(self.target_file) if stamp else None
-        wanted = {
-            int(b["port"]): str(b.get("name", b["port"]))
-            for b in (target or {}).get("backends", [])
-        }
+        wanted = {int(b["port"]): b for b in (target or {}).get("backends", [])}
         self.health = {**DEFAULT_HEALTH, **((target or {}).get("health") or {})}
-        for port, name in wanted.items():
+        for port, entry in wanted.items():
             backend = self.backends.get(port)
             if backend is None or not backend.registered:
-                backend = Backend(name, port)
+                backend = Backend(str(entry.get("name", port)), port, entry.get("version"))
                 self.backends[port] = backend
                 backend.checker = asyncio.ensure_future(self._check_loop(backend))
+            backend.weight = max(0, int(entry.get("weight", 1)))
         for port, backend in list(self.backends.items()):
             if port not in wanted and backend.registered:
                 backend.registered = False  # draining: no new requests
@@ -262,11 +325,22 @@ class TargetGroup:
         registered = [b for b in self.backends.values() if b.registered and b.port not in exclude]
         healthy = [b for b in registered if b.state == "healthy"]
         # Fail open like an ALB: with no healthy target, every registered one gets traffic.
-        pool = healthy or registered
+        pool = [b for b in (healthy or registered) if b.weight > 0] or healthy or registered
         if not pool:
             return None
-        pool.sort(key=lambda b: b.port)
-        return pool[next(self._rr) % len(pool)]
+        # Smooth weighted round robin: every backend gains its weight, the highest is chosen
+        # and pays back the total, so a 9:1 split interleaves instead of sending bursts.
+        total = 0
+        best: Backend | None = None
+        for backend in sorted(pool, key=lambda b: b.port):
+            weight = max(backend.weight, 1) if len(pool) == 1 else backend.weight
+            backend.current += weight
+            total += weight
+            if best is None or backend.current > best.current:
+                best = backend
+        assert best is not None  # noqa: S101 - pool is not empty
+        best.current -= total
+        return best
 
     # -- health checks -------------------------------------------------------------------
 
@@ -311,10 +385,14 @@ class TargetGroup:
     # -- status for the deployer -----------------------------------------------------------
 
     def write_status(self) -> None:
-        # Forget drained instances once nothing is in flight (after reporting them once).
+        # Forget drained instances once nothing is in flight (after reporting them once: the
+        # deployer's drain wait reads "draining, 0 in flight" before they go).
         for port, backend in list(self.backends.items()):
-            if not backend.registered and backend.in_flight == 0 and not self._dirty:
-                del self.backends[port]
+            if not backend.registered and backend.in_flight == 0:
+                if backend.reported_drained:
+                    del self.backends[port]
+                else:
+                    backend.reported_drained = True
         status = {
             "generation": self.generation,
             "pid": os.getpid(),
@@ -333,9 +411,38 @@ class TargetGroup:
         write_json_atomic(self.status_file, status, indent=None, durable=False)
         self._dirty = False
 
+    def write_metrics(self) -> None:
+        """Per-instance measurements for the health API and the metrics publisher."""
+        now = time.time()
+        metrics = {
+            "time": now,
+            "generation": self.generation,
+            "backends": {
+                str(b.port): {
+                    "name": b.name,
+                    "version": b.version,
+                    "state": b.state if b.registered else "draining",
+                    "registered_at": b.registered_at,
+                    "weight": b.weight,
+                    "totals": dict(b.totals),
+                    "requests": [
+                        [round(t, 3), s, round(lat, 4)]
+                        for t, s, lat in b.requests
+                        if t >= now - MEASURE_KEEP_S
+                    ],
+                }
+                for b in self.backends.values()
+            },
+        }
+        write_json_atomic(self.metrics_file, metrics, indent=None, durable=False)
+
     async def housekeeping(self) -> None:
+        last_metrics = 0.0
         while True:
             self.reload()
+            if time.monotonic() - last_metrics >= MEASURE_WRITE_S:
+                self.write_metrics()  # before write_status forgets drained backends
+                last_metrics = time.monotonic()
             self.write_status()
             await asyncio.sleep(0.1)
 
@@ -455,8 +562,8 @@ def upstream_request(
 
 async def relay_response(
     up_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, keep_alive: bool
-) -> bool:
-    """Copy the instance's answer to the client; True when the client connection may stay."""
+) -> tuple[bool, int]:
+    """Copy the instance's answer to the client; (may the client connection stay, status)."""
     head = await asyncio.wait_for(up_r.readuntil(b"\r\n\r\n"), UPSTREAM_TIMEOUT_S)
     status_line, headers = parse_head(head[:-4])
     framed = (
@@ -478,7 +585,7 @@ async def relay_response(
         client_w.write(data)
         await client_w.drain()
     await client_w.drain()
-    return keep
+    return keep, int(status) if status.isdigit() else 0
 
 
 async def forward(
@@ -517,15 +624,18 @@ async def forward(
     sent_head = False
     # The listener the client used: TLS-terminating (https) or plain.
     proto = "https" if client_w.get_extra_info("ssl_object") is not None else "http"
+    began = time.monotonic()
     try:
         up_w.write(upstream_request(request_line, headers, body, client_ip, proxy_port, proto))
         await up_w.drain()
         sent_head = True
-        keep = await relay_response(up_r, client_w, keep_alive)
+        keep, status = await relay_response(up_r, client_w, keep_alive)
         backend.served += 1
+        backend.measure(status, time.monotonic() - began)
         return keep
     except (TimeoutError, OSError, asyncio.IncompleteReadError, BadRequest):
         if sent_head:
+            backend.measure(502, time.monotonic() - began)  # the instance failed mid-request
             with contextlib.suppress(Exception):
                 client_w.write(BAD_GATEWAY)
                 await client_w.drain()

@@ -16,6 +16,11 @@ Users mix the three kinds of request a real client sends (weights: health 6, ema
 think time 1–2 s); a photo answered `503 busy` is retried after its Retry-After (twice at
 most). The load follows five phases — warm-up, ramp-up, sustained, peak, cool-down — sized by
 LOAD_PEAK_USERS and LOAD_DURATION_S.
+
+The canary's synthetic traffic (automation/canary/traffic.py) runs the same users steadily
+instead (`LOAD_SHAPE=steady`: LOAD_PEAK_USERS for LOAD_DURATION_S, both versions of a traffic
+split see the same mix throughout), with a shorter think time (`LOAD_WAIT_S=min,max`) and, where
+photos would saturate the machine, without the photo task (`--exclude-tags photo`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from locust import HttpUser, LoadTestShape, between, task
+from locust import HttpUser, LoadTestShape, between, tag, task
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # locust puts only this file's folder on sys.path
@@ -35,10 +40,11 @@ if str(ROOT) not in sys.path:  # locust puts only this file's folder on sys.path
 from verify.load_shape import phase_at  # noqa: E402
 
 PHOTO_PATH = Path(os.environ.get("LOAD_PHOTO", ROOT / "test_images" / "grace_hopper.jpg"))
+WAIT_S = tuple(float(v) for v in os.environ.get("LOAD_WAIT_S", "1,2").split(","))
 
 
 class ApiUser(HttpUser):
-    wait_time = between(1, 2)
+    wait_time = between(WAIT_S[0], WAIT_S[-1])
 
     def on_start(self) -> None:
         self.photo = PHOTO_PATH.read_bytes()
@@ -56,6 +62,7 @@ class ApiUser(HttpUser):
             if resp.status_code != 202:
                 resp.failure(f"HTTP {resp.status_code}: {resp.text[:120]}")
 
+    @tag("photo")
     @task(1)
     def photo(self) -> None:
         """A well-behaved client: a `503 busy` with Retry-After is waited out and retried (twice
@@ -92,6 +99,11 @@ class Phases(LoadTestShape):
     warmed = False
 
     def tick(self) -> tuple[int, float] | None:
+        if os.environ.get("LOAD_SHAPE") == "steady":
+            users = int(os.environ.get("LOAD_PEAK_USERS", "6"))
+            if self.get_run_time() >= float(os.environ.get("LOAD_DURATION_S", "60")):
+                return None
+            return users, float(users)  # all of them within a second
         now = phase_at(
             self.get_run_time(),
             int(os.environ.get("LOAD_PEAK_USERS", "6")),

@@ -13,7 +13,13 @@ the rule set of every later key).
 from __future__ import annotations
 
 from components.capacity import parse_load_test
-from components.config import rules_deployment, rules_email, rules_network, rules_origins
+from components.config import (
+    rules_canary,
+    rules_deployment,
+    rules_email,
+    rules_network,
+    rules_origins,
+)
 from components.config.model import DEFAULT_SOLUTION_STACK, ENVIRONMENT_KEY, REGION_KEY
 from components.config.rules_deployment import (
     DEPLOYMENT_POLICIES,
@@ -145,6 +151,8 @@ KEYS: tuple[Key, ...] = (
         (rules_network.narrow_ipv4_networks,)),
     Key("loadTest", "load_test", Nested(parse_load_test), None,
         "the `load` check's plan and thresholds (components/capacity.py)"),
+    Key("canary", "canary", Nested(rules_canary.parse_canary), None,
+        "canary deploy: traffic split, judge, bake (docs/canary.md)"),
 )
 # fmt: on
 
@@ -152,6 +160,7 @@ RULES: tuple[Rule, ...] = (
     *rules_deployment.RULES,
     *rules_email.RULES,
     *rules_network.RULES,
+    *rules_canary.RULES,
 )
 
 #: The keys a stack file may set in the project namespace, in documentation order.

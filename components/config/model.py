@@ -41,6 +41,31 @@ class AbuseConfig:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """The canary deployment (issue 22, docs/canary.md): the `canary` key, checked.
+
+    With `enabled`, a TrafficSplitting deploy sends `new_version_percent` of the requests to the
+    new version for `evaluation_minutes` while the judge (automation/canary/) compares it with
+    the old one; after promotion the stack's alarms are watched for `bake_minutes`.
+    """
+
+    enabled: bool = False
+    new_version_percent: int = 50
+    """EB's NewVersionPercent (1..100; 45..55 while enabled: docs/canary.md)."""
+    evaluation_minutes: int = 10
+    """EB's EvaluationTime (3..600 minutes)."""
+    bake_minutes: int = 10
+    """How long the alarms are watched after promotion (0: no bake)."""
+    synthetic_load: bool = False
+    """Drive the Locust plan during the window so both versions get enough samples."""
+    effect_sizes: Mapping[str, float] = field(default_factory=dict)
+    """Per-metric overrides of the judge's allowed effects (rates: percentage points; latency:
+    relative). Metrics not named keep the judge's defaults."""
+    pass_score: float = 95.0
+    marginal_score: float = 75.0
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything the components need, already checked; built only by `parse_stack_config`."""
 
@@ -66,6 +91,8 @@ class StackConfig:
     """The public API's abuse controls (issue 12, docs/threat-model.md)."""
     load_test: Mapping[str, Any] = field(default_factory=lambda: default_load_test())
     """The `load` check's plan and thresholds (components/capacity.py)."""
+    canary: CanaryConfig = field(default_factory=lambda: CanaryConfig())
+    """The canary deployment and its judge's settings (issue 22, docs/canary.md)."""
 
     @property
     def project(self) -> str:

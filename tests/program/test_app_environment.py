@@ -84,7 +84,7 @@ def test_environment_settings_per_stack(stack_graphs: dict[str, Graph]) -> None:
     expected = {
         "dev": ("t3.small", "1", "1", "AllAtOnce", "7"),
         "staging": ("t3.medium", "1", "3", "RollingWithAdditionalBatch", "30"),
-        "prod": ("c7i.large", "2", "6", "Immutable", "365"),
+        "prod": ("c7i.large", "2", "6", "TrafficSplitting", "365"),
     }
     for stack, (itype, low, high, policy, retention) in expected.items():
         s = settings_map(stack_graphs[stack])
@@ -114,6 +114,22 @@ def test_enhanced_health_managed_updates_and_logs(stack_graph: Graph) -> None:
     assert {"ApplicationRequests5xx", "ApplicationRequestsTotal", "ApplicationLatencyP99"} <= set(
         published
     )
+
+
+def test_the_canary_gets_its_split_and_per_instance_metrics(stack_graphs: dict[str, Graph]) -> None:
+    """prod's canary: the split from the `canary` key, and the per-instance request and latency
+    metrics published (the judge's figures per instance in CloudWatch); dev publishes none."""
+    prod, dev = settings_map(stack_graphs["prod"]), settings_map(stack_graphs["dev"])
+    split = "aws:elasticbeanstalk:trafficsplitting"
+    assert (prod[(split, "NewVersionPercent")], prod[(split, "EvaluationTime")]) == ("50", "10")
+    doc_key = ("aws:elasticbeanstalk:healthreporting:system", "ConfigDocument")
+    instance = json.loads(prod[doc_key])["CloudWatchMetrics"]["Instance"]
+    assert {"ApplicationRequests5xx", "ApplicationRequestsTotal", "ApplicationLatencyP90"} <= set(
+        instance
+    )
+    assert set(instance.values()) == {60}
+    assert json.loads(dev[doc_key])["CloudWatchMetrics"]["Instance"] == {}
+    assert (split, "NewVersionPercent") not in dev
 
 
 def test_app_env_vars_match_the_contract_and_the_resources(stack_graph: Graph) -> None:

@@ -78,7 +78,8 @@ def test_stack_files_parse_to_the_documented_shapes() -> None:
     assert "http://localhost:3000" in dev.cors_allowed_origins
     assert staging.deployment_policy == "RollingWithAdditionalBatch"
     assert (staging.min_instances, staging.max_instances) == (1, 3)
-    assert prod.deployment_policy == "Immutable" and prod.min_instances >= 2
+    assert prod.deployment_policy == "TrafficSplitting" and prod.min_instances >= 2
+    assert prod.canary.enabled and prod.canary.new_version_percent == 50
     assert prod.deletion_protection is True and prod.alarm_email
     assert prod.log_retention_days > staging.log_retention_days > dev.log_retention_days
     assert {c.background_removal_model for c in (dev, staging, prod)} == {"u2netp"}

@@ -1,9 +1,11 @@
-"""The prod fleet: `minInstances` app instances behind the load balancer, and an Immutable
+"""The prod fleet: `minInstances` app instances behind the load balancer, and a TrafficSplitting
 deployment under steady traffic that no client notices.
 
-One prod stack (2 instances, Immutable) is deployed; traffic runs from a few client threads
-through `api_url` while a new version is deployed; every request must succeed, both versions
-must have answered, and afterwards only the new fleet serves, with state and outputs naming it.
+One prod stack (2 instances, TrafficSplitting) is deployed; traffic runs from a few client
+threads through `api_url` while a new version is deployed (its 10-minute evaluation played 200
+times faster: no judge runs here, the engine alone); every request must succeed, both versions
+must have answered, in the split's proportion, and afterwards only the new fleet serves, with
+state and outputs naming it.
 Traffic is health + email-validate (cheap) so the test stays short on a shared 2-core machine.
 The tests on the deployed stack are marked slow; EB's batch-size rounding is a plain unit test.
 """
@@ -23,6 +25,7 @@ import requests
 from app.bundle import bundle_label
 from common.polling import wait_until
 from sandbox import processes
+from sandbox.errors import SandboxError
 from sandbox.fleet import FleetShape
 from sandbox.instances import instances_of
 from sandbox.proxy import ProxyClient, upstream_request
@@ -33,7 +36,7 @@ from tests.support.sandbox_stacks import Deployed, deploy
 
 @pytest.fixture(scope="module")
 def prod(state_root: Path) -> Iterator[Deployed]:
-    deployed = deploy("prod", state_root, health_timeout=60)
+    deployed = deploy("prod", state_root, health_timeout=60, time_scale=200)
     yield deployed
     deployed.engine.destroy()
 
@@ -97,7 +100,7 @@ def test_prod_runs_min_instances_behind_the_load_balancer(prod: Deployed) -> Non
     fleet = instances_of(state["app"])
     assert len(fleet) == prod.setting("minInstances") == 2
     assert all(processes.is_alive(processes.ProcessRecord.from_dict(i["process"])) for i in fleet)
-    assert state["app"]["policy"] == "Immutable"
+    assert state["app"]["policy"] == "TrafficSplitting"
     seen = Counter(
         requests.get(f"{prod.outputs['api_url']}/health", timeout=10).json()["instance_id"]
         for _ in range(8)
@@ -135,7 +138,7 @@ def test_the_proxy_appends_the_client_to_forwarded_for() -> None:
 
 
 @pytest.mark.slow
-def test_immutable_deploy_under_steady_traffic_fails_no_request(
+def test_traffic_split_deploy_under_steady_traffic_fails_no_request(
     prod: Deployed, changed_bundle: Path
 ) -> None:
     old_version = prod.outputs["app_version"]
@@ -165,12 +168,18 @@ def test_immutable_deploy_under_steady_traffic_fails_no_request(
         processes.is_alive(processes.ProcessRecord.from_dict(i["process"])) for i in old_fleet
     )
     last = prod.engine.history()[0]["app"]
-    assert last["policy"] == "Immutable" and last["gap_s"] is None
+    assert last["policy"] == "TrafficSplitting" and last["gap_s"] is None
     events = [e["event"] for e in last["timeline"]]
-    # A full new set in service before the old one leaves.
+    # A full new set in service, then the split for the evaluation, before the old one leaves.
     assert (
-        events.index("in service") < events.index("switched") < events.index("drained and stopped")
+        events.index("in service")
+        < events.index("traffic split")
+        < events.index("evaluation passed")
+        < events.index("switched")
+        < events.index("drained and stopped")
     )
+    split = next(e for e in last["timeline"] if e["event"] == "traffic split")
+    assert split["percent"] == 50 and split["evaluation_s"] == 3.0
     assert not _state(prod).get("deploying") and not _state(prod).get("switch")
     prod.outputs = outputs  # what the stack serves now, for the tests that follow
 
@@ -206,6 +215,32 @@ def test_an_interrupted_switch_is_finished_or_undone_from_the_target_file(prod: 
     with state.update() as data:
         data["app"] = app
     prod.engine.paths.outputs.write_text(json.dumps(prod.outputs))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NewVersionPercent", "0"), ("NewVersionPercent", "101"), ("EvaluationTime", "2"),
+     ("EvaluationTime", "601"), ("EvaluationTime", "ten")],
+)  # fmt: skip
+def test_traffic_splitting_options_are_held_to_ebs_ranges(name: str, value: str) -> None:
+    settings = [
+        {"namespace": "aws:elasticbeanstalk:command", "name": "DeploymentPolicy",
+         "value": "TrafficSplitting"},
+        {"namespace": "aws:elasticbeanstalk:trafficsplitting", "name": name, "value": value},
+    ]  # fmt: skip
+    with pytest.raises(SandboxError, match=f"{name}: got '{value}'; allowed an integer"):
+        FleetShape.from_settings(settings)
+
+
+def test_traffic_splitting_options_are_read() -> None:
+    ns = "aws:elasticbeanstalk:trafficsplitting"
+    shape = FleetShape.from_settings(
+        [
+            {"namespace": ns, "name": "NewVersionPercent", "value": "1"},
+            {"namespace": ns, "name": "EvaluationTime", "value": "600"},
+        ]
+    )
+    assert (shape.new_version_percent, shape.evaluation_minutes) == (1, 600)
 
 
 @pytest.mark.parametrize(

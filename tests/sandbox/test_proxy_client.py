@@ -23,7 +23,10 @@ def test_register_replaces_the_targets_and_counts_generations(tmp_path: Path) ->
     assert client.registered() == [] and client.status() == {}
     assert client.register(INSTANCES, {"path": "/health"}) == 1
     assert client.register(INSTANCES[:1], {"path": "/health"}) == 2
-    assert client.registered() == [{"name": "i-a", "port": 1001}]
+    assert client.registered() == [{"name": "i-a", "port": 1001, "version": None, "weight": 1}]
+    # a traffic split: relative weights per instance, as TrafficSplitting registers them
+    client.register(INSTANCES, {"path": "/health"}, weights={"i-a": 90, "i-b": 10})
+    assert [b["weight"] for b in client.registered()] == [90, 10]
 
 
 def test_wait_healthy_returns_once_every_instance_is_in_service(tmp_path: Path) -> None:

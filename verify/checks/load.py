@@ -184,13 +184,26 @@ def svg_chart(title: str, xs: list[int], lines: dict[str, list[float]]) -> str:
     return "\n".join(parts)
 
 
-def run_locust(
-    ctx: CheckContext, plan: dict[str, Any], out_dir: Path
-) -> subprocess.CompletedProcess:
+def locust_command(
+    host: str,
+    out_prefix: Path,
+    *,
+    peak_users: int,
+    duration_s: float,
+    html: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of a headless Locust run of verify/locustfile.py against `host`.
+
+    The one way the project starts Locust: this check, and the canary's synthetic traffic
+    (automation/canary/traffic.py), which passes a steady shape and a shorter think time.
+    """
     env = {
         **os.environ,
-        "LOAD_PEAK_USERS": str(plan["peakUsers"]),
-        "LOAD_DURATION_S": str(plan["durationS"]),
+        "LOAD_PEAK_USERS": str(peak_users),
+        "LOAD_DURATION_S": str(int(duration_s) if float(duration_s).is_integer() else duration_s),
+        **(extra_env or {}),
     }
     argv = [
         sys.executable,
@@ -200,12 +213,11 @@ def run_locust(
         str(LOCUSTFILE),
         "--headless",
         "--host",
-        ctx.outputs["api_url"],
+        host,
         "--csv",
-        str(out_dir / "locust"),
+        str(out_prefix),
         "--csv-full-history",
-        "--html",
-        str(out_dir / "locust.html"),
+        *(["--html", str(html)] if html is not None else []),
         "--only-summary",
         "--loglevel",
         "WARNING",
@@ -213,7 +225,21 @@ def run_locust(
         "10",
         "--exit-code-on-error",
         "0",
+        *extra_args,
     ]
+    return argv, env
+
+
+def run_locust(
+    ctx: CheckContext, plan: dict[str, Any], out_dir: Path
+) -> subprocess.CompletedProcess:
+    argv, env = locust_command(
+        ctx.outputs["api_url"],
+        out_dir / "locust",
+        peak_users=plan["peakUsers"],
+        duration_s=plan["durationS"],
+        html=out_dir / "locust.html",
+    )
     ctx.log(
         f"locust: {plan['peakUsers']} peak users over {plan['durationS']} s against "
         f"{ctx.outputs['api_url']}"

@@ -4,6 +4,8 @@ on a metric nothing publishes stays OK forever (missing data is not breaching)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from common.aws_errors import error_code
 from verify.context import Check, CheckContext
 from verify.model import CheckFailed, Outcome, Problems
@@ -11,12 +13,17 @@ from verify.model import CheckFailed, Outcome, Problems
 WHERE = "components/ (monitoring) / `aws cloudwatch describe-alarms`"
 
 
-def alarms_for(ctx: CheckContext, topic: str) -> list[dict]:
+def alarms_notifying(describe_alarms: Callable[..., dict], topic: str) -> list[dict]:
+    """Every alarm whose actions notify `topic` (the stack's alarms), all pages.
+
+    `describe_alarms` is CloudWatch's DescribeAlarms (a boto3 client's method, or verify's
+    retrying call); the canary's bake watches the same alarms this check reads.
+    """
     alarms: list[dict] = []
     token = None
     while True:
         kwargs = {"NextToken": token} if token else {}
-        page = ctx.aws.call("cloudwatch", "describe_alarms", **kwargs)
+        page = describe_alarms(**kwargs)
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
             actions = (
                 alarm.get("AlarmActions", [])
@@ -28,6 +35,10 @@ def alarms_for(ctx: CheckContext, topic: str) -> list[dict]:
         token = page.get("NextToken")
         if not token:
             return alarms
+
+
+def alarms_for(ctx: CheckContext, topic: str) -> list[dict]:
+    return alarms_notifying(lambda **kw: ctx.aws.call("cloudwatch", "describe_alarms", **kw), topic)
 
 
 def unfed(ctx: CheckContext, alarms: list[dict]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -240,7 +241,9 @@ def _gallery(report: Report) -> str:
     )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, extra_sections: Sequence[str] = ()) -> str:
+    """The verification page; `extra_sections` (rendered `<section>`s, such as the canary
+    judge's, automation/canary/report.py) go after the checks."""
     verdict = "PASSED" if report.passed else "FAILED"
     colour = COLORS["PASSED"] if report.passed else COLORS["FAILED"]
     totals = report.totals
@@ -276,15 +279,41 @@ checks' own durations sum to {report.checks_sum_s:.1f}s</div>
 <section><h2>Checks</h2><div class="totals">{totals_html}</div>
 <table><thead><tr><th>check</th><th>status</th><th>time</th><th></th><th>result</th></tr></thead>
 <tbody>{_check_rows(report)}</tbody></table></section>
+{"".join(extra_sections)}
 {_gallery(report)}
 <section><h2>Stack outputs used</h2><pre>{outputs_json}</pre></section>
 </main></body></html>
 """
 
 
-def write_html(report: Report, path: Path) -> Path:
-    path.write_text(render_html(report), encoding="utf-8")
+def write_html(report: Report, path: Path, extra_sections: Sequence[str] = ()) -> Path:
+    path.write_text(render_html(report, extra_sections), encoding="utf-8")
     return path
 
 
-__all__ = ["render_html", "write_html"]
+def render_page(title: str, colour: str, sections: Sequence[str], meta: str = "") -> str:
+    """A page of the same look holding only `sections`: for a run that stopped before verify
+    (a canary aborted during the split has no verification to show, but has its judgement)."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{escape(title)}</title>
+<style>{CSS}</style></head>
+<body>
+<header style="background:{colour}"><h1>{escape(title)}</h1>
+<div class="meta">{escape(meta)}</div></header>
+<main>
+{"".join(sections)}
+</main></body></html>
+"""
+
+
+def insert_sections(path: Path, sections: Sequence[str]) -> Path:
+    """Add rendered sections to an existing report.html, at the top of its <main>."""
+    page = path.read_text(encoding="utf-8")
+    at = page.index("<main>") + len("<main>")
+    path.write_text(page[:at] + "\n" + "".join(sections) + page[at:], encoding="utf-8")
+    return path
+
+
+__all__ = ["COLORS", "insert_sections", "render_html", "render_page", "write_html"]
