@@ -92,9 +92,13 @@ def is_transient_aws(exc: BaseException, aws_env: AwsEnv | None = None) -> bool:
 
 
 def endpoint_override(aws_env: AwsEnv | None = None) -> str | None:
-    """AWS_ENDPOINT_URL of `aws_env` (else of the process): the sandbox (moto), not real AWS."""
-    env = aws_env if aws_env else os.environ
-    return env.get("AWS_ENDPOINT_URL") or None
+    """AWS_ENDPOINT_URL of `aws_env` (else of the process): the sandbox (moto), not real AWS.
+
+    An `aws_env` that names no endpoint (the real engine's: only the stack's region) leaves
+    the process's in force, as boto3 itself does for the clients built from it.
+    """
+    named = (aws_env or {}).get("AWS_ENDPOINT_URL")
+    return named or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
 def is_not_implemented(exc: BaseException, aws_env: AwsEnv | None = None) -> bool:

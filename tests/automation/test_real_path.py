@@ -29,6 +29,7 @@ from automation.wiring import effective_config, record_store_for, stack_model
 from common.contracts import LIVE_PLATFORM_ENV
 from tests.support.cli_runner import run_module
 from tests.support.stand_in_pulumi import calls, install_stand_in
+from verify.aws import endpoint_override
 
 #: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
 CALLER_AWS = {
@@ -264,3 +265,19 @@ def test_the_engine_hands_the_program_the_live_platform(tmp_path: Path) -> None:
     )
     engine.preview()
     assert selected[-1][LIVE_PLATFORM_ENV] == LIVE
+
+
+def test_the_region_only_aws_env_keeps_the_ambient_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real engine's aws_env names only the region: an ambient AWS_ENDPOINT_URL (what boto3
+    uses for those clients too) still tells the checks they talk to an emulator, so an
+    operation moto lacks is skipped there, not reported as an AWS failure."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    engine = PulumiEngine("staging", backup_dir=tmp_path)
+    assert endpoint_override(engine.aws_env) == "http://127.0.0.1:5000"
+    assert endpoint_override({"AWS_ENDPOINT_URL": "http://127.0.0.1:6000"}) == (
+        "http://127.0.0.1:6000"
+    )
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert endpoint_override(engine.aws_env) is None  # real AWS
