@@ -394,6 +394,13 @@ def _copy_repository(dest: Path) -> None:
     plan = config["config"]["passport-photo-backend:loadTest"]
     plan["durationS"], plan["runInPipeline"] = 30, False  # 30: the least allowed
     prod.write_text(yaml.safe_dump(config, sort_keys=False))
+    # The stand-in lands staging's `up` on the dev sandbox, which refuses any bundle but the one
+    # it serves: staging builds dev's kind of bundle here (the lock without the wheelhouse), so
+    # the two labels agree. Self-contained bundles are walked by prod (→ the prod sandbox).
+    staging = dest / "Pulumi.staging.yaml"
+    config = yaml.safe_load(staging.read_text())
+    config["config"]["passport-photo-backend:selfContainedBundle"] = False
+    staging.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def _env(lane: Lane, step: Step) -> dict[str, str]:
