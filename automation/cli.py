@@ -90,6 +90,7 @@ HumanReview = Annotated[
     bool,
     typer.Option(
         "--human-review/--no-human-review",
+        envvar="CANARY_HUMAN_REVIEW",
         help="a marginal or inconclusive canary is promoted and waits for a human (exit 6; the "
         "`production` environment's reviewers) instead of being aborted (fail safe)",
     ),

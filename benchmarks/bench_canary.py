@@ -293,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--look-every", type=int, default=Scenario.look_every)
     parser.add_argument("--pool-requests", type=float, default=Scenario.pool_requests)
     parser.add_argument("--alpha", type=float, help="override the judge's alpha")
+    parser.add_argument(
+        "--effect",
+        action="append",
+        default=[],
+        metavar="METRIC=SIZE",
+        help="override one metric's allowed effect (repeatable), e.g. latency_p99=0.2",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few runs of a short window")
     parser.add_argument(
         "--sandbox-runs",
@@ -311,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     config = JudgeConfig.default()
     if args.alpha is not None:
         config = replace(config, alpha=args.alpha)
+    if args.effect:
+        pairs = (item.split("=", 1) for item in args.effect)
+        config = config.with_effect_sizes({name: float(size) for name, size in pairs})
     print(
         f"canary judge, simulated: {scenario.rps:g} req/s, {scenario.percent} % to the canary, "
         f"{scenario.instances}+{scenario.instances} instances, {scenario.minutes} min "

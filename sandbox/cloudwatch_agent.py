@@ -285,6 +285,7 @@ class CloudWatchAgent:
         self.scale = 1.0
         self.published: dict[tuple[str, int], int] = {}
         self.evaluated: dict[str, int] = {}
+        self._boundary: int | None = None
         self._stop = threading.Event()
 
     def tick(self) -> None:
@@ -299,9 +300,15 @@ class CloudWatchAgent:
         region = (app.get("env_vars") or {}).get("AWS_REGION") or "us-east-1"
         scale = float(state.get("time_scale") or 1.0)
         if scale != self.scale:  # a new run with another --time-scale: periods start afresh
-            self.scale, self.published, self.evaluated = scale, {}, {}
+            self.scale, self.published, self.evaluated, self._boundary = scale, {}, {}, None
         now = self.clock()
         self.data.ingest(read_metrics(self.paths.proxy_target), now, MAX_HISTORY_S / scale)
+        # CloudWatch acts at period boundaries: between two (every alarm's period is a multiple
+        # of a minute, scaled alike) there is nothing to publish or evaluate.
+        boundary = int(now // (BASE_PERIOD_S / scale))
+        if boundary == self._boundary:
+            return
+        self._boundary = boundary
         client = self.cloudwatch(region)
         self.publish(client, environment, now)
         self.evaluate(client, environment, now)

@@ -61,7 +61,7 @@ NODATA_THRESHOLD_PERCENT = 50.0
 # were chosen").
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_SAMPLES = 12
-DEFAULT_MIN_REQUESTS = 2000
+DEFAULT_MIN_REQUESTS = 3000
 DEFAULT_MAX_REQUEST_RATIO = 1.25
 #: The samples key holding each sample's request count (automation/canary/samples.py adds it);
 #: not a metric: the judge reads it to check there is enough, and comparable, data.
@@ -72,7 +72,7 @@ DEFAULT_EFFECT_SIZES: dict[str, float] = {
     "latency_p50": 0.25,
     "latency_p75": 0.75,
     "latency_p90": 0.50,
-    "latency_p99": 0.15,
+    "latency_p99": 0.20,
 }
 
 

@@ -20,8 +20,3 @@ def judge_config(canary: CanaryConfig) -> JudgeConfig:
         pass_score=canary.pass_score,
         marginal_score=canary.marginal_score,
     )
-
-
-def evaluation_windows(canary: CanaryConfig, instances: int, window_s: int = 10) -> int:
-    """Samples per version the evaluation yields at most: minutes x windows/min x instances."""
-    return canary.evaluation_minutes * (60 // window_s) * instances

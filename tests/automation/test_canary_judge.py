@@ -32,7 +32,7 @@ def version(
     latency_factor: float = 1.0,
     rate_5xx: float = 0.0,
     n: int = N,
-    requests: float = 40.0,
+    requests: float = 60.0,
 ) -> dict[str, list[float]]:
     """One version's samples: per-window percentiles of lognormal latency, integer 4xx/5xx %."""
     base = rng.lognormal(np.log(40.0), 0.25, n) * latency_factor
@@ -62,7 +62,7 @@ def test_identical_versions_pass_with_a_full_score() -> None:
 
 def test_a_big_latency_shift_fails_the_run() -> None:
     rng = np.random.default_rng(2)
-    verdict = judge(version(rng), version(rng, latency_factor=1.6), JudgeConfig.default())
+    verdict = judge(version(rng), version(rng, latency_factor=2.0), JudgeConfig.default())
     assert verdict.decision == "fail"
     high = {m.name for m in verdict.metrics if m.classification == "High"}
     assert high == {"latency_p50", "latency_p75", "latency_p90", "latency_p99"}
@@ -101,7 +101,8 @@ def test_a_non_critical_high_only_lowers_the_score() -> None:
 def test_too_few_samples_are_inconclusive_never_a_pass() -> None:
     rng = np.random.default_rng(5)
     config = JudgeConfig.default()
-    verdict = judge(version(rng, n=5), version(rng, n=5), config)
+    # 5 windows of 1000 requests each: traffic enough, samples (windows) too few.
+    verdict = judge(version(rng, n=5, requests=1000), version(rng, n=5, requests=1000), config)
     assert verdict.decision == "inconclusive" and verdict.score is None
     assert {m.classification for m in verdict.metrics} == {"NoData"}
 
@@ -127,7 +128,7 @@ def test_too_little_traffic_still_fails_on_clear_evidence() -> None:
 def test_unequal_requests_per_window_block_the_latency_metrics() -> None:
     rng = np.random.default_rng(8)
     canary = version(rng, n=120, requests=100)
-    verdict = judge(version(rng, n=120, requests=40), canary, JudgeConfig.default())
+    verdict = judge(version(rng, n=120, requests=60), canary, JudgeConfig.default())
     latency = [m for m in verdict.metrics if m.name.startswith("latency")]
     assert {m.classification for m in latency} == {"NoData"}
     assert "not comparable" in latency[0].reason
@@ -144,7 +145,7 @@ def test_a_critical_metric_without_data_is_inconclusive() -> None:
 
 def test_direction_decides_which_change_is_bad() -> None:
     rng = np.random.default_rng(10)
-    faster = version(rng, latency_factor=0.5)
+    faster = version(rng, latency_factor=0.2)
     increase = JudgeConfig.default()
     assert judge(version(rng), faster, increase).decision == "pass"
     either = replace(
@@ -169,7 +170,7 @@ def test_a_significant_change_within_the_allowed_effect_passes() -> None:
 
 def test_the_verdict_round_trips_through_json() -> None:
     rng = np.random.default_rng(12)
-    verdict = judge(version(rng), version(rng, latency_factor=1.6), JudgeConfig.default())
+    verdict = judge(version(rng), version(rng, latency_factor=2.0), JudgeConfig.default())
     assert Verdict.from_json(verdict.to_json()) == verdict
     slim = verdict.to_json(samples=False)
     assert all("samples" not in m for m in slim["metrics"])
@@ -181,7 +182,7 @@ def test_the_verdict_round_trips_through_json() -> None:
     seed=st.integers(0, 2**32 - 1),
     median=st.floats(5.0, 3000.0),
     spread=st.floats(0.05, 1.0),
-    n=st.integers(40, 240),
+    n=st.integers(60, 240),
 )
 def test_identical_distributions_pass(seed: int, median: float, spread: float, n: int) -> None:
     """Each example draws both versions from one distribution; derandomized, so the examples
@@ -216,8 +217,8 @@ _AA_OUTCOMES: list[str] = []
 def test_a_5xx_burst_always_fails(seed: int, extra: float, n: int) -> None:
     rng = np.random.default_rng(seed)
     verdict = judge(
-        version(rng, n=n, requests=40),
-        version(rng, n=n, rate_5xx=extra, requests=40),
+        version(rng, n=n, requests=60),
+        version(rng, n=n, rate_5xx=extra, requests=60),
         JudgeConfig.default(),
     )
     assert verdict.decision == "fail"

@@ -19,6 +19,7 @@ from automation.canary.inflight import CanaryWatch
 from automation.canary.judge import JudgeConfig
 from automation.errors import UsageError
 from automation.wiring import build_pipeline
+from tests.support.cli_runner import run_module
 
 BASE, NEW = "v-old", "v-new"
 
@@ -125,3 +126,13 @@ def test_inconclusive_fails_safe_unless_a_human_reviews(human_review: bool, abor
 def test_time_scale_is_refused_with_the_pulumi_engine() -> None:
     with pytest.raises(UsageError, match="--time-scale 20 is refused with --engine pulumi"):
         build_pipeline("prod", "pulumi", time_scale=20)
+
+
+def test_the_cli_refuses_time_scale_with_the_pulumi_engine_before_touching_anything() -> None:
+    done = run_module(
+        "automation", "up", "--stack", "prod", "--engine", "pulumi", "--time-scale", "20",
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--time-scale 20 is refused with --engine pulumi" in done.stderr
+    assert "Traceback" not in done.stderr
