@@ -61,7 +61,7 @@ NODATA_THRESHOLD_PERCENT = 50.0
 # were chosen").
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_SAMPLES = 12
-DEFAULT_MIN_REQUESTS = 3000
+DEFAULT_MIN_REQUESTS = 2500
 DEFAULT_MAX_REQUEST_RATIO = 1.25
 #: The samples key holding each sample's request count (automation/canary/samples.py adds it);
 #: not a metric: the judge reads it to check there is enough, and comparable, data.
@@ -165,6 +165,11 @@ class MetricResult:
     canary_samples: tuple[float, ...] = field(default=(), repr=False)
 
     @property
+    def samples(self) -> dict[str, list[float]]:
+        """Both sides' samples (for charts): {"baseline": [...], "canary": [...]}."""
+        return {"baseline": list(self.baseline_samples), "canary": list(self.canary_samples)}
+
+    @property
     def bad(self) -> bool:
         return self.classification in ("High", "Low")
 
@@ -184,10 +189,7 @@ class MetricResult:
             "canary": self.canary,
         }
         if samples:
-            data["samples"] = {
-                "baseline": list(self.baseline_samples),
-                "canary": list(self.canary_samples),
-            }
+            data["samples"] = self.samples
         return data
 
 
