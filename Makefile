@@ -41,17 +41,24 @@ models: $(STAMP)
 bundle: models
 	$(PY) -m app.bundle --model $(MODEL)
 
-## test: everything, against real moto and the real app, with coverage (the processes the tests
-## start included); prints the total and the ten slowest tests, fails below COV_FAIL_UNDER.
-## Reports: build/coverage/coverage.xml and build/coverage/html/.
+## test: everything, against real moto and the real app, in WORKERS pytest-xdist processes
+## (--dist loadfile keeps a test file, and its module's sandbox stack, in one worker; many tests
+## wait on servers and time windows rather than compute, so 3 workers beat 2 cores' worth).
+## Prints the ten slowest tests. COVERAGE=1 also measures coverage, the processes the tests start
+## included, prints the total, writes build/coverage/coverage.xml and html/, and fails below
+## .coverage-floor (CI's test shards do; off by default: it slows the pure-Python tests ~2x).
 ## RANDOM_ORDER=1 shuffles the test order (pytest-randomly; the seed is printed to rerun it)
 RANDOM_ORDER ?=
+WORKERS ?= 3
+COVERAGE ?=
 COV_FAIL_UNDER ?= $(shell cat .coverage-floor)
-COV_ARGS ?= --cov --cov-report=xml:build/coverage/coverage.xml --cov-report=html:build/coverage/html \
-	--cov-report=term:skip-covered --cov-fail-under=$(COV_FAIL_UNDER)
+COV_ARGS := $(if $(COVERAGE),--cov --cov-report=xml:build/coverage/coverage.xml \
+	--cov-report=html:build/coverage/html --cov-report=term:skip-covered \
+	--cov-fail-under=$(COV_FAIL_UNDER))
 test: setup
 	@rm -rf build/coverage && mkdir -p build/coverage
-	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) $(COV_ARGS) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) -n $(WORKERS) --dist loadfile \
+		$(COV_ARGS) $(PYTEST_ARGS)
 
 ## lint: ruff, the app lock is current, import layers (import-linter), bandit (no medium or
 ## high findings), detect-secrets, licences of the app's locked closure, zizmor (workflows,

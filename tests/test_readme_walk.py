@@ -401,6 +401,19 @@ def _copy_repository(dest: Path) -> None:
     config = yaml.safe_load(staging.read_text())
     config["config"]["passport-photo-backend:selfContainedBundle"] = False
     staging.write_text(yaml.safe_dump(config, sort_keys=False))
+    # Latency budgets a loaded CI machine meets: the walk proves the commands run as documented,
+    # not this machine's speed (the budget itself is tested against a deliberately slow app:
+    # tests/verify/test_sandbox_deployment.py::test_app_slower_than_budget_fails_performance).
+    # Every check still runs and still judges errors.
+    for stack in ("dev", "staging", "prod"):
+        path = dest / f"Pulumi.{stack}.yaml"
+        config = yaml.safe_load(path.read_text())
+        config["config"]["passport-photo-backend:latencyBudgetMs"] = 30_000
+        plan = config["config"].get("passport-photo-backend:loadTest")
+        if isinstance(plan, dict) and "thresholds" in plan:
+            for limits in plan["thresholds"].values():
+                limits["p95Ms"], limits["p99Ms"] = 30_000, 60_000
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def _env(lane: Lane, step: Step) -> dict[str, str]:

@@ -326,15 +326,44 @@ def test_a_locked_stack_is_waited_for(state_root: Path, deployed: str) -> None:
             held.set()
             release.wait(seconds)
 
-    holder = threading.Thread(target=hold)
+    # Held until the CLI says it is waiting (read from its stderr as it runs), never on a
+    # timer: on a loaded machine the CLI's start alone can outlast any fixed hold.
+    holder = threading.Thread(target=hold, args=(300,))
     holder.start()
     held.wait(10)
-    result = cli("automation", "up", "--json", "--lock-timeout", "120", state_root=state_root)
+    args = ("up", "--json", "--lock-timeout", "120", "--report-dir", str(state_root / "reports"))
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "automation",
+            *args,
+            "--stack",
+            STACK,
+            "--state-root",
+            str(state_root),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CI": "true"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    said: list[str] = []
+    for line in proc.stderr:
+        said.append(line)
+        if '"waiting"' in line:
+            break
+    release.set()
+    rest_out, rest_err = proc.communicate(timeout=600)
     holder.join()
-    assert result.returncode == 0, result.stderr[-3000:]
-    waits = [json.loads(x) for x in result.stderr.splitlines() if '"waiting"' in x]
+    stderr = "".join(said) + rest_err
+    assert proc.returncode == 0, stderr[-3000:]
+    waits = [json.loads(x) for x in stderr.splitlines() if '"waiting"' in x]
     assert waits and "is being changed by another command" in waits[0]["detail"]
     held.clear()
+    release.clear()
     short = threading.Thread(target=hold, args=(20,))  # longer than the CLI's start + 1 s
     short.start()
     held.wait(10)

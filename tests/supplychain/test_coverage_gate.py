@@ -93,4 +93,6 @@ def test_make_test_checks_the_floor_from_the_floor_file() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "COV_FAIL_UNDER ?= $(shell cat .coverage-floor)" in makefile
     assert "--cov-fail-under=$(COV_FAIL_UNDER)" in makefile
+    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert "make test COVERAGE=1" in ci and '--fail-under="$(cat .coverage-floor)"' in ci
     assert 50 <= FLOOR <= 100
