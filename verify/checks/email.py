@@ -132,7 +132,10 @@ def run(ctx: CheckContext) -> Outcome:
             # confirmation is proven in the sandbox; here the record and its hash are.
             problems.raise_if_any(details)
             return Outcome(f"validate → pending record with hashed token for {address}", details)
-        messages = sent_messages(ctx.aws.endpoint_url, address, ctx.deadline.clip(10))
+        # moto's data.json dumps every service's state: on a busy sandbox it can take longer
+        # than any one request to the app (10 s read timeouts seen under load); the check's own
+        # deadline is the bound that matters.
+        messages = sent_messages(ctx.aws.endpoint_url, address, ctx.deadline.clip(45))
         details["messages_sent"] = len(messages)
         token = token_in(messages[0]["body"]) if len(messages) == 1 else None
         problems.expect(
