@@ -39,17 +39,13 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import mannwhitneyu
 
+from components.config.rules_canary import CANARY_METRICS
+
 MetricName = Literal[
     "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p75", "latency_p90", "latency_p99"
 ]
-METRIC_NAMES: tuple[str, ...] = (
-    "error_rate_5xx",
-    "error_rate_4xx",
-    "latency_p50",
-    "latency_p75",
-    "latency_p90",
-    "latency_p99",
-)
+#: One list of the judge's metrics: the `canary` config's (its effect sizes are keyed by them).
+METRIC_NAMES: tuple[str, ...] = CANARY_METRICS
 Direction = Literal["increase", "decrease", "either"]
 Classification = Literal["Pass", "High", "Low", "NoData"]
 Decision = Literal["pass", "marginal", "fail", "inconclusive"]
