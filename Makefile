@@ -102,14 +102,17 @@ demo: setup
 sandbox-down: $(STAMP)
 	$(PY) -m sandbox down --stack $(STACK)
 
-## bench: speed figures (app latency/throughput, sandbox up times, verify wall vs. sum) and the
-## canary judge's false-alarm and detection rates
+## bench: speed figures (app latency/throughput, sandbox up times, verify wall vs. sum, the demo
+## pipeline and a rollback), the canary judge's false-alarm and detection rates, and the abuse
+## cases' outcomes. Each has a smoke run in tests/benchmarks/.
 bench: setup
+	$(PY) benchmarks/bench_demo.py --stack $(STACK)
 	$(PY) benchmarks/bench_canary.py
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_capacity.py
 	$(PY) benchmarks/bench_bundle.py
+	$(PY) benchmarks/bench_abuse.py .
 	$(PY) -m sandbox up --stack $(STACK)
 	$(PY) benchmarks/bench_verify.py --stack $(STACK)
 

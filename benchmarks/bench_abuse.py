@@ -187,8 +187,11 @@ with serve_bundle(cur, {**ENV, "WEB_CONCURRENCY": "1"}, aport, tmp / "g.log"):
     time.sleep(1.5)
 
     def raw(req):
+        # One request per connection: without `Connection: close` a keep-alive answer would
+        # leave recv() waiting for the 10 s timeout after every request.
+        line, rest = req.split(b"\r\n", 1)
         s = socket.create_connection(("127.0.0.1", fport))
-        s.sendall(req)
+        s.sendall(line + b"\r\nConnection: close\r\n" + rest)
         data = b""
         s.settimeout(10)
         try:

@@ -1,6 +1,6 @@
 """Self-contained bundle: its size, and installing it from its wheelhouse vs from the index.
 
-    python benchmarks/bench_bundle.py [--no-index-run] [--no-cold-venv]
+    python benchmarks/bench_bundle.py [--no-index-run] [--no-cold-venv] [--smoke]
 
 Measured in one run, on this machine, so the ratio is what counts (the absolute seconds depend
 on the machine's load and the network):
@@ -69,7 +69,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-index-run", action="store_true", help="skip the PyPI install")
     parser.add_argument("--no-cold-venv", action="store_true", help="skip the cold venv build")
+    parser.add_argument(
+        "--smoke", action="store_true", help="sizes and the warm venv only (no fresh installs)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.no_index_run = args.no_cold_venv = True
     with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:
         work = Path(tmp)
         began = time.perf_counter()
@@ -86,8 +91,9 @@ def main() -> int:
         release = work / "release"
         with zipfile.ZipFile(bundle) as zf:
             zf.extractall(release)
-        offline = timed_install(fresh_venv(work / "v-wheelhouse"), release / "requirements.txt")
-        print(f"install from the wheelhouse (offline): {offline:.1f} s")
+        if not args.smoke:
+            offline = timed_install(fresh_venv(work / "v-wheelhouse"), release / "requirements.txt")
+            print(f"install from the wheelhouse (offline): {offline:.1f} s")
         if not args.no_index_run:
             online = timed_install(fresh_venv(work / "v-index"), LOCK, "--require-hashes")
             print(f"install from the index (PyPI, no cache): {online:.1f} s")

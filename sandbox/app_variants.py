@@ -72,6 +72,17 @@ def cannot_start(source: Path) -> None:
     (source / "application.py").write_text('raise RuntimeError("this version cannot start")\n')
 
 
+def photo_endpoint_fails(source: Path) -> None:
+    """A regression that boots and passes /health but breaks every photo request: it deploys,
+    then fails verification (the rollback path)."""
+    module = source / "passport_app" / "pipeline.py"
+    module.write_text(
+        module.read_text()
+        + "\n\ndef make_passport_photo(data, fmt, remover):  # the regression\n"
+        + "    raise RuntimeError('regression: photo pipeline broken')\n"
+    )
+
+
 def _append_to_entry(source: Path, code: str) -> None:
     """Append a hook to the WSGI entry module (application.py), after the app is created."""
     entry = source / "application.py"

@@ -27,7 +27,7 @@ from automation.records import FileRecordStore
 from automation.sandbox_engine import SandboxAdapter
 from automation.wiring import build_pipeline
 from policy.rules import S3_PAB, evaluate, resources_from_sandbox
-from sandbox.app_variants import build_variant, new_version
+from sandbox.app_variants import build_variant, new_version, photo_endpoint_fails
 from tests.support.cli_runner import run_module
 from verify.aws import make_client
 
@@ -42,16 +42,6 @@ SECRET_CANARIES = {
     "PULUMI_CONFIG_PASSPHRASE": "passphrase-canary-5e9a",  # pragma: allowlist secret
     "AWS_SECRET_ACCESS_KEY": "aws-secret-canary-0b3d",  # pragma: allowlist secret
 }
-
-
-def photo_endpoint_fails(source: Path) -> None:
-    """A regression that boots and passes /health but breaks every photo request."""
-    module = source / "passport_app" / "pipeline.py"
-    module.write_text(
-        module.read_text()
-        + "\n\ndef make_passport_photo(data, fmt, remover):  # the regression\n"
-        + "    raise RuntimeError('regression: photo pipeline broken')\n"
-    )
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import requests
 from app.bundle import bundle_label
 from common import pids
 from common.paths import ROOT
+from common.polling import WaitTimeout, wait_until
 from sandbox import processes
 from sandbox.app_variants import build_variant, cannot_start
 from sandbox.engine import SandboxEngine
@@ -108,13 +108,25 @@ def test_second_up_without_changes_is_a_no_op(dev: Deployed) -> None:
     assert last["app"]["action"] == "unchanged"
 
 
-def _wait_health(url: str, want: int, timeout: float = 60) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        resp = requests.get(f"{url}/health", timeout=10)
-        if resp.status_code == want or time.monotonic() > deadline:
-            return resp
-        time.sleep(0.5)
+def _wait_health(url: str, want: int, timeout: float = 180) -> requests.Response:
+    """Until /health answers `want`. Restarted workers load the model first: on a loaded
+    machine a request may time out meanwhile, which is waiting, not an answer."""
+    last: list[requests.Response] = []
+
+    def answered() -> tuple[requests.Response] | None:  # a Response is falsy when not ok
+        try:
+            resp = requests.get(f"{url}/health", timeout=10)
+        except requests.RequestException:
+            return None
+        last[:] = [resp]
+        return (resp,) if resp.status_code == want else None
+
+    try:
+        return wait_until(answered, timeout=timeout, what=f"/health {want}", interval=0.5)[0]
+    except WaitTimeout:
+        if last:
+            return last[0]
+        raise
 
 
 def test_up_fails_when_the_version_left_serving_is_not_healthy(dev: Deployed) -> None:

@@ -3,10 +3,7 @@ business, docs/canary.md; here only that a smoke run works end to end)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from common.paths import ROOT
+from tests.support.benchmarks import run_bench
 
 CASES = (
     "A/A (no fault)",
@@ -18,16 +15,7 @@ CASES = (
 
 
 def test_the_smoke_run_prints_a_rate_and_a_time_to_decision_per_case() -> None:
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_canary.py"), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
+    lines = run_bench("bench_canary.py", "--smoke", timeout=300).splitlines()
     assert any("alpha" in line and "effect sizes" in line for line in lines)
     for case in CASES:
         (row,) = [line for line in lines if line.strip().startswith(case)]
