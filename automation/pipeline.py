@@ -53,6 +53,7 @@ from .preflight import Finding
 from .records import DeploymentRecord, RecordStore, git_context, last_verified
 from .stagelog import StageLog
 from .status import RecordKind, RecordStatus, RunStatus, StageStatus
+from .teardown import wait_for_teardowns
 
 __all__ = [
     "Engine",
@@ -917,6 +918,7 @@ class Pipeline:
         finally:
             self._report_canary()
             self._report_run(result, outputs, time.monotonic() - started)
+            wait_for_teardowns()  # the check sandbox, stopped while the run went on
 
     def _interrupted_run(
         self,

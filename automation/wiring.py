@@ -41,6 +41,7 @@ from .pulumi_engine import PulumiEngine
 from .records import ArchivedRecordStore, FileRecordStore, RecordStore, S3RecordStore
 from .runconfig import RunConfig
 from .sandbox_engine import SandboxAdapter
+from .teardown import in_background
 
 __all__ = [
     "DEFAULT_STATE_ROOT",
@@ -353,16 +354,25 @@ def sandbox_checks(config: RunConfig, state_root: Path = DEFAULT_STATE_ROOT) -> 
     readiness, health, CORS and ML checks.
     """
     tmp = _own_check_folder(state_root)
+    made: list[SandboxAdapter] = []
+
+    def teardown() -> None:
+        try:
+            for engine in made:
+                engine.destroy()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     try:
         engine = SandboxAdapter(config.stack, state_root=tmp)
-        try:
-            outputs = engine.up(build_bundle_for(config))
-            violations = evaluate(resources_from_sandbox(engine.resources()))
-            outcome = verifier(only=LOCAL_CHECKS, engine=engine)(outputs, tmp / "report")
-        finally:
-            engine.destroy()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        made.append(engine)
+        outputs = engine.up(build_bundle_for(config))
+        violations = evaluate(resources_from_sandbox(engine.resources()))
+        outcome = verifier(only=LOCAL_CHECKS, engine=engine)(outputs, tmp / "report")
+    except BaseException:
+        teardown()  # interrupted or failed: gone before the exception goes on
+        raise
+    in_background(f"check sandbox {tmp.name}", teardown)
     findings = [
         Finding(
             "policy",
