@@ -72,8 +72,14 @@ NEUTRAL_MOUTH_CLOSED = Appearance(
     expression=MOUTH_CLOSED,
     eyeglasses=CLEAR_EYEGLASSES,
     covering_statement={
-        "religious": "none on the photo; the issuing office may ask for a declaration",
-        "medical": "none on the photo; the issuing office may ask for a declaration",
+        "religious": (
+            "a declaration that the head covering is worn for religious reasons, when the "
+            "issuing office asks for one"
+        ),
+        "medical": (
+            "a declaration (a doctor's note) that the head covering is worn for medical "
+            "reasons, when the issuing office asks for one"
+        ),
     },
     sources={"expression": ICAO_9303_P3, "eyeglasses": ICAO_9303_P3, "head_covering": ICAO_9303_P3},
 )

@@ -130,7 +130,10 @@ def covering(gray: np.ndarray, lm: Landmarks, face_texture: float, scale: float)
     forehead = _patch_mean(gray, top + np.array([0.0, 0.05 * fh]), 0.04 * fh)
     centre_x = float(lm.eye_mid[0])
     inward = [np.array([0.06 * fh * np.sign(centre_x - pts[i, 0]), 0.0]) for i in FACE_EDGES]
-    edges = [_patch_mean(gray, pts[i] + step, 0.03 * fh) for i, step in zip(FACE_EDGES, inward)]
+    edges = [
+        _patch_mean(gray, pts[i] + step, 0.03 * fh)
+        for i, step in zip(FACE_EDGES, inward, strict=True)
+    ]
 
     def likeness(value: float) -> float:
         """1 for cheek brightness, falling towards 0 as far darker or far lighter."""
