@@ -215,6 +215,8 @@ def judge(
             continue
         code, template = _FAULTS[name]
         reasons.append(Reason(code, template.format(v=value, lo=band[0], hi=band[1])))
+    for name, value in components.items():  # measured but not a rule of this format
+        report.setdefault(name, {"value": round(value, 4), "band": None, "judged": False})
     return report, ordered(reasons)
 
 

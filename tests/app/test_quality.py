@@ -50,7 +50,8 @@ def test_astronaut_smile_passes_us_and_is_refused_for_eu(client) -> None:
     for name in ("eyes_open", "sharpness", "luminance", "uniformity", "eyeglasses"):
         component = report["quality"][name]
         assert component["ok"] is True and len(component["band"]) == 2, (name, component)
-    assert "smile" not in report["quality"]  # the US allows a natural smile: not judged
+    smile = report["quality"]["smile"]  # measured, but the US allows a natural smile
+    assert smile["judged"] is False and smile["band"] is None and smile["value"] > 0.06
 
     error = assert_error(post_photo(client, data, "eu"), 422, "expression_not_neutral")
     assert "neutral expression" in error["message"]
