@@ -16,7 +16,8 @@ different one where one exists:
   face's intensity spread (the app measures hair texture instead);
 * sharpness: the re-blur method (Crete et al. 2007), the share of the face's gradient that a
   further σ 1.5 blur removes, at 64 px inter-eye distance (the app uses the Laplacian);
-* exposure: mean and clipped share of the face's luminance inside the mesh's convex hull;
+* exposure: the 95th percentile (too dark) and the clipped share (over-exposed) of the face's
+  luminance inside the mesh's convex hull (the mean is reported, not judged);
 * lighting: the darker of the two halves of the cascade's face box over the brighter;
 * lenses (formats that allow clear glasses): clipped share around the eyes (glare) and the
   eye regions' brightness over the cheeks' (tint).
@@ -65,7 +66,9 @@ MAX_BRIM_LINE = 0.165
 MAX_LENS_GLARE = 0.05
 MIN_EYE_TO_CHEEK = 0.35
 MIN_REBLUR = 0.12
-MIN_FACE_LUMA, MAX_FACE_LUMA = 80.0, 210.0
+#: Under-exposure on the brightest skin (95th percentile), not the mean: a well-exposed dark
+#: face has a low mean but bright highlights.
+MIN_FACE_P95 = 100.0
 MAX_FACE_CLIPPED = 0.05
 MIN_HALVES = 0.65
 WHITE = 225
@@ -185,6 +188,7 @@ def read(bgr: np.ndarray, points: np.ndarray, box: tuple[int, int, int, int]) ->
         "brim_line": brim,
         "reblur": reblur,
         "face_luma": float(face.mean()),
+        "face_p95": float(np.percentile(face, 95)),
         "face_clipped": float((face >= 250).mean()),
         "halves": min(means) / max(max(means), 1.0) if len(means) == 2 else 1.0,
         "lens_glare": glare,
@@ -234,12 +238,14 @@ def judge(
             f"a head covering without a declaration (a straight edge across the forehead, "
             f"{v['brim_line']:.2f} > {MAX_BRIM_LINE})"
         )
-    if v["face_luma"] < MIN_FACE_LUMA:
-        problems.append(f"the face is too dark (mean {v['face_luma']:.0f} < {MIN_FACE_LUMA:.0f})")
-    if v["face_luma"] > MAX_FACE_LUMA or v["face_clipped"] > MAX_FACE_CLIPPED:
+    if v["face_p95"] < MIN_FACE_P95:
         problems.append(
-            f"the face is over-exposed (mean {v['face_luma']:.0f}, {v['face_clipped']:.0%} "
-            f"clipped; at most {MAX_FACE_LUMA:.0f} and {MAX_FACE_CLIPPED:.0%})"
+            f"the face is too dark (its brightest skin {v['face_p95']:.0f} < {MIN_FACE_P95:.0f})"
+        )
+    if v["face_clipped"] > MAX_FACE_CLIPPED:
+        problems.append(
+            f"the face is over-exposed ({v['face_clipped']:.0%} clipped, at most "
+            f"{MAX_FACE_CLIPPED:.0%})"
         )
     if v["halves"] < MIN_HALVES:
         problems.append(

@@ -49,21 +49,28 @@ MAX_EYEGLASSES = 1.0
 MAX_EYE_GLARE = 0.05
 #: Eye region / cheek brightness: 0.57–0.69 with clear or no lenses; tinted lenses halve it.
 MIN_EYE_TINT = 0.35
-#: Hair texture / face texture above the forehead: hair 1.27–1.46, the uniform cap 0.58–0.71.
+#: Hair texture / face texture above the forehead: hair 1.27–1.46, the uniform cap 0.58–0.71
+#: (blurred σ 1.5: hair 0.82–0.97, cap 0.92–1.04; a blurred face is not judged on it).
 MIN_HAIR_TEXTURE = 0.95
+#: Straight edge across the forehead: hairlines 0.05–0.28, the cap's brim 0.75–0.83. A head
+#: covering is found only when both readings say so (smooth above *and* a straight edge), so
+#: short smooth hair with a clean hairline is not taken for a hat.
+MAX_COVERING_EDGE = 0.5
 #: Declared covering: forehead top and face edges vs cheeks: 0.61–0.72 uncovered (skin, hair
 #: fringe); fabric over them reads far darker or lighter (a dark cap brim 0.1).
 MIN_FACE_VISIBLE = 0.4
 #: Laplacian / intensity spread at 64 px IPD: sharp 0.26–0.78, σ 3 px blur 0.05–0.09,
 #: σ 1.5 px 0.08–0.21: 0.15 refuses every σ 3 blur and most σ 1.5.
 MIN_SHARPNESS = 0.15
-#: Mean face luminance: well exposed 137–163, ×0.3 40–49, ×2.2 220–238.
-MIN_LUMINANCE = 80.0
-MAX_LUMINANCE = 210.0
+#: 95th percentile of face luminance: well exposed 196–220, ×0.3 60–65. The mean (137–163
+#: well exposed, 40–49 at ×0.3) is reported but not judged: a well-exposed dark-skinned face
+#: has a low mean but still bright highlights.
+MIN_HIGHLIGHTS = 100.0
 #: Share of clipped face pixels: 0–0.001 well exposed, 0.48–0.75 over-exposed.
 MAX_CLIPPED = 0.05
-#: 5th–95th percentile of face luminance: 137–177 well exposed, 45–51 at ×0.3.
-MIN_DYNAMIC_RANGE = 80.0
+#: 5th–95th percentile of face luminance: 137–177 well exposed, 45–51 at ×0.3 (set low, at
+#: 60, so low-contrast skin under soft light passes).
+MIN_DYNAMIC_RANGE = 60.0
 #: Darker / brighter face half: 0.78–0.99 (the astronaut is lit from one side), 0.35–0.45
 #: with one half at ×0.35.
 MIN_UNIFORMITY = 0.6
@@ -83,7 +90,7 @@ def bands(fmt: PhotoFormat, declared: str | None) -> dict[str, list[float | None
     out: dict[str, list[float | None]] = {
         "eyes_open": [MIN_EYES_OPEN, None],
         "sharpness": [MIN_SHARPNESS, None],
-        "luminance": [MIN_LUMINANCE, MAX_LUMINANCE],
+        "highlights": [MIN_HIGHLIGHTS, None],
         "clipped": [None, MAX_CLIPPED],
         "dynamic_range": [MIN_DYNAMIC_RANGE, None],
         "uniformity": [MIN_UNIFORMITY, None],
@@ -98,6 +105,7 @@ def bands(fmt: PhotoFormat, declared: str | None) -> dict[str, list[float | None
         out["eye_tint"] = [MIN_EYE_TINT, None]
     if declared is None:
         out["head_covering"] = [MIN_HAIR_TEXTURE, None]
+        out["covering_edge"] = [None, MAX_COVERING_EDGE]
     else:
         out["face_visible"] = [MIN_FACE_VISIBLE, None]
     return out
@@ -142,8 +150,14 @@ _FAULTS = {
     ),
     "head_covering": (
         "head_covering",
-        "a hat or head covering was found (hair texture {v:.2f}, at least {lo}); remove it, or "
+        "a hat or head covering was found (smooth material above the forehead: texture {v:.2f}, "
+        "hair reads at least {lo}, with a straight edge across the forehead); remove it, or "
         "declare a religious or medical covering (head_covering=religious|medical)",
+    ),
+    "covering_edge": (
+        "head_covering",
+        "a hat or head covering was found (a straight edge across the forehead: {v:.2f}, at "
+        "most {hi}); remove it, or declare a religious or medical covering",
     ),
     "face_visible": (
         "head_covering",
@@ -155,7 +169,11 @@ _FAULTS = {
         "the face is blurred (sharpness {v:.2f}, at least {lo}); hold the camera still and focus "
         "on the face",
     ),
-    "luminance": ("too_dark", ""),  # the direction decides: see _luminance
+    "highlights": (
+        "too_dark",
+        "the face is too dark (its brightest skin reads {v:.0f} of 255, at least {lo:.0f}); use "
+        "more light",
+    ),
     "clipped": (
         "overexposed",
         "the face is over-exposed ({v:.0%} of it is pure white, at most {hi:.0%}); use less "
@@ -174,21 +192,11 @@ _FAULTS = {
 }
 
 #: Not judged on a blurred face (texture measurements).
-TEXTURE_COMPONENTS = ("eyeglasses", "head_covering")
+TEXTURE_COMPONENTS = ("eyeglasses", "head_covering", "covering_edge")
 
 
-def _luminance(value: float) -> Reason:
-    if value < MIN_LUMINANCE:
-        return Reason(
-            "too_dark",
-            f"the face is too dark (mean luminance {value:.0f} of 255, at least "
-            f"{MIN_LUMINANCE:.0f}); use more light",
-        )
-    return Reason(
-        "overexposed",
-        f"the face is over-exposed (mean luminance {value:.0f} of 255, at most "
-        f"{MAX_LUMINANCE:.0f}); use less light or exposure",
-    )
+#: Readings judged only together: a fault needs the partner out of its band as well.
+PARTNERS = {"head_covering": "covering_edge", "covering_edge": "head_covering"}
 
 
 def judge(
@@ -198,9 +206,13 @@ def judge(
     report: dict[str, dict] = {}
     reasons: list[Reason] = []
     blurry = components["sharpness"] < MIN_SHARPNESS
-    for name, band in bands(fmt, declared).items():
+    judged = bands(fmt, declared)
+    for name, band in judged.items():
         value = components[name]
         ok = _inside(value, band)
+        partner = PARTNERS.get(name)
+        if partner in judged and _inside(components[partner], judged[partner]):
+            ok = True  # one of the pair says "no covering"
         skipped = blurry and name in TEXTURE_COMPONENTS
         report[name] = {
             "value": round(value, 4),
@@ -209,9 +221,6 @@ def judge(
             **({"judged": False} if skipped else {}),
         }
         if ok or skipped:
-            continue
-        if name == "luminance":
-            reasons.append(_luminance(value))
             continue
         code, template = _FAULTS[name]
         reasons.append(Reason(code, template.format(v=value, lo=band[0], hi=band[1])))

@@ -15,12 +15,18 @@ band holds for a 40 px and a 400 px face. Every method is plain image arithmetic
 * ``eye_tint``: eye-region brightness / cheek brightness (tinted lenses darken the eyes).
 * ``head_covering``: texture of the band above the mesh's forehead top (hair) over the face's
   texture, both as Laplacian spread at 64 px IPD; smooth fabric there reads far below hair.
+* ``covering_edge``: the largest jump of the row means from above the forehead top down to the
+  brows, over the face's intensity spread: a brim or a scarf's edge is a straight line across
+  the forehead, a hairline is ragged. A covering needs both (smooth above, straight edge).
 * ``face_visible``: with a declared covering, the brightness of the top of the forehead and
   the two face edges relative to the cheeks (a covering over the hairline or the cheeks is far
   darker or lighter than skin), the smallest of the three.
 * ``sharpness``: Laplacian spread / intensity spread inside the face at 64 px IPD (OFIQ
   "sharpness" is a learned model over similar filter responses; this is its simple core).
-* ``luminance``: mean face luminance, 0–255 (OFIQ "luminance mean").
+* ``luminance``: mean face luminance, 0–255 (OFIQ "luminance mean"); reported, not judged:
+  a well-exposed dark-skinned face reads a low mean, so under-exposure is judged on
+* ``highlights``: the 95th percentile of face luminance (the brightest skin: forehead, nose),
+  which under-exposure pulls down whatever the skin tone.
 * ``clipped``: share of face pixels at ≥ 250 (over-exposure; OFIQ "over-exposure prevention").
 * ``dynamic_range``: 5th to 95th percentile of face luminance (OFIQ "dynamic range").
 * ``uniformity``: darker face half's mean / brighter half's mean, split at the eye midpoint
@@ -43,6 +49,7 @@ FOREHEAD_TOP = 10
 NOSE_BRIDGE = 6  # between the eyes, below the brows
 BROWS = (55, 285)  # inner ends of the brows
 BROW_OUTER = (70, 300)
+BROWS_TOP = (105, 334)
 CHEEK_POINTS = (50, 280)
 FACE_EDGES = (234, 454)
 INNER_CORNERS = (RIGHT_EYE[1], LEFT_EYE[1])
@@ -118,13 +125,21 @@ def eyewear(gray: np.ndarray, lm: Landmarks, face_std: float, scale: float) -> d
     }
 
 
-def covering(gray: np.ndarray, lm: Landmarks, face_texture: float, scale: float) -> dict:
+def covering(
+    gray: np.ndarray, lm: Landmarks, face_texture: float, face_std: float, scale: float
+) -> dict:
     pts = lm.points[:, :2]
     fh = lm.face_height
     top = pts[FOREHEAD_TOP]
     x0, x1 = int(pts[BROW_OUTER[0], 0]), int(pts[BROW_OUTER[1], 0])
     band = _scaled(gray, (x0, int(top[1] - 0.12 * fh), x1, int(top[1])), scale)
     texture = float(cv2.Laplacian(band, cv2.CV_32F).std()) if band.size > 1 else 0.0
+    # A covering's lower edge runs straight across the forehead: the mean of each row, from
+    # above the forehead top down to the brows, jumps there (a hairline is ragged: it does not).
+    brows = min(pts[BROWS_TOP[0], 1], pts[BROWS_TOP[1], 1])
+    strip = _scaled(gray, (x0, int(top[1] - 0.12 * fh), x1, int(brows - 0.01 * fh)), scale)
+    rows = cv2.GaussianBlur(strip, (0, 0), 1.0).mean(axis=1) if strip.size > 4 else np.zeros(3)
+    edge = float(np.abs(rows[2:] - rows[:-2]).max()) / max(face_std, 1.0) if rows.size > 2 else 0.0
     eye_w = float(np.linalg.norm(lm.eyes[0] - lm.eyes[1])) / 2
     cheeks = float(np.mean([_patch_mean(gray, pts[i], 0.25 * eye_w) for i in CHEEK_POINTS]))
     forehead = _patch_mean(gray, top + np.array([0.0, 0.05 * fh]), 0.04 * fh)
@@ -141,6 +156,7 @@ def covering(gray: np.ndarray, lm: Landmarks, face_texture: float, scale: float)
 
     return {
         "head_covering": texture / max(face_texture, 1e-3),
+        "covering_edge": edge,
         "face_visible": min(likeness(forehead), *(likeness(e) for e in edges)),
     }
 
@@ -171,9 +187,10 @@ def measure(rgb: np.ndarray, lm: Landmarks) -> dict[str, float]:
         **expression(lm),
         "eyes_open": eyes_open(lm),
         **eyewear(gray, lm, face_std, scale),
-        **covering(gray, lm, face_texture, scale),
+        **covering(gray, lm, face_texture, face_std, scale),
         "sharpness": face_texture / max(face_std, 1.0),
         "luminance": float(face.mean()),
+        "highlights": float(p95),
         "clipped": float((face >= CLIPPED).mean()),
         "dynamic_range": float(p95 - p5),
         "uniformity": min(means) / max(max(means), 1.0) if len(means) == 2 else 1.0,

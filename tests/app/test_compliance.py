@@ -46,10 +46,8 @@ def test_the_untouched_portrait_passes_us(astronaut) -> None:
 CROSSINGS = [
     ("eyes_open", compliance.MIN_EYES_OPEN - 0.01, "us", "eyes_closed"),
     ("eyeglasses", compliance.MAX_EYEGLASSES + 0.1, "us", "eyeglasses"),
-    ("head_covering", compliance.MIN_HAIR_TEXTURE - 0.1, "us", "head_covering"),
     ("sharpness", compliance.MIN_SHARPNESS - 0.01, "us", "blurry"),
-    ("luminance", compliance.MIN_LUMINANCE - 1, "us", "too_dark"),
-    ("luminance", compliance.MAX_LUMINANCE + 1, "us", "overexposed"),
+    ("highlights", compliance.MIN_HIGHLIGHTS - 1, "us", "too_dark"),
     ("clipped", compliance.MAX_CLIPPED + 0.01, "us", "overexposed"),
     ("dynamic_range", compliance.MIN_DYNAMIC_RANGE - 1, "us", "low_contrast"),
     ("uniformity", compliance.MIN_UNIFORMITY - 0.01, "us", "uneven_lighting"),
@@ -79,22 +77,37 @@ def test_a_smile_alone_or_an_open_mouth_alone_is_not_neutral_for_eu(astronaut) -
     assert codes({**neutral, "smile": 0.5}, "us") == []  # a natural smile: allowed
 
 
+def test_a_covering_needs_smooth_material_and_a_straight_edge(astronaut) -> None:
+    smooth = {**astronaut, "head_covering": compliance.MIN_HAIR_TEXTURE - 0.1}
+    straight = {**astronaut, "covering_edge": compliance.MAX_COVERING_EDGE + 0.1}
+    assert codes(smooth) == [] and codes(straight) == []  # smooth hair / a clean hairline
+    both = {**smooth, "covering_edge": straight["covering_edge"]}
+    assert codes(both) == ["head_covering"]
+    assert codes(both, "eu") == ["expression_not_neutral", "head_covering"]
+
+
 def test_a_declared_covering_replaces_the_covering_check(astronaut) -> None:
-    covered = {**astronaut, "head_covering": 0.1}
+    covered = {**astronaut, "head_covering": 0.1, "covering_edge": 0.9}
     assert codes(covered, "us", "religious") == []
     hidden = {**covered, "face_visible": compliance.MIN_FACE_VISIBLE - 0.01}
     assert codes(hidden, "us", "religious") == ["head_covering"]
 
 
 def test_texture_readings_are_not_judged_on_a_blurred_face(astronaut) -> None:
-    blurred = {**astronaut, "sharpness": 0.05, "eyeglasses": 3.0, "head_covering": 0.1}
+    blurred = {
+        **astronaut,
+        "sharpness": 0.05,
+        "eyeglasses": 3.0,
+        "head_covering": 0.1,
+        "covering_edge": 0.9,
+    }
     report, reasons = compliance.judge(blurred, FORMATS["us"], None)
     assert [r.code for r in reasons] == ["blurry"]
     assert report["eyeglasses"]["judged"] is False
 
 
 def test_reasons_come_most_important_first_one_per_code(astronaut) -> None:
-    bad = {**astronaut, "uniformity": 0.1, "eyeglasses": 3.0, "luminance": 20.0, "eyes_open": 0.0}
+    bad = {**astronaut, "uniformity": 0.1, "eyeglasses": 3.0, "highlights": 20.0, "eyes_open": 0.0}
     assert codes(bad) == ["eyes_closed", "eyeglasses", "too_dark", "uneven_lighting"]
 
 
