@@ -20,6 +20,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from common.paths import APP_DIR
 from tests.support.api_calls import assert_error, post_photo
+from tests.support.lens_faults import glare, tint
 from tests.support.photos import image_bytes, load_test_image
 
 MODELS = APP_DIR / "models"
@@ -138,15 +139,6 @@ def paint_eyes(image: Image.Image, paint) -> Image.Image:
         r = int(0.45 * half)
         paint(pixels[y - r // 2 : y + r // 2, x - r : x + r])
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def tint(region: np.ndarray) -> None:
-    region *= 0.25
-
-
-def glare(region: np.ndarray) -> None:
-    h, w = region.shape[:2]
-    region[: h // 2, w // 4 : w // 2] = 255
 
 
 @pytest.mark.parametrize(("paint", "code"), [(tint, "tinted_glasses"), (glare, "glare_on_glasses")])

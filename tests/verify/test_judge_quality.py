@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.lens_faults import glare, tint
 from verify.face_measure import mesh
 from verify.photo_analysis import analyse, detect_faces
 
@@ -112,15 +113,6 @@ def paint_eyes(image: np.ndarray, paint) -> np.ndarray:
         r = int(0.5 * np.linalg.norm(points[outer] - points[inner]))
         paint(out[cy - r // 2 : cy + r // 2, cx - r : cx + r])
     return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def tint(region: np.ndarray) -> None:
-    region *= 0.25
-
-
-def glare(region: np.ndarray) -> None:
-    h, w = region.shape[:2]
-    region[: h // 2, w // 4 : w // 2] = 255
 
 
 @pytest.mark.parametrize(("paint", "needle"), [(tint, "tinted lenses"), (glare, "glare")])
