@@ -111,7 +111,11 @@ TFLITE_MODELS: dict[str, TfliteSpec] = {
     )
 }
 #: The ones the app itself loads (and the bundle ships); the detector is verify's judge only.
-APP_TFLITE = ("face_landmark.tflite", "selfie_segmentation.tflite")
+APP_TFLITE = (
+    "face_landmark.tflite",
+    "selfie_segmentation.tflite",
+    "face_detection_short_range.tflite",
+)
 
 
 class ModelError(RuntimeError):

@@ -52,7 +52,7 @@ from app.dev_resources import BENCH_APP_ENV, ensure_app_resources, serve_bundle 
 from common.contracts import SANDBOX_AWS_ENV  # noqa: E402
 from sandbox.moto_server import free_port, start_threaded_moto  # noqa: E402
 
-PHOTO = ROOT / "test_images" / "grace_hopper.jpg"
+PHOTO = ROOT / "test_images" / "astronaut.jpg"
 GOAL_WORKER_MB = 600
 
 

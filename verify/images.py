@@ -23,6 +23,8 @@ class SampleImage:
     formats: tuple[str, ...]
     expected_status: int
     expected_code: str | None
+    head_covering: str | None = None  # a declared religious/medical covering (portraits)
+    refusals: tuple[tuple[str, str], ...] = ()  # (format, 422 code) where a rule is broken
 
     @property
     def stem(self) -> str:
@@ -72,7 +74,31 @@ def load_manifest(images_dir: Path) -> list[SampleImage]:
         formats = entry.get("formats") or ("us", "eu")
         if isinstance(formats, str):
             formats = (formats,)
-        samples.append(SampleImage(file, path, kind, tuple(formats), status, code))
+        refusals = entry.get("refusals") or {}
+        covering = entry.get("head_covering")
+        if not isinstance(refusals, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in refusals.items()
+        ):
+            raise ManifestError(
+                f"{manifest} entry {index}: refusals must map format -> error code, "
+                f"got {refusals!r}"
+            )
+        if covering is not None and not isinstance(covering, str):
+            raise ManifestError(
+                f"{manifest} entry {index}: head_covering must be a string, got {covering!r}"
+            )
+        samples.append(
+            SampleImage(
+                file,
+                path,
+                kind,
+                tuple(formats),
+                status,
+                code,
+                head_covering=covering,
+                refusals=tuple(sorted(refusals.items())),
+            )
+        )
     if not any(s.kind == "portrait" for s in samples):
         raise ManifestError(f"{manifest} lists no portrait; the photo checks need at least one")
     return samples

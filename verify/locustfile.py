@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:  # locust puts only this file's folder on sys.path
 
 from verify.load_shape import phase_at  # noqa: E402
 
-PHOTO_PATH = Path(os.environ.get("LOAD_PHOTO", ROOT / "test_images" / "grace_hopper.jpg"))
+PHOTO_PATH = Path(os.environ.get("LOAD_PHOTO", ROOT / "test_images" / "astronaut.jpg"))
 WAIT_S = tuple(float(v) for v in os.environ.get("LOAD_WAIT_S", "1,2").split(","))
 
 

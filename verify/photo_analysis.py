@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from verify.face_measure import BESIDE_MAX, RULES, beside_head_share, measure
+from verify.face_measure import BESIDE_MAX, RULES, beside_head_share, measure, mesh
+from verify.face_quality import judge as judge_quality
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 FORMAT_SIZES = {name: rule["size"] for name, rule in RULES.items()}  # (width, height)
@@ -78,6 +79,7 @@ class PhotoVerdict:
     face_std: float | None
     problems: list[str] = field(default_factory=list)
     geometry: dict | None = None  # crown/eye/chin rows and the format's bands (report overlays)
+    quality: dict | None = None  # the judge's appearance/quality readings (verify.face_quality)
 
     @property
     def ok(self) -> bool:
@@ -89,8 +91,12 @@ class PhotoVerdict:
         return data
 
 
-def analyse(data: bytes, fmt: str) -> PhotoVerdict:
-    """Everything the ml check asserts about one returned photo, as a list of problems."""
+def analyse(data: bytes, fmt: str, declared_covering: bool = False) -> PhotoVerdict:
+    """Everything the ml check asserts about one returned photo, as a list of problems.
+
+    ``declared_covering``: the upload declared a religious/medical head covering, which the
+    format then allows (the judge still checks everything else).
+    """
     image = decode(data)
     if image is None:
         return PhotoVerdict(0, 0, [], {}, None, ["the body is not a decodable image"])
@@ -139,7 +145,20 @@ def analyse(data: bytes, fmt: str) -> PhotoVerdict:
             f"got {h / height:.0%}"
         )
     judge_geometry(image, verdict.faces[0], fmt, verdict)
+    judge_appearance(image, verdict.faces[0], fmt, declared_covering, verdict)
     return verdict
+
+
+def judge_appearance(
+    image: np.ndarray, box, fmt: str, declared_covering: bool, verdict: PhotoVerdict
+) -> None:
+    """Expression, eyes, eyewear, head covering, sharpness, exposure, lighting (face_quality)."""
+    points = mesh(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), box)
+    if points is None:
+        return  # judge_geometry has already said the mesh found no face
+    reading = judge_quality(image, points, box, fmt, declared_covering)
+    verdict.quality = reading.values
+    verdict.problems.extend(reading.problems)
 
 
 def judge_geometry(image: np.ndarray, box, fmt: str, verdict: PhotoVerdict) -> None:

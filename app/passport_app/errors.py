@@ -1,6 +1,8 @@
 """The one JSON error shape every failure uses: {"error": {"code", "message"}}.
 
-Clients and the verify package branch on ``code``; ``message`` is for people. Unexpected
+Clients and the verify package branch on ``code``; ``message`` is for people. A photo refused
+for several things at once also lists them all, most important first (the top-level code is
+the first): {"error": {"code", "message", "reasons": [{"code", "message"}, ...]}}. Unexpected
 exceptions become ``internal_error`` (logged with a traceback) so a client never sees an HTML
 page or a stack trace.
 """
@@ -20,13 +22,20 @@ class ApiError(Exception):
     """A client-visible failure with a stable machine-readable code."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, retry_after: int | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        reasons: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.reasons = reasons
 
 
 #: Longest piece of client input an error message may quote (errors say what, not where).
@@ -39,9 +48,16 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def error_response(
-    status: int, code: str, message: str, retry_after: int | None = None
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    reasons: list[dict[str, str]] | None = None,
 ) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+    body: dict = {"code": code, "message": message}
+    if reasons:
+        body["reasons"] = reasons
+    response = jsonify({"error": body})
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(max(1, int(retry_after)))
@@ -108,7 +124,7 @@ def rate_limit_retry_after() -> int:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.reasons)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response:

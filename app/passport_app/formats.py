@@ -13,9 +13,9 @@ compositing and refused if it is out of the rule (pipeline.py); nothing here is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from .errors import ApiError
+from .errors import ApiError, excerpt
 
 #: Beyond 4x the upscaled photo is visibly soft and would be refused by a passport office.
 MAX_UPSCALE = 4.0
@@ -24,6 +24,65 @@ PX_PER_MM = 300 / 25.4
 #: Never put the crown closer than this (fraction of the height) to the top edge.
 MIN_CROWN_MARGIN = 0.03
 INCH = 25.4
+
+
+#: ``Appearance.expression`` values.
+NATURAL_SMILE_ALLOWED = "neutral_or_natural_smile"
+MOUTH_CLOSED = "neutral_mouth_closed"
+#: ``Appearance.eyeglasses`` values.
+NO_EYEGLASSES = "not_allowed"
+CLEAR_EYEGLASSES = "allowed_if_eyes_visible"  # never tinted, never with glare
+#: Head coverings a request may declare (``head_covering`` form field).
+DECLARED_COVERINGS = ("religious", "medical")
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """What the face must look like for a format, beyond geometry, each rule with its source."""
+
+    expression: str  # NATURAL_SMILE_ALLOWED | MOUTH_CLOSED
+    eyeglasses: str  # NO_EYEGLASSES | CLEAR_EYEGLASSES
+    #: Head coverings: never, except a declared religious or medical one that leaves the face
+    #: from hairline to chin and both face edges visible; the statement the applicant must add.
+    covering_statement: dict[str, str]
+    sources: dict[str, str]  # rule -> the official page it is taken from
+
+    def rules(self) -> dict[str, str]:
+        """What X-Passport-Compliance reports as the format's appearance rules."""
+        return {
+            "expression": self.expression,
+            "eyeglasses": self.eyeglasses,
+            "head_covering": "declared_" + "_or_".join(DECLARED_COVERINGS) + "_only",
+        }
+
+
+ICAO_9303_P3 = "https://www.icao.int/publications/Documents/9303_p3_cons_en.pdf"
+US_PHOTOS = "https://travel.state.gov/content/travel/en/passports/how-apply/photos.html"
+UK_PHOTOS = "https://www.gov.uk/photos-for-passports"
+CA_PHOTOS = (
+    "https://www.canada.ca/en/immigration-refugees-citizenship/services/"
+    "canadian-passports/photos.html"
+)
+
+# ICAO Doc 9303 Part 3 (and ISO/IEC 19794-5 / 39794-5, which it follows): neutral expression,
+# both eyes open, mouth closed; glasses only if the eyes are clearly visible, no tinted lenses,
+# no glare, frames not across the eyes; head coverings only for religious (or medical) reasons
+# with the face from the bottom of the chin to the top of the forehead and both edges visible.
+NEUTRAL_MOUTH_CLOSED = Appearance(
+    expression=MOUTH_CLOSED,
+    eyeglasses=CLEAR_EYEGLASSES,
+    covering_statement={
+        "religious": (
+            "a declaration that the head covering is worn for religious reasons, when the "
+            "issuing office asks for one"
+        ),
+        "medical": (
+            "a declaration (a doctor's note) that the head covering is worn for medical "
+            "reasons, when the issuing office asks for one"
+        ),
+    },
+    sources={"expression": ICAO_9303_P3, "eyeglasses": ICAO_9303_P3, "head_covering": ICAO_9303_P3},
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +97,7 @@ class PhotoFormat:
     crown_margin: float  # top edge to crown / height, used when there is no eye rule
     source: str  # the official page / document the figures come from
     eyes_mm: tuple[float, float] | None = None  # eye line above the bottom edge, if ruled
+    appearance: Appearance = field(default_factory=lambda: NEUTRAL_MOUTH_CLOSED)
 
     @property
     def head_range(self) -> tuple[float, float]:
@@ -83,7 +143,27 @@ FORMATS: dict[str, PhotoFormat] = {
         head_mm=(1 * INCH, 1.375 * INCH),
         eyes_mm=(1.125 * INCH, 1.375 * INCH),
         crown_margin=0.09,
-        source="https://travel.state.gov/content/travel/en/passports/how-apply/photos.html",
+        source=US_PHOTOS,
+        # travel.state.gov "Photo Requirements": "a neutral facial expression or a natural
+        # smile, with both eyes open"; eyeglasses not allowed since 1 Nov 2016 (only with a
+        # doctor's signed statement, not offered here); hats and head coverings only for
+        # religious or medical reasons with a signed statement, never obscuring the hairline
+        # or casting shadows on the face.
+        appearance=Appearance(
+            expression=NATURAL_SMILE_ALLOWED,
+            eyeglasses=NO_EYEGLASSES,
+            covering_statement={
+                "religious": (
+                    "a signed statement that the head covering in the photo is part of "
+                    "recognized, traditional religious attire worn continuously in public"
+                ),
+                "medical": (
+                    "a signed doctor's statement that the head covering in the photo is used "
+                    "daily for medical purposes"
+                ),
+            },
+            sources={"expression": US_PHOTOS, "eyeglasses": US_PHOTOS, "head_covering": US_PHOTOS},
+        ),
     ),
     # ICAO Doc 9303 Part 3 (portrait guidance, after ISO/IEC 19794-5) as applied in the Schengen
     # area / EU: 35x45 mm; chin to crown 70-80 % of the photo height = 32-36 mm.
@@ -96,7 +176,8 @@ FORMATS: dict[str, PhotoFormat] = {
         height_mm=45,
         head_mm=(32, 36),
         crown_margin=4 / 45,
-        source="https://www.icao.int/publications/Documents/9303_p3_cons_en.pdf",
+        source=ICAO_9303_P3,
+        appearance=NEUTRAL_MOUTH_CLOSED,
     ),
     # gov.uk "Photos for passports": 45 mm high by 35 mm wide; the head from the crown to the
     # chin between 29 mm and 34 mm high.
@@ -109,7 +190,14 @@ FORMATS: dict[str, PhotoFormat] = {
         height_mm=45,
         head_mm=(29, 34),
         crown_margin=5 / 45,
-        source="https://www.gov.uk/photos-for-passports",
+        source=UK_PHOTOS,
+        # gov.uk "Photos for passports": a plain expression with the mouth closed; no
+        # sunglasses or tinted glasses, other glasses only without glare or reflection with the
+        # eyes visible; no head covering unless for religious or medical reasons.
+        appearance=replace(
+            NEUTRAL_MOUTH_CLOSED,
+            sources={"expression": UK_PHOTOS, "eyeglasses": UK_PHOTOS, "head_covering": UK_PHOTOS},
+        ),
     ),
     # canada.ca "Passport photos": 50 mm wide x 70 mm high; face height between 31 mm and
     # 36 mm from chin to crown of head (natural top of head).
@@ -122,9 +210,14 @@ FORMATS: dict[str, PhotoFormat] = {
         height_mm=70,
         head_mm=(31, 36),
         crown_margin=0.16,
-        source=(
-            "https://www.canada.ca/en/immigration-refugees-citizenship/services/"
-            "canadian-passports/photos.html"
+        source=CA_PHOTOS,
+        # canada.ca "Passport photos": a neutral facial expression (eyes open, mouth closed, no
+        # smiling); glasses only if the eyes are clearly visible with no glare, never tinted;
+        # hats and head coverings only if worn daily for religious or medical reasons, the full
+        # face clearly visible and no shadows on it.
+        appearance=replace(
+            NEUTRAL_MOUTH_CLOSED,
+            sources={"expression": CA_PHOTOS, "eyeglasses": CA_PHOTOS, "head_covering": CA_PHOTOS},
         ),
     ),
 }
@@ -207,3 +300,18 @@ def plan_crop(head: HeadGeometry, fmt: PhotoFormat) -> CropPlan:
         bottom=round(top + crop_h),
         scale=scale,
     )
+
+
+def parse_head_covering(value: str | None) -> str | None:
+    """A declared head covering (``religious`` | ``medical``), None when not declared; 400 else."""
+    name = (value or "").strip().lower()
+    if not name:
+        return None
+    if name not in DECLARED_COVERINGS:
+        raise ApiError(
+            400,
+            "invalid_head_covering",
+            f"head_covering {excerpt(value or '')!r} is not supported; allowed: "
+            f"{', '.join(DECLARED_COVERINGS)} (or leave it out)",
+        )
+    return name

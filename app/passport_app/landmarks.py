@@ -186,3 +186,8 @@ def person_mask(image: np.ndarray, models: Path) -> np.ndarray:
     outputs = _run(_interpreter(models / SEGMENTATION_FILE), small.astype(np.float32) / 255.0)
     mask = outputs[0].reshape(SEGMENTATION_SIDE, SEGMENTATION_SIDE).astype(np.float32)
     return cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def run_model(path: Path, tensor: np.ndarray) -> list[np.ndarray]:
+    """One inference of the ``.tflite`` at ``path`` (this thread's interpreter) on ``tensor``."""
+    return _run(_interpreter(path), tensor)

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from . import blazeface, compliance, quality
 from .background import BackgroundRemover, refine_alpha
+from .compliance import Reason
 from .errors import ApiError
 from .faces import FaceBox, detect_faces
 from .formats import CropPlan, HeadGeometry, PhotoFormat, plan_crop
@@ -70,13 +73,21 @@ class PassportPhoto:
     input_size: tuple[int, int]
     crown_measured: bool
     compliance: dict = field(default_factory=dict)
+    statement: str | None = None  # what the applicant must add for a declared head covering
 
     def compliance_header(self) -> str:
         return json.dumps(self.compliance, separators=(",", ":"), sort_keys=True)
 
 
-def find_single_face(image: Image.Image) -> FaceBox:
+def find_single_face(image: Image.Image, models: Path | None = None) -> FaceBox:
+    """Exactly one face: by the Haar gate, else (when it sees none) by BlazeFace.
+
+    A face the cascade misses (at the edge, half-shadowed, over-exposed) is found by the second
+    detector, so the photo is refused for what is really wrong, never as ``no_face``.
+    """
     faces = detect_faces(image)
+    if not faces and models is not None:
+        faces = [FaceBox(*box) for box in blazeface.detect(np.asarray(image), models)]
     if not faces:
         raise ApiError(
             422,
@@ -148,36 +159,59 @@ def cut_mask(mask: Image.Image, region: CropPlan, plan: CropPlan, size: tuple[in
     return render_crop(mask, box, size, fill=0, resample=Image.Resampling.BILINEAR)
 
 
-def check_pose(lm: Landmarks) -> None:
-    """422 for what no crop can fix: turned head, open mouth, closed eyes, strong tilt."""
+def pose_reasons(lm: Landmarks) -> list[Reason]:
+    """What no crop can fix: turned head, strong tilt, mouth wide open, closed eyes."""
+    reasons = []
     if abs(lm.yaw_deg) > MAX_YAW_DEG:
-        raise ApiError(
-            422,
-            "head_turned",
-            f"the head is turned about {abs(lm.yaw_deg):.0f}° (at most {MAX_YAW_DEG:.0f}° "
-            "allowed); face the camera squarely",
+        reasons.append(
+            Reason(
+                "head_turned",
+                f"the head is turned about {abs(lm.yaw_deg):.0f}° (at most {MAX_YAW_DEG:.0f}° "
+                "allowed); face the camera squarely",
+            )
         )
     if abs(lm.roll_deg) > MAX_ROLL_DEG:
-        raise ApiError(
-            422,
-            "head_tilted",
-            f"the head is tilted {abs(lm.roll_deg):.0f}° (up to {MAX_ROLL_DEG:.0f}° is levelled); "
-            "hold the head upright",
+        reasons.append(
+            Reason(
+                "head_tilted",
+                f"the head is tilted {abs(lm.roll_deg):.0f}° (up to {MAX_ROLL_DEG:.0f}° is "
+                "levelled); hold the head upright",
+            )
         )
     if lm.mouth_open > MAX_MOUTH_OPEN:
-        raise ApiError(
-            422,
-            "mouth_open",
-            f"the mouth is open (lip gap {lm.mouth_open:.2f} of the mouth width, at most "
-            f"{MAX_MOUTH_OPEN}); use a neutral expression with the mouth closed",
+        reasons.append(
+            Reason(
+                "mouth_open",
+                f"the mouth is open (lip gap {lm.mouth_open:.2f} of the mouth width, at most "
+                f"{MAX_MOUTH_OPEN}); use a neutral expression with the mouth closed",
+            )
         )
     if lm.eye_openness < MIN_EYE_OPEN:
+        reasons.append(
+            Reason(
+                "eyes_closed",
+                f"the eyes look closed (lid gap {lm.eye_openness:.2f} of the eye width, at least "
+                f"{MIN_EYE_OPEN} needed); keep both eyes open",
+            )
+        )
+    return reasons
+
+
+def refuse(reasons: list[Reason]) -> None:
+    """422 naming every reason, the most important one as the top-level code; no-op if none."""
+    reasons = compliance.ordered(reasons)
+    if reasons:
         raise ApiError(
             422,
-            "eyes_closed",
-            f"the eyes look closed (lid gap {lm.eye_openness:.2f} of the eye width, at least "
-            f"{MIN_EYE_OPEN} needed); keep both eyes open",
+            reasons[0].code,
+            reasons[0].message,
+            reasons=[r.to_dict() for r in reasons],
         )
+
+
+def check_pose(lm: Landmarks) -> None:
+    """422 for what no crop can fix: turned head, open mouth, closed eyes, strong tilt."""
+    refuse(pose_reasons(lm))
 
 
 def landmarks_for(rgb: np.ndarray, box: tuple[int, int, int, int], models) -> Landmarks:
@@ -349,20 +383,37 @@ def drop_leftovers(alpha: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     return alpha * (1.0 - cv2.GaussianBlur(grown, (0, 0), 1.5))
 
 
-def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemover) -> PassportPhoto:
+#: Refusals raised while framing that are listed with the pose and quality reasons.
+FRAMING_CODES = ("face_at_edge", "image_too_small")
+
+
+def make_passport_photo(
+    data: bytes, fmt: PhotoFormat, remover: BackgroundRemover, declared: str | None = None
+) -> PassportPhoto:
+    """The passport photo for ``fmt``; ``declared`` a religious/medical head covering, if any."""
     image = decode_upload(data)
-    face = find_single_face(image)
     models = remover.models_dir
+    face = find_single_face(image, models)
     rgb = np.asarray(image)
     lm = landmarks_for(rgb, (face.x, face.y, face.w, face.h), models)
-    check_pose(lm)
+    components = quality.measure(rgb, lm)
+    judged, reasons = compliance.judge(components, fmt, declared)
+    reasons = pose_reasons(lm) + reasons
+    if any(r.code in ("head_turned", "head_tilted") for r in reasons):
+        refuse(reasons)  # no framing for a head that cannot be levelled
     roll = lm.roll_deg
-    rgb, lm = level(rgb, lm, models)
-    upright = Image.fromarray(rgb)
-    crown = measure_crown(rgb, lm, models)
-    head = geometry(lm, crown)
-    plan = plan_crop(head, fmt)
-    check_edges(head, lm, plan, upright.size)
+    try:
+        rgb, lm = level(rgb, lm, models)
+        upright = Image.fromarray(rgb)
+        crown = measure_crown(rgb, lm, models)
+        head = geometry(lm, crown)
+        plan = plan_crop(head, fmt)
+        check_edges(head, lm, plan, upright.size)
+    except ApiError as exc:
+        if exc.status == 422 and exc.code in FRAMING_CODES:
+            refuse([*reasons, Reason(exc.code, exc.message)])
+        raise
+    refuse(reasons)
     size = (fmt.width, fmt.height)
 
     # One U²-Net pass on the crop with context; the selfie mask of the same render is the
@@ -419,6 +470,9 @@ def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemove
 
     measured = measure_output(alpha, head, plan, fmt)
     measured["roll_deg"] = round(roll, 1)
+    measured["quality"] = judged
+    measured["rules"] = fmt.appearance.rules()
+    measured["head_covering_declared"] = declared
     measured["levelled"] = abs(roll) >= LEVEL_FROM_DEG
     eye_row = (head.eye_y - plan.top) * plan.scale
     xs = (lm.points[:, 0] - plan.left) * plan.scale
@@ -456,6 +510,7 @@ def make_passport_photo(data: bytes, fmt: PhotoFormat, remover: BackgroundRemove
         input_size=(round(image.size[0] * k), round(image.size[1] * k)),
         crown_measured=crown is not None,
         compliance=measured,
+        statement=fmt.appearance.covering_statement[declared] if declared else None,
     )
 
 

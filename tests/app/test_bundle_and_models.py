@@ -28,6 +28,7 @@ EXPECTED_TOP = {
     "VERSION",
     "models/face_landmark.tflite",
     "models/selfie_segmentation.tflite",
+    "models/face_detection_short_range.tflite",
     ".platform/nginx/conf.d/upload_size.conf",
     ".platform/nginx/conf.d/header_limits.conf",
     ".platform/nginx/conf.d/elasticbeanstalk/json_errors.conf",

@@ -54,18 +54,18 @@ def test_full_gate_answers_503_busy_with_retry_after_and_health_still_answers(
     release, entered = threading.Event(), threading.Event()
     busy = hold(gate, release, entered)
     try:
-        response = post_photo(client, load_test_image("grace_hopper.jpg"), "us")
+        response = post_photo(client, load_test_image("astronaut.jpg"), "us")
         assert_error(response, 503, "busy")
         assert response.headers["Retry-After"] == str(capacity.RETRY_AFTER_S)
         assert client.get("/health").status_code == 200
     finally:
         release.set()
         busy.join(10)
-    assert post_photo(client, load_test_image("grace_hopper.jpg"), "us").status_code == 200
+    assert post_photo(client, load_test_image("astronaut.jpg"), "us").status_code == 200
 
 
 def test_large_jpeg_is_decoded_downscaled_and_the_face_box_stays_in_input_pixels(client) -> None:
-    small = load_test_image("grace_hopper.jpg")
+    small = load_test_image("astronaut.jpg")
     with Image.open(__import__("io").BytesIO(small)) as img:
         base = img.convert("RGB")
     factor = 8

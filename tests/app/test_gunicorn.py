@@ -25,13 +25,15 @@ def test_photo_over_http(served_bundle: ServedBundle) -> None:
     response = requests.post(
         f"{served_bundle.url}/api/v1/photos",
         files={"image": ("grace.jpg", load_test_image("grace_hopper.jpg"), "image/jpeg")},
-        data={"format": "eu"},
+        # Cap + glasses: the eu rules accept a declared religious covering (and clear glasses).
+        data={"format": "eu", "head_covering": "religious"},
         headers={"X-Request-Id": "gunicorn-test-1"},
         timeout=60,
     )
     assert response.status_code == 200, response.text[:300]
     assert response.headers["X-Request-Id"] == "gunicorn-test-1"
     assert response.headers["X-Passport-Format"] == "eu"
+    assert "declaration" in response.headers["X-Passport-Statement"]
     photo = open_jpeg(response.content)
     assert photo.size == (413, 531) and len(judge_faces(photo)) == 1
 

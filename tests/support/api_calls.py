@@ -8,11 +8,19 @@ from typing import Any
 PHOTOS = "/api/v1/photos"
 
 
-def post_photo(client: Any, data: bytes, fmt: str | None = None, filename: str = "photo.jpg"):
+def post_photo(
+    client: Any,
+    data: bytes,
+    fmt: str | None = None,
+    filename: str = "photo.jpg",
+    head_covering: str | None = None,
+):
     """POST an upload to /api/v1/photos as a browser form would (optionally naming a format)."""
     form = {"image": (io.BytesIO(data), filename)}
     if fmt is not None:
         form["format"] = fmt
+    if head_covering is not None:
+        form["head_covering"] = head_covering
     return client.post(PHOTOS, data=form, content_type="multipart/form-data")
 
 

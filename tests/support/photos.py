@@ -17,6 +17,22 @@ from common.paths import ROOT
 TEST_IMAGES = ROOT / "test_images"
 MANIFEST: dict[str, Any] = json.loads((TEST_IMAGES / "manifest.json").read_text())
 PORTRAITS = [i["file"] for i in MANIFEST["images"] if i["kind"] == "portrait"]
+#: (file, format, declared head covering or None) for every portrait in each of its formats.
+PORTRAIT_FORMATS = [
+    (i["file"], fmt, i.get("head_covering"))
+    for i in MANIFEST["images"]
+    if i["kind"] == "portrait"
+    for fmt in i["formats"]
+]
+#: (file, format, code) for every portrait refused in a format whose appearance rules it breaks.
+PORTRAIT_REFUSALS = [
+    (i["file"], fmt, code)
+    for i in MANIFEST["images"]
+    if i["kind"] == "portrait"
+    for fmt, code in i.get("refusals", {}).items()
+]
+#: A portrait that becomes a US photo as it is (no declaration): the default-format tests.
+US_PORTRAIT = next(f for f, fmt, declared in PORTRAIT_FORMATS if fmt == "us" and not declared)
 NO_FACES = [i["file"] for i in MANIFEST["images"] if i["kind"] == "no_face"]
 
 

@@ -60,7 +60,13 @@ def test_sample_manifest_loads_with_portraits_refusals_and_non_faces():
     assert all(
         s.expected_status == 422 and s.expected_code for s in samples if s.kind != "portrait"
     )
-    assert all(s.formats == ("us", "eu") for s in samples if s.kind == "portrait")
+    portraits = [s for s in samples if s.kind == "portrait"]
+    assert {f for s in portraits for f in s.formats} == {"us", "eu", "uk", "ca"}
+    astronaut = next(s for s in portraits if s.file == "astronaut.jpg")
+    assert astronaut.formats == ("us",)
+    assert ("eu", "expression_not_neutral") in astronaut.refusals
+    grace = next(s for s in portraits if s.file == "grace_hopper.jpg")
+    assert grace.head_covering == "religious" and ("us", "eyeglasses") in grace.refusals
 
 
 @pytest.mark.parametrize(

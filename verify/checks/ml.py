@@ -42,9 +42,11 @@ def _portrait(
 ) -> dict[str, Any]:
     """One upload in one format, judged independently; problems are full failure messages."""
     entry: dict[str, Any] = {"file": sample.file, "kind": sample.kind, "format": fmt}
-    resp = http.post(
-        PHOTOS, files={"image": (sample.file, data)}, data={"format": fmt}, timeout_s=60.0
-    )
+    form = {"format": fmt}
+    if sample.head_covering:
+        form["head_covering"] = sample.head_covering
+        entry["head_covering"] = sample.head_covering
+    resp = http.post(PHOTOS, files={"image": (sample.file, data)}, data=form, timeout_s=60.0)
     entry["status"] = resp.status_code
     if resp.status_code != 200:
         entry["problems"] = [
@@ -55,7 +57,7 @@ def _portrait(
     entry["processing_ms"] = resp.headers.get("X-Passport-Processing-Ms")
     entry["compliance"] = resp.headers.get("X-Passport-Compliance")
     entry["output"] = _save(folder, f"{sample.stem}-{fmt}.jpg", resp.content)
-    verdict = analyse(resp.content, fmt)
+    verdict = analyse(resp.content, fmt, declared_covering=bool(sample.head_covering))
     entry["verdict"] = verdict.to_dict()
     entry["problems"] = [
         f"{sample.file} ({fmt}): {issue} — check {WHERE}" for issue in verdict.problems
@@ -63,23 +65,34 @@ def _portrait(
     return entry
 
 
-def _refused(http: HttpClient, sample: SampleImage, data: bytes) -> dict[str, Any]:
+def _refused(
+    http: HttpClient,
+    sample: SampleImage,
+    data: bytes,
+    fmt: str = "us",
+    status: int | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    """One upload that must be refused: a non-face, an unfixable portrait, or a portrait in a
+    format whose appearance rules it breaks (``code`` then names that rule)."""
     resp = http.post(
-        PHOTOS, files={"image": (sample.file, data)}, data={"format": "us"}, timeout_s=60.0
+        PHOTOS, files={"image": (sample.file, data)}, data={"format": fmt}, timeout_s=60.0
     )
     problems = Problems()
+    want = code or sample.expected_code or "no_face"
     expect.api_error(
         resp,
-        sample.expected_status,
-        sample.expected_code or "no_face",
-        f"{sample.file} ({sample.kind})",
+        status or sample.expected_status,
+        want,
+        f"{sample.file} ({sample.kind}, {fmt})",
         problems,
     )
     return {
         "file": sample.file,
-        "kind": sample.kind,
+        "kind": sample.kind if code is None else "refused",
+        "format": fmt,
         "status": resp.status_code,
-        "expected_code": sample.expected_code or "no_face",
+        "expected_code": want,
         "problems": problems.items,
     }
 
@@ -87,19 +100,24 @@ def _refused(http: HttpClient, sample: SampleImage, data: bytes) -> dict[str, An
 def run(ctx: CheckContext) -> Outcome:
     samples = load_manifest(ctx.images_dir)
     folder = ctx.artifacts_dir()
-    jobs: list[tuple[SampleImage, str | None, str | None]] = []  # sample, format, saved input
+    # sample, format (None: the sample's refusal in us), rule code (a portrait refused in a
+    # format whose appearance rules it breaks), saved input
+    jobs: list[tuple[SampleImage, str | None, str | None, str | None]] = []
     for sample in samples:
         source = _save(folder, f"{sample.stem}-input{sample.path.suffix.lower()}", sample.read())
         formats = sample.formats if sample.kind == "portrait" else (None,)
-        jobs.extend((sample, fmt, source) for fmt in formats)
+        jobs.extend((sample, fmt, None, source) for fmt in formats)
+        jobs.extend((sample, fmt, code, source) for fmt, code in sample.refusals)
 
     clients = ctx.http_per_thread()
 
     def do(index: int) -> dict[str, Any]:
-        sample, fmt, source = jobs[index]
+        sample, fmt, code, source = jobs[index]
         http = clients.get()
         if fmt is None:
             return {**_refused(http, sample, sample.read()), "input": source}
+        if code is not None:
+            return {**_refused(http, sample, sample.read(), fmt, 422, code), "input": source}
         return {**_portrait(http, sample, sample.read(), fmt, folder), "input": source}
 
     try:
@@ -114,6 +132,7 @@ def run(ctx: CheckContext) -> Outcome:
     details = {"photos": photos}
     problems.raise_if_any(details)
     portraits = sum(1 for p in photos if p["kind"] == "portrait")
+    # Portraits refused in a format whose appearance rules they break count as refusals.
     return Outcome(
         f"{portraits} passport photo(s) pass independent checks; "
         f"{len(photos) - portraits} unfixable or non-face photo(s) refused with the expected code",
@@ -125,7 +144,9 @@ CHECK = Check(
     name="ml",
     run=run,
     description="portraits → in spec by an independent judge (size, one face, head %, eye line, "
-    "roll, centring, nothing beside the head); unfixable portraits and non-faces → 422",
+    "roll, centring, nothing beside the head, expression, eyes, eyewear, head covering, "
+    "sharpness, exposure, lighting); unfixable portraits, portraits breaking a format's "
+    "appearance rules and non-faces → 422",
     requires=("api_url",),
     timeout_s=240.0,
 )

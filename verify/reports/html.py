@@ -202,15 +202,28 @@ def _photo_card(report_dir: Path | None, photo: dict[str, Any]) -> str:
                 "<figcaption>no photo returned</figcaption></figure>"
             )
         borders = verdict.get("border_white") or {}
+        quality = verdict.get("quality") or {}
         facts = (
             f"faces found by the independent detector: {len(verdict.get('faces') or [])} · "
             f"white border: "
             + ", ".join(f"{k} {v:.0%}" for k, v in borders.items())
             + f" · processing {photo.get('processing_ms') or '?'} ms"
+            + (
+                f" · declared head covering: {photo['head_covering']}"
+                if photo.get("head_covering")
+                else ""
+            )
+            + (
+                " · judge's quality readings: "
+                + ", ".join(f"{k} {v:.3g}" for k, v in quality.items())
+                if quality
+                else ""
+            )
         )
     else:
         expected = photo.get("expected_code") or "no_face"
-        title = f"{photo.get('file')} ({photo.get('kind', 'no_face')})"
+        fmt = f", {photo['format']}" if photo.get("format") else ""
+        title = f"{photo.get('file')} ({photo.get('kind', 'no_face')}{fmt})"
         right = (
             f'<figure><div class="refused">refused with HTTP {photo.get("status")}</div>'
             f"<figcaption>expected 422 {escape(expected)}</figcaption></figure>"

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from ..aws import AWS_ERRORS, error_code
 from ..capacity import GATE
 from ..errors import ApiError, drain_request_body, excerpt
-from ..formats import parse_format
+from ..formats import parse_format, parse_head_covering
 from ..logs import add_log_fields
 from ..pipeline import make_passport_photo
 from ..services import services
@@ -51,6 +51,9 @@ def create_photo() -> Response:
     settings = svc.settings
     data = _read_upload(settings.max_upload_bytes, settings.max_upload_mb)
     fmt = parse_format(request.form.get("format", request.args.get("format")))
+    declared = parse_head_covering(
+        request.form.get("head_covering", request.args.get("head_covering"))
+    )
     if not svc.remover.loaded:
         raise ApiError(
             503,
@@ -58,7 +61,7 @@ def create_photo() -> Response:
             "background removal is unavailable on this instance; try again shortly",
         )
     with GATE.slot():  # back-pressure: 503 busy + Retry-After when slots and queue are full
-        photo = make_passport_photo(data, fmt, svc.remover)
+        photo = make_passport_photo(data, fmt, svc.remover, declared)
     key = new_photo_key(fmt.name)
     processing_ms = round((time.perf_counter() - started) * 1000)
     stored = False
@@ -107,6 +110,9 @@ def create_photo() -> Response:
     response.headers["X-Passport-Face-Box"] = photo.face.header()
     response.headers["X-Passport-Compliance"] = photo.compliance_header()
     response.headers["X-Passport-Processing-Ms"] = str(processing_ms)
+    if photo.statement:
+        # The applicant must send this with the photo (declared head covering).
+        response.headers["X-Passport-Statement"] = photo.statement
     response.headers["X-Passport-Photo-Key"] = key
     response.headers["Cache-Control"] = "no-store"
     return response
