@@ -44,6 +44,7 @@ from components.config import (
 )
 from verify import progress as verify_progress
 
+from .drift import drift_json, drift_status, drift_text
 from .errors import PipelineError, UsageError
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
@@ -576,6 +577,27 @@ def history(
         report_dir=report_dir,
         state_root=state_root,
     )
+
+
+@app.command(epilog=epilog())
+def drift(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    state_root: StateRoot = None,
+) -> int:
+    """Compare what the stack declares with what AWS holds; exit 1 naming each drifted
+    resource and property (the Pulumi engine: `refresh --preview-only`; changes nothing).
+
+    Example: python -m automation drift --stack prod --engine pulumi --json
+    """
+
+    def body(s: Session) -> int:
+        report = s.pipeline.engine.drift()
+        print(drift_json(stack, report) if as_json else drift_text(stack, report))
+        return int(drift_status(report).exit_code)
+
+    return _session_run("drift", stack, engine, body, as_json=as_json, state_root=state_root)
 
 
 @app.command(epilog=epilog())

@@ -25,6 +25,7 @@ from common.contracts import (
     managed_version_labels,
     version_exists_env,
 )
+from common.drift import DELETED, Drift, DriftReport
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
 from components.naming import application_name
@@ -272,6 +273,31 @@ class PulumiEngine:
         stack = self._select()
         self._call("refresh", lambda: stack.refresh(on_output=self.on_output))
 
+    def drift(self) -> DriftReport:
+        """`pulumi refresh --preview-only`: what the provider reads back that the state does not
+        hold, per resource and property; the state itself is left as it is."""
+        stack = self._select()
+        report = DriftReport()
+        seen: set[str] = set()
+
+        def on_event(event: Any) -> None:
+            outputs = getattr(event, "res_outputs_event", None)
+            meta = getattr(outputs, "metadata", None)
+            if meta is None or str(meta.type).startswith("pulumi:"):
+                return
+            urn = str(meta.urn or "")
+            if urn in seen:
+                return
+            seen.add(urn)
+            report.checked += 1
+            report.drifts.extend(refresh_drifts(meta))
+
+        self._call(
+            "refresh",
+            lambda: stack.preview_refresh(on_output=self.on_output, on_event=on_event, diff=True),
+        )
+        return report
+
     def outputs(self) -> dict[str, Any]:
         stack = self._select()
         return _plain_outputs(self._call("outputs", stack.outputs))
@@ -321,3 +347,28 @@ def _plain_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
         secret = getattr(value, "secret", False)
         plain[key] = "[secret]" if secret else getattr(value, "value", value)
     return plain
+
+
+#: Refresh steps that say the provider read something other than the state holds.
+DRIFT_OPS = frozenset({"update", "delete", "replace", "refresh", "read-discard", "discard"})
+
+
+def refresh_drifts(meta: Any) -> list[Drift]:
+    """The drifted properties of one refresh step (its metadata, `pulumi.automation.events`).
+
+    A refreshed resource that is gone is DELETED; otherwise the step's `diffs` name the
+    properties, or, when the CLI sent none, the outputs that differ between old and new.
+    """
+    op = str(getattr(meta.op, "value", meta.op))
+    if op not in DRIFT_OPS:
+        return []
+    urn = str(meta.urn or "")
+    name, typ = urn.rsplit("::", 1)[-1] or str(meta.type), str(meta.type)
+    old = dict(getattr(meta.old, "outputs", None) or {}) if meta.old else {}
+    new = dict(getattr(meta.new, "outputs", None) or {}) if meta.new else {}
+    if op in ("delete", "discard", "read-discard") or (meta.old and not meta.new):
+        return [Drift(name, typ, DELETED)]
+    diffs = list(meta.diffs or []) or sorted(
+        k for k in old.keys() | new.keys() if old.get(k) != new.get(k)
+    )
+    return [Drift(name, typ, prop, old.get(prop), new.get(prop)) for prop in diffs]

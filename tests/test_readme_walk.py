@@ -266,6 +266,7 @@ DEV_LANE = [
     ),
     Step("python -m automation history  --stack dev", then=_history_table),
     Step("python -m automation outputs  --stack dev", then=_dev_outputs),
+    Step("python -m automation drift    --stack dev", says=("no drift in dev",)),
     # The sandbox itself.
     Step("python -m sandbox up      --stack dev", says=("stack 'dev' is up in the sandbox",)),
     Step(

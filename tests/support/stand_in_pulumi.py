@@ -4,9 +4,10 @@ Put on PATH by `install_stand_in`. Every call appends one JSON line {argv, env, 
 $STAND_IN_PULUMI_LOG and answers the few calls the Automation API makes the way the real CLI
 does (pulumi 3.x): `version`; `stack select` of a missing stack fails with "no stack named 'x'
 found" (which the SDK maps to StackNotFoundError); `stack init` creates it; `config set-all`
-writes nothing here; `preview` writes a summary event to the event log; `stack output` and
-`stack export` answer the stack's outputs and state. Everything else fails like a CLI error,
-naming the call. Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
+writes nothing here; `preview` writes a summary event to the event log; `refresh
+--preview-only` writes the read-back of the resources `drifted` gave (no state changes); `stack
+output` and `stack export` answer the stack's outputs and state. Everything else fails like a
+CLI error, naming the call. Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
 
 `up` and `destroy` are answered only for a stack given a target (`deploy_to`): a live sandbox
 stack's outputs.json, standing for what AWS would hold after the real CLI ran the program. `up`
@@ -86,6 +87,8 @@ def answer(argv: list[str]) -> int:
         if log:
             Path(log).write_text(json.dumps(event) + "\n")
         return 0
+    if words[:1] == ["refresh"] and "--preview-only" in argv and stack is not None:
+        return _refresh_preview(stack, _value(argv, "--event-log"))
     if words[:2] == ["stack", "output"]:
         print(json.dumps(_state(stack).get("outputs", {}) if stack else {}))
         return 0
@@ -246,6 +249,44 @@ def _destroy(stack: str) -> int:
     _save(stack, state)
     print(f"Destroying ({stack}):\n\nResources:\n    deleted")
     return 0
+
+
+def _refresh_preview(stack: str, log: str | None) -> int:
+    """`refresh --preview-only`: one resOutputsEvent per resource the provider read back (what
+    `drifted` set: the state's outputs and AWS's), then the summary; the state is unchanged."""
+    resources = _state(stack).get("refresh", [])
+    lines = []
+    for seq, res in enumerate(resources):
+        old, new = res["state"], res.get("live")
+        changed = new is not None and old != new
+        meta = {
+            "op": "delete" if new is None else ("update" if changed else "same"),
+            "urn": f"urn:pulumi:{stack}::passport-photo-backend::{res['type']}::{res['name']}",
+            "type": res["type"],
+            "old": {"type": res["type"], "outputs": old},
+            "new": {"type": res["type"], "outputs": new} if new is not None else None,
+            "diffs": sorted(k for k in old if new is not None and old.get(k) != new.get(k)),
+        }
+        lines.append({"sequence": seq, "timestamp": 0, "resOutputsEvent": {"metadata": meta}})
+    changes: dict[str, int] = {}
+    for line in lines:
+        op = line["resOutputsEvent"]["metadata"]["op"]
+        changes[op] = changes.get(op, 0) + 1
+    lines.append(
+        {"sequence": len(lines), "timestamp": 0, "summaryEvent": {"resourceChanges": changes}}
+    )
+    if log:
+        Path(log).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(f"Previewing refresh ({stack}):\n\nResources:\n    {changes}")
+    return 0
+
+
+def drifted(folder: Path, stack: str, resources: list[dict]) -> None:
+    """What `refresh --preview-only` reads back: [{type, name, state, live}] (live None: gone)."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state["refresh"] = resources
+    path.write_text(json.dumps(state))
 
 
 def deploy_to(folder: Path, stack: str, outputs_file: Path) -> None:
