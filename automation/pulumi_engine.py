@@ -28,6 +28,7 @@ from common.contracts import (
 from common.drift import DELETED, Drift, DriftReport
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
+from components.config import PROJECT
 from components.naming import application_name
 
 from .eb_live import eb_client, live_platform
@@ -297,6 +298,12 @@ class PulumiEngine:
             lambda: stack.preview_refresh(on_output=self.on_output, on_event=on_event, diff=True),
         )
         return report
+
+    def secret_config(self, key: str) -> str:
+        """`pulumi config get` of a secret (decrypted by the stack's secrets provider)."""
+        stack = self._select()
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        return str(self._call("config get", lambda: stack.get_config(full)).value)
 
     def outputs(self) -> dict[str, Any]:
         stack = self._select()

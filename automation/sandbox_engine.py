@@ -108,6 +108,13 @@ class SandboxAdapter:
     def drift(self) -> DriftReport:
         return self._call(self.engine.drift)
 
+    def secret_config(self, key: str) -> str:
+        """The sandbox cannot decrypt Pulumi secrets (as `up` says): give it a plain value."""
+        raise UsageError(
+            f"Pulumi.{self.stack}.yaml holds {key} encrypted; the sandbox cannot decrypt Pulumi "
+            "secrets, give it a plain value for local runs"
+        )
+
     def outputs(self) -> dict[str, Any]:
         return self._call(self.engine.outputs)
 
