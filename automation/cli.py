@@ -44,7 +44,7 @@ from components.config import (
 )
 from verify import progress as verify_progress
 
-from .drift import drift_json, drift_status, drift_text
+from .drift import announce_drift, drift_json, drift_status, drift_text
 from .errors import PipelineError, UsageError
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
@@ -595,6 +595,7 @@ def drift(
     def body(s: Session) -> int:
         report = s.pipeline.engine.drift()
         print(drift_json(stack, report) if as_json else drift_text(stack, report))
+        announce_drift(s.pipeline, report)
         return int(drift_status(report).exit_code)
 
     return _session_run("drift", stack, engine, body, as_json=as_json, state_root=state_root)

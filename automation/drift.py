@@ -12,6 +12,9 @@ import json
 
 from common.drift import DriftReport
 
+from .notify import RunFacts, run_link
+from .pipeline import Pipeline
+from .records import git_context
 from .status import RunStatus
 
 
@@ -31,3 +34,24 @@ def drift_text(stack: str, report: DriftReport) -> str:
 
 def drift_json(stack: str, report: DriftReport) -> str:
     return json.dumps({"stack": stack, **report.to_dict()}, indent=2, default=str)
+
+
+def announce_drift(pipeline: Pipeline, report: DriftReport) -> bool:
+    """Drift found is a `failed` event for the team's channels (if the stack sends those)."""
+    notifier = pipeline.notifier
+    if not report.drifts or notifier is None:
+        return False
+    who = git_context(pipeline.project_dir)
+    first = "; ".join(d.line() for d in report.drifts[:3])
+    more = f" (+{len(report.drifts) - 3} more)" if len(report.drifts) > 3 else ""
+    facts = RunFacts(
+        stack=pipeline.engine.stack,
+        version=str(pipeline.safe_outputs().get("app_version") or ""),
+        commit=who["commit"],
+        actor=who["actor"],
+        outcome="drift",
+        reason=f"{len(report.drifts)} properties differ from the stack's state: {first}{more}",
+        duration_s=None,
+        link=run_link(str(pipeline.run_dir)),
+    )
+    return notifier.send("failed", facts)

@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from app.bundle import bundle_label
+from automation.drift import announce_drift
 from automation.notify import RunFacts, TeamNotifier, team_message
 from automation.pipeline import ExitCode, Pipeline, VerifyOutcome
 from automation.records import DeploymentRecord, FileRecordStore
 from automation.runconfig import RunConfig
 from automation.status import RecordStatus
 from automation.wiring import build_pipeline, team_notifier
+from common.drift import Drift, DriftReport
 from components.config import StackConfigError, parse_stack_config
 from components.config.rules_notifications import NOTIFY_EVENTS
 from tests.support.notification_sink import Sink, notification_sink
@@ -233,3 +235,17 @@ def test_an_encrypted_list_the_engine_cannot_decrypt_turns_notifications_off(
     with caplog.at_level(logging.WARNING):
         assert notifier.send("failed", facts) is False
     assert "the sandbox cannot decrypt Pulumi secrets" in caplog.text
+
+
+def test_drift_found_is_a_failed_event_naming_what_drifted(tmp_path: Path, sink: Sink) -> None:
+    notifier = TeamNotifier(["failed"], lambda: [sink.url()])
+    pipeline, _ = pipeline_for(tmp_path, [PASSED], notifier)
+    drift = Drift("artifacts", "aws:s3/bucketVersioning:BucketVersioning", "status", "A", "B")
+    assert announce_drift(pipeline, DriftReport(drifts=[drift], checked=4))
+    assert not announce_drift(pipeline, DriftReport(checked=4))  # none: nothing sent
+    (message,) = sink.messages()
+    assert message["title"] == "❌ staging: drift"
+    assert message["message"].splitlines()[0] == (
+        "drift: 1 properties differ from the stack's state: artifacts "
+        "(aws:s3/bucketVersioning:BucketVersioning): status: declared 'A', found 'B'"
+    )
