@@ -637,6 +637,7 @@ def metrics(
 
     Example: python -m automation metrics --stack staging --since 30d --json
     """
+
     def body(s: Session) -> int:
         data = delivery_data(s.pipeline, since=since, min_samples=min_samples)
         write_delivery(s.pipeline.report_root, stack, data)
