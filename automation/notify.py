@@ -21,12 +21,13 @@ from typing import Any
 import apprise
 
 from components.config.rules_notifications import NOTIFY_EVENTS
+from components.dashboard import DEPLOYMENTS_NAMESPACE
 from verify.aws import make_client
 
 from .errors import PipelineError
 from .status import RunStatus
 
-NAMESPACE = "PassportPhoto/Deployments"
+NAMESPACE = DEPLOYMENTS_NAMESPACE  # the dashboard (components/dashboard.py) shows them
 log = logging.getLogger("automation.notify")
 
 

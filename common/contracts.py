@@ -41,6 +41,8 @@ OUTPUTS: Final = MappingProxyType(
         # The environment's CNAME: the DNS record to point publicBaseUrl's host at (with a
         # certificate, api_url is https://<that host>, the name the certificate is for).
         "eb_cname": str,
+        # The stack's CloudWatch dashboard (traffic next to deployments) in the AWS console.
+        "dashboard_url": str,
     }
 )
 
@@ -114,6 +116,7 @@ class ResourceType:
     IAM_ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     SNS_TOPIC: Final = "aws:sns/topic:Topic"
     CLOUDWATCH_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    CLOUDWATCH_DASHBOARD: Final = "aws:cloudwatch/dashboard:Dashboard"
     LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
     LOG_METRIC_FILTER: Final = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
     SES_CONFIGURATION_SET: Final = "aws:ses/configurationSet:ConfigurationSet"

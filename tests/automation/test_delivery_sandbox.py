@@ -9,6 +9,7 @@ then `automation metrics` prints the figures those runs imply, and the run index
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,10 +23,12 @@ from automation.records import FileRecordStore
 from automation.status import RecordKind, RecordStatus
 from automation.wiring import build_pipeline
 from components.config.rules_notifications import NOTIFY_EVENTS
+from components.dashboard import DEPLOYMENTS_NAMESPACE
 from sandbox.app_variants import build_variant
 from tests.automation.test_pipeline_sandbox import QUICK_VERIFY, photo_endpoint_fails
 from tests.support.cli_runner import run_module
 from tests.support.notification_sink import Sink, notification_sink
+from verify.aws import make_client
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +148,31 @@ def test_the_run_index_shows_the_figures(runs: dict[str, Any], state_root: Path)
     assert "time to restore (median)" in text and "1 restored, 0 not yet" in text
     assert "Pipeline health: 1 of 2 runs succeeded (50 %)" in text
     assert "Per week" in text
+
+
+def test_the_dashboard_is_realised_and_shows_the_runs_deployment_metrics(
+    runs: dict[str, Any], state_root: Path
+) -> None:
+    engine = build_pipeline(STACK, "sandbox", state_root=state_root).engine
+    outputs = engine.outputs()
+    name = outputs["dashboard_url"].rsplit("/", 1)[-1]
+    cloudwatch = make_client("cloudwatch", engine.aws_env)
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+    shown = [
+        metric
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+        if metric[0] == DEPLOYMENTS_NAMESPACE
+    ]
+    assert len(shown) == 3
+    for namespace, metric, *dims in shown:  # each has the two runs' data points in moto
+        stats = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": dims[0], "Value": dims[1]}],
+            StartTime=runs["good"].started_at - 60,
+            EndTime=time.time() + 60,
+            Period=3600,
+            Statistics=["SampleCount"],
+        )
+        assert sum(p["SampleCount"] for p in stats["Datapoints"]) == 2, metric
