@@ -120,6 +120,19 @@ def _table(clients: Clients, state: Mapping[str, Any]) -> dict[str, tuple[Any, A
     }
 
 
+def environment_reader(held: Mapping[str, Any]) -> Reader:
+    """EB environments: moto has no versions or deployments, the sandbox keeps them itself
+    (sandbox.json `app`), so the version running there is compared with the one declared."""
+
+    def read(clients: Clients, state: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        app = held.get("app") or {}
+        if not app:
+            raise ResourceGone("no environment runs in the sandbox")
+        return {"version": (state.get("version"), app.get("version"))}
+
+    return read
+
+
 READERS: dict[str, Reader] = {
     ResourceType.S3_VERSIONING: _versioning,
     ResourceType.S3_VERSIONING_V2: _versioning,
@@ -133,10 +146,11 @@ READERS: dict[str, Reader] = {
 def find_drift(
     resources: Mapping[str, Mapping[str, Any]],
     clients: Clients,
-    readers: Mapping[str, Reader] | None = None,
+    held: Mapping[str, Any] | None = None,
 ) -> DriftReport:
-    """Each recorded resource with a reader, read back and compared property by property."""
-    readers = READERS if readers is None else readers
+    """Each recorded resource with a reader, read back and compared property by property;
+    `held` is the sandbox's own state (what it keeps instead of moto: the EB environment)."""
+    readers = {**READERS, ResourceType.EB_ENVIRONMENT: environment_reader(held or {})}
     report = DriftReport()
     for entry in sorted(resources.values(), key=lambda e: (e.get("type", ""), e.get("name", ""))):
         typ, name = str(entry.get("type", "")), str(entry.get("name", ""))

@@ -345,7 +345,7 @@ class SandboxEngine:
             endpoint_url=endpoint,
             credentials=SANDBOX_AWS_ENV,
         )
-        return find_drift(data["resources"], ctx.client)
+        return find_drift(data["resources"], ctx.client, held=data)
 
     def outputs(self) -> dict[str, Any]:
         data = read_json(self.paths.outputs, default=None)

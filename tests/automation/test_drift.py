@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from automation.pipeline import ExitCode
+from common.jsonfile import write_json_atomic
 from tests.automation.test_real_path import argv, automation, caller_env
 from tests.support.cli_runner import run_module
 from tests.support.sandbox_stacks import Deployed, deploy
@@ -21,6 +22,7 @@ from tests.support.stand_in_pulumi import calls, drifted, install_stand_in
 
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 TABLE = "aws:dynamodb/table:Table"
+ENVIRONMENT = "aws:elasticbeanstalk/environment:Environment"
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +124,25 @@ def test_the_pulumi_engine_reads_refresh_preview_only(tmp_path: Path) -> None:
     clean = automation(env, "drift", "--stack", "staging", timeout=120)
     assert clean.returncode == ExitCode.OK, clean.stderr
     assert "no drift in staging: 1 resources match" in clean.stdout
+
+
+@pytest.mark.slow
+def test_another_version_running_in_the_environment_is_named(
+    stack: Deployed, state_root: Path
+) -> None:
+    """EB lives in the sandbox's own state (moto has no deployments): a version deployed
+    there behind the stack's back (a console deploy) is the environment's drift."""
+    path = stack.engine.paths.sandbox
+    saved = path.read_text()
+    data = json.loads(saved)
+    declared = data["app"]["version"]
+    data["app"]["version"] = "v-from-the-console"
+    write_json_atomic(path, data)
+    try:
+        code, report = drift(state_root, "--json")
+    finally:
+        path.write_text(saved)
+    assert code == ExitCode.FAILED, report
+    (found,) = report["drifts"]
+    assert (found["type"], found["property"]) == (ENVIRONMENT, "version")
+    assert (found["declared"], found["actual"]) == (declared, "v-from-the-console")
