@@ -18,10 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import apprise
-
+from common.contracts import DEPLOYMENTS_NAMESPACE
 from components.config.rules_notifications import NOTIFY_EVENTS
-from components.dashboard import DEPLOYMENTS_NAMESPACE
 from verify.aws import make_client
 
 from .errors import PipelineError
@@ -206,6 +204,10 @@ class TeamNotifier:
         title, body = team_message(event, facts)
         title, body = _scrub(title, urls), _scrub(body, urls)
         try:
+            # lazy import: apprise costs 0.23 s at start-up of every `python -m automation`
+            # command; only a run with channels configured sends anything
+            import apprise
+
             with _quiet_apprise():
                 hub = apprise.Apprise()
                 added = sum(1 for url in urls if hub.add(url))

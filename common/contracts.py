@@ -46,6 +46,10 @@ OUTPUTS: Final = MappingProxyType(
     }
 )
 
+#: Where the pipeline puts its deployment metrics (automation/notify.py) and the stack's
+#: dashboard shows them (components/dashboard.py): per stack, dimension Stack.
+DEPLOYMENTS_NAMESPACE: Final = "PassportPhoto/Deployments"
+
 #: Path of a prebuilt source bundle for the program to deploy instead of building app/.
 BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
 #: The platform (SolutionStackName) the stack's live EB environment runs, when it has one: the

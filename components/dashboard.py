@@ -15,10 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from common.contracts import DEPLOYMENTS_NAMESPACE
 from components.monitoring import APP_NAMESPACE, EB_NAMESPACE, REJECTED_METRIC
 
-#: Where automation/notify.py puts the deployment metrics (a test ties the two).
-DEPLOYMENTS_NAMESPACE = "PassportPhoto/Deployments"
 PERIOD = 60
 
 

@@ -22,8 +22,8 @@ from automation.pipeline import ExitCode, Pipeline
 from automation.records import FileRecordStore
 from automation.status import RecordKind, RecordStatus
 from automation.wiring import build_pipeline
+from common.contracts import DEPLOYMENTS_NAMESPACE
 from components.config.rules_notifications import NOTIFY_EVENTS
-from components.dashboard import DEPLOYMENTS_NAMESPACE
 from sandbox.app_variants import build_variant
 from tests.automation.test_pipeline_sandbox import QUICK_VERIFY, photo_endpoint_fails
 from tests.support.cli_runner import run_module

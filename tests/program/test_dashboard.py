@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from automation import notify
-from components.dashboard import DEPLOYMENTS_NAMESPACE
+from common.contracts import DEPLOYMENTS_NAMESPACE
 from components.eb_settings import PUBLISHED_METRICS
 from components.monitoring import APP_NAMESPACE, REJECTED_METRIC
 from tests.support.program_graph import Graph
