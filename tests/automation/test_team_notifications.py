@@ -21,6 +21,7 @@ from app.bundle import bundle_label
 from automation.drift import announce_drift
 from automation.notify import RunFacts, TeamNotifier, team_message
 from automation.pipeline import ExitCode, Pipeline, VerifyOutcome
+from automation.pulumi_engine import PulumiEngine
 from automation.records import DeploymentRecord, FileRecordStore
 from automation.runconfig import RunConfig
 from automation.status import RecordStatus
@@ -28,8 +29,10 @@ from automation.wiring import build_pipeline, team_notifier
 from common.drift import Drift, DriftReport
 from components.config import StackConfigError, parse_stack_config
 from components.config.rules_notifications import NOTIFY_EVENTS
+from tests.automation.test_real_path import argv
 from tests.support.notification_sink import Sink, notification_sink
 from tests.support.stack_files import stack_file_config
+from tests.support.stand_in_pulumi import calls, install_stand_in, secret
 from tests.support.stub_pipeline import Engine, stub_pipeline
 
 #: Where a webhook's token sits in its URL: it must never reach a message, log or report.
@@ -249,3 +252,26 @@ def test_drift_found_is_a_failed_event_naming_what_drifted(tmp_path: Path, sink:
         "drift: 1 properties differ from the stack's state: artifacts "
         "(aws:s3/bucketVersioning:BucketVersioning): status: declared 'A', found 'B'"
     )
+
+
+def test_an_encrypted_list_is_decrypted_through_the_pulumi_cli_at_the_first_message(
+    tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stack file holds `{secure: …}`; `pulumi config get` (the recording stand-in, which
+    answers as the secrets provider would) gives the list, only when a message goes out."""
+    for key, value in install_stand_in(tmp_path, stacks=["staging"]).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "stand-in")
+    url = sink.url(secret=TOKEN)
+    secret(tmp_path, "staging", "passport-photo-backend:notifications", json.dumps([url]))
+    run_config = RunConfig(
+        "staging", {"passport-photo-backend:notifications": {"secure": "v1:encrypted"}}
+    )
+    notifier = team_notifier(run_config, PulumiEngine("staging", run_config=run_config))
+    assert notifier is not None and not calls(tmp_path)  # nothing asked yet
+    facts = RunFacts("staging", "v", "c", "a", "failed", "r", 1.0, "l")
+    assert notifier.send("failed", facts)
+    gets = [argv(c) for c in calls(tmp_path) if "get" in c["argv"]]
+    assert gets and gets[0][:3] == ["config", "get", "passport-photo-backend:notifications"]
+    (message,) = sink.messages()
+    assert message["title"] == "❌ staging: failed" and sink.received[0]["path"].endswith(TOKEN)

@@ -5,9 +5,10 @@ $STAND_IN_PULUMI_LOG and answers the few calls the Automation API makes the way 
 does (pulumi 3.x): `version`; `stack select` of a missing stack fails with "no stack named 'x'
 found" (which the SDK maps to StackNotFoundError); `stack init` creates it; `config set-all`
 writes nothing here; `preview` writes a summary event to the event log; `refresh
---preview-only` writes the read-back of the resources `drifted` gave (no state changes); `stack
-output` and `stack export` answer the stack's outputs and state. Everything else fails like a
-CLI error, naming the call. Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
+--preview-only` writes the read-back of the resources `drifted` gave (no state changes); `config
+get` answers a `secret`; `stack output` and `stack export` answer the stack's outputs and state.
+Everything else fails like a CLI error, naming the call. Stacks that exist are listed one per
+line in $STAND_IN_PULUMI_STACKS.
 
 `up` and `destroy` are answered only for a stack given a target (`deploy_to`): a live sandbox
 stack's outputs.json, standing for what AWS would hold after the real CLI ran the program. `up`
@@ -89,6 +90,12 @@ def answer(argv: list[str]) -> int:
         return 0
     if words[:1] == ["refresh"] and "--preview-only" in argv and stack is not None:
         return _refresh_preview(stack, _value(argv, "--event-log"))
+    if words[:2] == ["config", "get"] and stack is not None:
+        secrets = _state(stack).get("secrets", {})
+        if words[2] not in secrets:
+            return _fail(f"configuration key '{words[2]}' not found for stack '{stack}'")
+        print(json.dumps({"value": secrets[words[2]], "secret": True}))
+        return 0
     if words[:2] == ["stack", "output"]:
         print(json.dumps(_state(stack).get("outputs", {}) if stack else {}))
         return 0
@@ -286,6 +293,14 @@ def drifted(folder: Path, stack: str, resources: list[dict]) -> None:
     path = folder / f"state-{stack}.json"
     state = json.loads(path.read_text()) if path.exists() else {}
     state["refresh"] = resources
+    path.write_text(json.dumps(state))
+
+
+def secret(folder: Path, stack: str, key: str, value: str) -> None:
+    """A config secret `config get` answers decrypted (as the stack's secrets provider would)."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state.setdefault("secrets", {})[key] = value
     path.write_text(json.dumps(state))
 
 
