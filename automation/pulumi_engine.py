@@ -276,27 +276,29 @@ class PulumiEngine:
 
     def drift(self) -> DriftReport:
         """`pulumi refresh --preview-only`: what the provider reads back that the state does not
-        hold, per resource and property; the state itself is left as it is."""
+        hold, per resource and property; the state itself is left as it is.
+
+        Each resource's step is taken from its outputs event, or from its pre-event when the
+        CLI sent no outputs event for it (a preview may send either)."""
         stack = self._select()
-        report = DriftReport()
-        seen: set[str] = set()
+        steps: dict[str, tuple[int, Any]] = {}
 
         def on_event(event: Any) -> None:
-            outputs = getattr(event, "res_outputs_event", None)
-            meta = getattr(outputs, "metadata", None)
-            if meta is None or str(meta.type).startswith("pulumi:"):
-                return
-            urn = str(meta.urn or "")
-            if urn in seen:
-                return
-            seen.add(urn)
-            report.checked += 1
-            report.drifts.extend(refresh_drifts(meta))
+            for rank, kind in ((0, "resource_pre_event"), (1, "res_outputs_event")):
+                meta = getattr(getattr(event, kind, None), "metadata", None)
+                if meta is None or str(meta.type).startswith("pulumi:"):
+                    continue
+                urn = str(meta.urn or "")
+                if rank >= steps.get(urn, (-1, None))[0]:
+                    steps[urn] = (rank, meta)
 
         self._call(
             "refresh",
             lambda: stack.preview_refresh(on_output=self.on_output, on_event=on_event, diff=True),
         )
+        report = DriftReport(checked=len(steps))
+        for _, meta in steps.values():
+            report.drifts.extend(refresh_drifts(meta))
         return report
 
     def secret_config(self, key: str) -> str:

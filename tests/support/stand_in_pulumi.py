@@ -259,11 +259,12 @@ def _destroy(stack: str) -> int:
 
 
 def _refresh_preview(stack: str, log: str | None) -> int:
-    """`refresh --preview-only`: one resOutputsEvent per resource the provider read back (what
-    `drifted` set: the state's outputs and AWS's), then the summary; the state is unchanged."""
+    """`refresh --preview-only`: per resource `drifted` set (the state's outputs and AWS's) a
+    resourcePreEvent, and a resOutputsEvent unless it is gone; then the summary. The state is
+    unchanged."""
     resources = _state(stack).get("refresh", [])
     lines = []
-    for seq, res in enumerate(resources):
+    for res in resources:
         old, new = res["state"], res.get("live")
         changed = new is not None and old != new
         meta = {
@@ -274,11 +275,17 @@ def _refresh_preview(stack: str, log: str | None) -> int:
             "new": {"type": res["type"], "outputs": new} if new is not None else None,
             "diffs": sorted(k for k in old if new is not None and old.get(k) != new.get(k)),
         }
-        lines.append({"sequence": seq, "timestamp": 0, "resOutputsEvent": {"metadata": meta}})
+        # a pre-event for each step; an outputs event only for what still exists
+        lines.append({"sequence": 0, "timestamp": 0, "resourcePreEvent": {"metadata": meta}})
+        if new is not None:
+            lines.append({"sequence": 0, "timestamp": 0, "resOutputsEvent": {"metadata": meta}})
     changes: dict[str, int] = {}
     for line in lines:
-        op = line["resOutputsEvent"]["metadata"]["op"]
-        changes[op] = changes.get(op, 0) + 1
+        if "resourcePreEvent" in line:
+            op = line["resourcePreEvent"]["metadata"]["op"]
+            changes[op] = changes.get(op, 0) + 1
+    for seq, line in enumerate(lines):
+        line["sequence"] = seq
     lines.append(
         {"sequence": len(lines), "timestamp": 0, "summaryEvent": {"resourceChanges": changes}}
     )
