@@ -17,6 +17,8 @@ from typing import Any
 from common.aws_errors import error_code
 from common.contracts import ResourceType
 from common.drift import DELETED, Drift, DriftReport
+from sandbox.environment import NS_APP_ENV, settings_hash
+from sandbox.realise.elasticbeanstalk import served_settings
 
 #: boto3 client factory for the stack's moto: service name -> client.
 Clients = Callable[[str], Any]
@@ -120,15 +122,28 @@ def _table(clients: Clients, state: Mapping[str, Any]) -> dict[str, tuple[Any, A
     }
 
 
+#: The option settings whose edit the sandbox can see: those it runs the app with.
+SETTINGS_PROPERTY = f"settings[{NS_APP_ENV}]"
+
+
 def environment_reader(held: Mapping[str, Any]) -> Reader:
-    """EB environments: moto has no versions or deployments, the sandbox keeps them itself
-    (sandbox.json `app`), so the version running there is compared with the one declared."""
+    """EB environments: moto has no versions, deployments or option settings, the sandbox keeps
+    them itself (sandbox.json `app`): the version running there, and the environment
+    properties it runs with (their digest), are compared with what the state declares."""
 
     def read(clients: Clients, state: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         app = held.get("app") or {}
         if not app:
             raise ResourceGone("no environment runs in the sandbox")
-        return {"version": (state.get("version"), app.get("version"))}
+        declared = settings_hash(
+            served_settings(list(state.get("settings") or [])), str(held.get("aws_endpoint_url"))
+        )
+        same = declared == app.get("env_hash")
+        return {
+            "version": (state.get("version"), app.get("version")),
+            # a digest says nothing to a reader: named, without values
+            SETTINGS_PROPERTY: (None, None) if same else ("as declared", "edited"),
+        }
 
     return read
 

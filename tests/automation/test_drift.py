@@ -146,3 +146,22 @@ def test_another_version_running_in_the_environment_is_named(
     (found,) = report["drifts"]
     assert (found["type"], found["property"]) == (ENVIRONMENT, "version")
     assert (found["declared"], found["actual"]) == (declared, "v-from-the-console")
+
+
+@pytest.mark.slow
+def test_edited_environment_properties_are_named(stack: Deployed, state_root: Path) -> None:
+    """The environment properties the app runs with, as the sandbox keeps them (their digest),
+    edited behind the stack's back: named as the settings' drift, without their values."""
+    path = stack.engine.paths.sandbox
+    saved = path.read_text()
+    data = json.loads(saved)
+    data["app"]["env_hash"] = "0" * 64  # what the app would run with after a console edit
+    write_json_atomic(path, data)
+    try:
+        code, report = drift(state_root, "--json")
+    finally:
+        path.write_text(saved)
+    assert code == ExitCode.FAILED, report
+    (found,) = report["drifts"]
+    assert found["type"] == ENVIRONMENT
+    assert found["property"] == "settings[aws:elasticbeanstalk:application:environment]"
