@@ -44,7 +44,17 @@ from components.config import (
 )
 from verify import progress as verify_progress
 
+from .delivery import (
+    DEFAULT_SINCE,
+    delivery_data,
+    delivery_text,
+    parse_since,
+    refresh_delivery,
+    write_delivery,
+)
+from .drift import announce_drift, drift_json, drift_status, drift_text
 from .errors import PipelineError, UsageError
+from .fourkeys import DEFAULT_MIN_SAMPLES
 from .history import history_data, print_history
 from .pipeline import ExitCode, Pipeline, PipelineResult, publish
 from .records import ArchivedRecordStore, reap_stale
@@ -244,6 +254,12 @@ def _interrupted(session: Session | None, command: str, exc: Interrupted) -> int
     return exc.exit_code
 
 
+def _refreshed(session: Session, result: PipelineResult) -> PipelineResult:
+    """A deployment's run ends with the index page's delivery figures brought up to date."""
+    refresh_delivery(session.pipeline)
+    return result
+
+
 # -- commands ---------------------------------------------------------------------------------
 
 
@@ -271,7 +287,7 @@ def run(
         "run",
         stack,
         engine,
-        lambda s: s.pipeline.run(),
+        lambda s: _refreshed(s, s.pipeline.run()),
         as_json=as_json,
         report_dir=report_dir,
         state_root=state_root,
@@ -528,7 +544,7 @@ def promote(
             run_id=s.pipeline.run_id,
             report_root=s.pipeline.report_root.parent / from_stack,
         )
-        return s.pipeline.promote_from(source, label, fetch_only=fetch_only)
+        return _refreshed(s, s.pipeline.promote_from(source, label, fetch_only=fetch_only))
 
     return _session_run(
         "promote",
@@ -572,6 +588,68 @@ def history(
         stack,
         engine,
         body,
+        as_json=as_json,
+        report_dir=report_dir,
+        state_root=state_root,
+    )
+
+
+@app.command(epilog=epilog())
+def drift(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    as_json: Json = False,
+    state_root: StateRoot = None,
+) -> int:
+    """Compare what the stack declares with what AWS holds; exit 1 naming each drifted
+    resource and property (the Pulumi engine: `refresh --preview-only`; changes nothing).
+
+    Example: python -m automation drift --stack prod --engine pulumi --json
+    """
+
+    def body(s: Session) -> int:
+        report = s.pipeline.engine.drift()
+        print(drift_json(stack, report) if as_json else drift_text(stack, report))
+        announce_drift(s.pipeline, report)
+        return int(drift_status(report).exit_code)
+
+    return _session_run("drift", stack, engine, body, as_json=as_json, state_root=state_root)
+
+
+@app.command(epilog=epilog())
+def metrics(
+    stack: Stack,
+    engine: Engine = EngineName.sandbox,
+    since: Annotated[
+        str, typer.Option("--since", metavar="SPAN", help="the window: 48h, 30d, 12w")
+    ] = DEFAULT_SINCE,
+    min_samples: Annotated[
+        int,
+        typer.Option("--min-samples", min=1, help="records a figure needs; fewer say 'too few'"),
+    ] = DEFAULT_MIN_SAMPLES,
+    as_json: Json = False,
+    report_dir: ReportDir = None,
+    state_root: StateRoot = None,
+) -> int:
+    """The four keys (deployment frequency, lead time, change failure rate, time to restore)
+    from the deployment records, and pipeline health from the run folders; also shown on
+    reports/<stack>/index.html.
+
+    Example: python -m automation metrics --stack staging --since 30d --json
+    """
+
+    def body(s: Session) -> int:
+        data = delivery_data(s.pipeline, since=since, min_samples=min_samples)
+        write_delivery(s.pipeline.report_root, stack, data)
+        print(json.dumps(data, indent=2, default=str) if as_json else delivery_text(data))
+        return ExitCode.OK
+
+    return _session_run(
+        "metrics",
+        stack,
+        engine,
+        body,
+        before=lambda: parse_since(since) and None,  # a bad window: exit 2, nothing built
         as_json=as_json,
         report_dir=report_dir,
         state_root=state_root,

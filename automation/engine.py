@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common.changes import ChangeSummary
+from common.drift import DriftReport
 
 
 class Engine(Protocol):
@@ -53,6 +54,15 @@ class Engine(Protocol):
     def preview(self, bundle: Path | None = None) -> ChangeSummary: ...
     def up(self, bundle: Path | None = None) -> dict[str, Any]: ...
     def refresh(self) -> None: ...
+    def drift(self) -> DriftReport:
+        """What AWS holds that differs from what the stack's state declares; changes nothing."""
+        ...
+
+    def secret_config(self, key: str) -> str:
+        """A config value the stack file holds encrypted (a Pulumi secret), decrypted: for the
+        automation's own use (the team's channel URLs), never printed."""
+        ...
+
     def outputs(self) -> dict[str, Any]: ...
     def history(self) -> list[dict[str, Any]]: ...
     def destroy(self, *, honour_protection: bool = False) -> None:

@@ -196,8 +196,10 @@ class Pipeline:
         lock_poll_s: float = 5.0,
         artifacts: Callable[[dict[str, Any]], ArtifactBucket] | None = None,
         canary: CanaryPlan | None = None,
+        notifier: notify.TeamNotifier | None = None,
     ) -> None:
         self.engine = engine
+        self.notifier = notifier
         self.canary = canary
         #: The last canary-judged `up` of this pipeline (None when no canary ran).
         self.canary_outcome: CanaryOutcome | None = None
@@ -823,6 +825,7 @@ class Pipeline:
             self.guard_artifact(before, store, record.app_version, bundle)
             if store:
                 store.save(record)
+            self._announce("started", result, record)
 
             try:
                 outputs, _ = self.up(bundle)
@@ -917,8 +920,37 @@ class Pipeline:
             return self._interrupted_run(result, record, store, exc)
         finally:
             self._report_canary()
-            self._report_run(result, outputs, time.monotonic() - started)
+            duration = time.monotonic() - started
+            self._announce(notify.EVENT_OF_STATUS[result.status], result, record, duration)
+            self._report_run(result, outputs, duration)
             wait_for_teardowns()  # the check sandbox, stopped while the run went on
+
+    def _announce(
+        self,
+        event: str,
+        result: PipelineResult,
+        record: DeploymentRecord | None,
+        duration: float | None = None,
+    ) -> None:
+        """The team's channels hear `event` if the stack asks for it (never fails the run)."""
+        if self.notifier is None or event not in self.notifier.events:
+            return
+        who = (
+            {"commit": record.commit, "actor": record.actor}
+            if record
+            else git_context(self.project_dir)
+        )
+        facts = notify.RunFacts(
+            stack=self.engine.stack,
+            version=result.app_version or "",
+            commit=who["commit"],
+            actor=who["actor"],
+            outcome="started" if event == "started" else str(result.status),
+            reason=result.message if event != "started" else f"{result.command} started",
+            duration_s=duration,
+            link=notify.run_link(result.run_dir),
+        )
+        self.notifier.send(event, facts)
 
     def _interrupted_run(
         self,

@@ -25,8 +25,10 @@ from common.contracts import (
     managed_version_labels,
     version_exists_env,
 )
+from common.drift import DELETED, Drift, DriftReport
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT
+from components.config import PROJECT
 from components.naming import application_name
 
 from .eb_live import eb_client, live_platform
@@ -272,6 +274,39 @@ class PulumiEngine:
         stack = self._select()
         self._call("refresh", lambda: stack.refresh(on_output=self.on_output))
 
+    def drift(self) -> DriftReport:
+        """`pulumi refresh --preview-only`: what the provider reads back that the state does not
+        hold, per resource and property; the state itself is left as it is.
+
+        Each resource's step is taken from its outputs event, or from its pre-event when the
+        CLI sent no outputs event for it (a preview may send either)."""
+        stack = self._select()
+        steps: dict[str, tuple[int, Any]] = {}
+
+        def on_event(event: Any) -> None:
+            for rank, kind in ((0, "resource_pre_event"), (1, "res_outputs_event")):
+                meta = getattr(getattr(event, kind, None), "metadata", None)
+                if meta is None or str(meta.type).startswith("pulumi:"):
+                    continue
+                urn = str(meta.urn or "")
+                if rank >= steps.get(urn, (-1, None))[0]:
+                    steps[urn] = (rank, meta)
+
+        self._call(
+            "refresh",
+            lambda: stack.preview_refresh(on_output=self.on_output, on_event=on_event, diff=True),
+        )
+        report = DriftReport(checked=len(steps))
+        for _, meta in steps.values():
+            report.drifts.extend(refresh_drifts(meta))
+        return report
+
+    def secret_config(self, key: str) -> str:
+        """`pulumi config get` of a secret (decrypted by the stack's secrets provider)."""
+        stack = self._select()
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        return str(self._call("config get", lambda: stack.get_config(full)).value)
+
     def outputs(self) -> dict[str, Any]:
         stack = self._select()
         return _plain_outputs(self._call("outputs", stack.outputs))
@@ -321,3 +356,28 @@ def _plain_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
         secret = getattr(value, "secret", False)
         plain[key] = "[secret]" if secret else getattr(value, "value", value)
     return plain
+
+
+#: Refresh steps that say the provider read something other than the state holds.
+DRIFT_OPS = frozenset({"update", "delete", "replace", "refresh", "read-discard", "discard"})
+
+
+def refresh_drifts(meta: Any) -> list[Drift]:
+    """The drifted properties of one refresh step (its metadata, `pulumi.automation.events`).
+
+    A refreshed resource that is gone is DELETED; otherwise the step's `diffs` name the
+    properties, or, when the CLI sent none, the outputs that differ between old and new.
+    """
+    op = str(getattr(meta.op, "value", meta.op))
+    if op not in DRIFT_OPS:
+        return []
+    urn = str(meta.urn or "")
+    name, typ = urn.rsplit("::", 1)[-1] or str(meta.type), str(meta.type)
+    old = dict(getattr(meta.old, "outputs", None) or {}) if meta.old else {}
+    new = dict(getattr(meta.new, "outputs", None) or {}) if meta.new else {}
+    if op in ("delete", "discard", "read-discard") or (meta.old and not meta.new):
+        return [Drift(name, typ, DELETED)]
+    diffs = list(meta.diffs or []) or sorted(
+        k for k in old.keys() | new.keys() if old.get(k) != new.get(k)
+    )
+    return [Drift(name, typ, prop, old.get(prop), new.get(prop)) for prop in diffs]

@@ -7,6 +7,7 @@ the artifact bucket (they outlive any CI runner); the sandbox keeps them in its 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +42,7 @@ class DeploymentRecord:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     commit: str = ""
+    commit_time: float | None = None  # the commit's time (git / the GitHub event): lead time
     branch: str = ""
     actor: str = ""
     verify_summary: dict[str, Any] = field(default_factory=dict)
@@ -179,8 +182,9 @@ class S3RecordStore:
         return sorted(records, key=lambda r: r.started_at)
 
 
-def git_context(cwd: Path) -> dict[str, str]:
-    """Commit, branch and actor for a record: from GitHub Actions' env, else from git itself."""
+def git_context(cwd: Path) -> dict[str, Any]:
+    """Commit (and its time), branch and actor for a record: from GitHub Actions' env and
+    event, else from git itself. The commit time is what lead time for changes starts from."""
     env = os.environ
     commit = env.get("GITHUB_SHA") or _git(cwd, "rev-parse", "HEAD")
     branch = (
@@ -189,7 +193,29 @@ def git_context(cwd: Path) -> dict[str, str]:
         or _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
     )
     actor = env.get("GITHUB_ACTOR") or env.get("USER", "")
-    return {"commit": commit, "branch": branch, "actor": actor}
+    return {
+        "commit": commit,
+        "commit_time": commit_time(cwd, commit),
+        "branch": branch,
+        "actor": actor,
+    }
+
+
+def commit_time(cwd: Path, commit: str) -> float | None:
+    """When `commit` was made: the GitHub event's head commit (a push), else `git show`."""
+    event_path = os.environ.get("GITHUB_EVENT_PATH")
+    if event_path:
+        try:
+            head = (read_json(Path(event_path), default={}) or {}).get("head_commit") or {}
+        except (OSError, ValueError):
+            head = {}
+        if head.get("id") == commit and head.get("timestamp"):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(str(head["timestamp"])).timestamp()
+    if not commit:
+        return None
+    stamp = _git(cwd, "show", "-s", "--format=%ct", commit)
+    return float(stamp) if stamp.isdigit() else None
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from common.changes import ChangeSummary
+from common.drift import DriftReport
 from common.jsonfile import read_json
 from common.paths import DEFAULT_STATE_ROOT, StackPaths
 from sandbox.engine import SandboxEngine
@@ -103,6 +104,16 @@ class SandboxAdapter:
 
     def refresh(self) -> None:
         self._call(self.engine.refresh)
+
+    def drift(self) -> DriftReport:
+        return self._call(self.engine.drift)
+
+    def secret_config(self, key: str) -> str:
+        """The sandbox cannot decrypt Pulumi secrets (as `up` says): give it a plain value."""
+        raise UsageError(
+            f"Pulumi.{self.stack}.yaml holds {key} encrypted; the sandbox cannot decrypt Pulumi "
+            "secrets, give it a plain value for local runs"
+        )
 
     def outputs(self) -> dict[str, Any]:
         return self._call(self.engine.outputs)

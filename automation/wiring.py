@@ -25,6 +25,7 @@ from common.jsonfile import read_json, write_json_atomic
 from common.paths import DEFAULT_STATE_ROOT, ROOT, StackPaths
 from common.pids import same_process, this_process
 from components.config import StackConfig, StackConfigError
+from components.config.rules_notifications import parse_notifications
 from policy.rules import evaluate, resources_from_sandbox
 from verify.aws import make_client
 from verify.outputs import sandbox_transport
@@ -35,6 +36,7 @@ from .canary.plan import CanaryPlan
 from .eb_live import eb_client, live_platform
 from .engine import Engine
 from .errors import PipelineError, UsageError
+from .notify import TeamNotifier
 from .pipeline import Pipeline, Verifier, VerifyOutcome
 from .preflight import Finding
 from .pulumi_engine import PulumiEngine
@@ -413,6 +415,27 @@ def canary_plan(
     )
 
 
+def team_notifier(config: RunConfig, engine: Engine) -> TeamNotifier | None:
+    """The stack's `notifications` channels for `notifyOn` (None: none configured, or a config
+    that does not parse: the check stage names that). An encrypted list is decrypted through
+    the engine at the first message, never before: a run that sends nothing never asks."""
+    try:
+        parsed = config.parsed
+    except StackConfigError:
+        return None
+    targets = parsed.notifications
+    if not targets.urls and not targets.encrypted:
+        return None
+
+    def urls() -> list[str]:
+        if not targets.encrypted:
+            return list(targets.urls)
+        decrypted = parse_notifications(engine.secret_config("notifications"))[0]
+        return list(decrypted.urls) if decrypted else []
+
+    return TeamNotifier(parsed.notify_on, urls)
+
+
 def build_pipeline(
     stack: str,
     engine_name: str,
@@ -460,5 +483,6 @@ def build_pipeline(
         report_root=report_root or ROOT / "reports" / stack,
         project_dir=ROOT,
         canary=canary_plan(config, engine, time_scale=time_scale, human_review=human_review),
+        notifier=team_notifier(config, engine),
         **pipeline_kwargs,
     )

@@ -41,8 +41,14 @@ OUTPUTS: Final = MappingProxyType(
         # The environment's CNAME: the DNS record to point publicBaseUrl's host at (with a
         # certificate, api_url is https://<that host>, the name the certificate is for).
         "eb_cname": str,
+        # The stack's CloudWatch dashboard (traffic next to deployments) in the AWS console.
+        "dashboard_url": str,
     }
 )
+
+#: Where the pipeline puts its deployment metrics (automation/notify.py) and the stack's
+#: dashboard shows them (components/dashboard.py): per stack, dimension Stack.
+DEPLOYMENTS_NAMESPACE: Final = "PassportPhoto/Deployments"
 
 #: Path of a prebuilt source bundle for the program to deploy instead of building app/.
 BUNDLE_ENV: Final = "PASSPORT_APP_BUNDLE"
@@ -114,6 +120,7 @@ class ResourceType:
     IAM_ROLE_POLICY_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     SNS_TOPIC: Final = "aws:sns/topic:Topic"
     CLOUDWATCH_ALARM: Final = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    CLOUDWATCH_DASHBOARD: Final = "aws:cloudwatch/dashboard:Dashboard"
     LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
     LOG_METRIC_FILTER: Final = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
     SES_CONFIGURATION_SET: Final = "aws:ses/configurationSet:ConfigurationSet"

@@ -11,6 +11,7 @@ from common.contracts import OUTPUTS
 from components import naming
 from components.app_environment import AppEnvironment, AppEnvironmentArgs, DataAccess
 from components.config import StackConfig
+from components.dashboard import Dashboard
 from components.datastore import Datastore, DatastoreArgs
 from components.eb_settings import EnvironmentShape
 from components.mailer import Mailer, MailerArgs
@@ -188,6 +189,13 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.dashboard = Dashboard(
+            name,
+            environment_name=self.app.environment.name,
+            stack=cfg.stack,
+            region=cfg.region,
+            opts=child,
+        )
         self.register_outputs(self.stack_outputs())
 
     def stack_outputs(self) -> dict[str, Any]:
@@ -217,6 +225,7 @@ class PassportPhotoBackend(pulumi.ComponentResource):
             "ses_dns_records": self.mailer.dns_records,
             "load_test": dict(cfg.load_test),
             "eb_cname": self.app.environment.cname,
+            "dashboard_url": self.dashboard.url,
         }
         missing = [key for key in OUTPUTS if key not in outputs]
         extra = [key for key in outputs if key not in OUTPUTS]

@@ -28,12 +28,14 @@ from common.contracts import (
     managed_version_labels,
     version_exists_env,
 )
+from common.drift import DriftReport
 from common.jsonfile import write_json_atomic
 from common.paths import ROOT, StackPaths
 from common.polling import WaitTimeout, wait_until
 from common.procfile import HEALTH_PATH, get_json
 from components.config import PROJECT, REGION_KEY, StackConfigError, parse_stack_config
 from sandbox import processes
+from sandbox.drift import find_drift
 from sandbox.environment import AppRuntime, EnvironmentRunner
 from sandbox.errors import SandboxError, SandboxUsageError
 from sandbox.instances import instances_of
@@ -324,6 +326,26 @@ class SandboxEngine:
                     if processes.is_alive(processes.ProcessRecord.from_dict(p))
                 ]
                 data["refreshed_at"] = utc_timestamp()
+
+    def drift(self) -> DriftReport:
+        """The deployed resources read back from moto, compared with the state `up` kept."""
+        data = read_json(self.paths.sandbox, default=None) or {}
+        endpoint = data.get("aws_endpoint_url")
+        if not data.get("resources") or not endpoint:
+            raise SandboxUsageError(
+                f"stack '{self.stack}' is not deployed in the sandbox; nothing to compare "
+                f"(run `python -m sandbox up --stack {self.stack}`)"
+            )
+        if not _answers(endpoint):
+            raise SandboxError(f"stack '{self.stack}': its moto ({endpoint}) does not answer")
+        ctx = RealiseContext(
+            stack=self.stack,
+            project=project_name(self.project_dir),
+            region=self._region(self._config()),
+            endpoint_url=endpoint,
+            credentials=SANDBOX_AWS_ENV,
+        )
+        return find_drift(data["resources"], ctx.client, held=data)
 
     def outputs(self) -> dict[str, Any]:
         data = read_json(self.paths.outputs, default=None)

@@ -87,6 +87,15 @@ def environment_properties(settings: list[Mapping[str, Any]] | None) -> dict[str
     }
 
 
+def settings_hash(settings: list[Mapping[str, Any]] | None, endpoint_url: str) -> str:
+    """What a running version was started with: its environment properties and the moto
+    endpoint (part of its process environment: a restarted moto, on a new port, means the
+    running app points at nothing and must be redeployed). Kept as the app's `env_hash`."""
+    return hashlib.sha256(
+        json.dumps([environment_properties(settings), endpoint_url], sort_keys=True).encode()
+    ).hexdigest()
+
+
 def unpack(bundle: Path, dest: Path) -> None:
     """Extract a source bundle, refusing members that would land outside `dest` (zip slip)."""
     if dest.exists():
@@ -220,11 +229,7 @@ class EnvironmentRunner:
         recover_interrupted_switch(self.state, self.proxy)
         env_vars = environment_properties(settings)
         shape = FleetShape.from_settings(settings)
-        # The moto endpoint is part of the process environment: a restarted moto (new port)
-        # means the running app points at nothing and must be redeployed.
-        env_hash = hashlib.sha256(
-            json.dumps([env_vars, self.runtime.endpoint_url], sort_keys=True).encode()
-        ).hexdigest()
+        env_hash = settings_hash(settings, self.runtime.endpoint_url)
         current = self.current()
         if (
             current

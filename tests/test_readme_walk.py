@@ -266,6 +266,11 @@ DEV_LANE = [
     ),
     Step("python -m automation history  --stack dev", then=_history_table),
     Step("python -m automation outputs  --stack dev", then=_dev_outputs),
+    Step("python -m automation drift    --stack dev", says=("no drift in dev",)),
+    Step(
+        "python -m automation metrics  --stack dev --since 30d",
+        says=("delivery of dev over the last 30d", "deployment frequency", "pipeline health"),
+    ),
     # The sandbox itself.
     Step("python -m sandbox up      --stack dev", says=("stack 'dev' is up in the sandbox",)),
     Step(

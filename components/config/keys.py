@@ -18,6 +18,7 @@ from components.config import (
     rules_deployment,
     rules_email,
     rules_network,
+    rules_notifications,
     rules_origins,
 )
 from components.config.model import DEFAULT_SOLUTION_STACK, ENVIRONMENT_KEY, REGION_KEY
@@ -153,6 +154,11 @@ KEYS: tuple[Key, ...] = (
         "the `load` check's plan and thresholds (components/capacity.py)"),
     Key("canary", "canary", Nested(rules_canary.parse_canary), None,
         "canary deploy: traffic split, judge, bake (docs/canary.md)"),
+    Key("notifications", "notifications", Nested(rules_notifications.parse_notifications), None,
+        "team channels: Apprise URLs, a Pulumi secret (automation/notify.py)"),
+    Key("notifyOn", "notify_on", StrList(rules_notifications.NOTIFY_ON_ALLOWED),
+        rules_notifications.DEFAULT_NOTIFY_ON, "which pipeline events are sent to them",
+        (rules_notifications.known_events,)),
 )
 # fmt: on
 

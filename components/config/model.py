@@ -66,6 +66,21 @@ class CanaryConfig:
 
 
 @dataclass(frozen=True)
+class NotificationTargets:
+    """Where team notifications go (the `notifications` key: Apprise URLs, a Pulumi secret).
+
+    `encrypted`: the stack file holds the list encrypted (`{secure: …}`); the automation asks
+    the Pulumi CLI for it at run time. `urls` is then empty here.
+    """
+
+    urls: tuple[str, ...] = ()
+    encrypted: bool = False
+
+    def __repr__(self) -> str:  # never the URLs: they carry the channels' tokens
+        return f"NotificationTargets({len(self.urls)} urls, encrypted={self.encrypted})"
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything the components need, already checked; built only by `parse_stack_config`."""
 
@@ -93,6 +108,10 @@ class StackConfig:
     """The `load` check's plan and thresholds (components/capacity.py)."""
     canary: CanaryConfig = field(default_factory=lambda: CanaryConfig())
     """The canary deployment and its judge's settings (issue 22, docs/canary.md)."""
+    notifications: NotificationTargets = field(default_factory=lambda: NotificationTargets())
+    """Team channels (Apprise URLs) the pipeline's messages go to (issue 24)."""
+    notify_on: tuple[str, ...] = ("failed", "rolled_back", "blocked", "interrupted")
+    """The events that are sent (components/config/rules_notifications.py NOTIFY_EVENTS)."""
 
     @property
     def project(self) -> str:

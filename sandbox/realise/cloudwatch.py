@@ -1,4 +1,5 @@
-"""CloudWatch metric alarms (plain and metric-math); CloudWatch Logs groups and metric filters."""
+"""CloudWatch metric alarms (plain and metric-math) and dashboards; CloudWatch Logs groups and
+metric filters."""
 
 from __future__ import annotations
 
@@ -181,8 +182,21 @@ def metric_filter(
     return filter_name, {**inputs, "name": filter_name}
 
 
+def dashboard(ctx: RealiseContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """PutDashboard (moto validates the body is JSON); the ARN as AWS forms it (no region)."""
+    dashboard_name = str(inputs["dashboardName"])
+    ctx.client("cloudwatch").put_dashboard(
+        DashboardName=dashboard_name, DashboardBody=str(inputs["dashboardBody"])
+    )
+    return dashboard_name, {
+        **inputs,
+        "dashboardArn": ctx.arn("cloudwatch", f"dashboard/{dashboard_name}", region=False),
+    }
+
+
 HANDLERS = {
     ResourceType.CLOUDWATCH_ALARM: metric_alarm,
+    ResourceType.CLOUDWATCH_DASHBOARD: dashboard,
     ResourceType.LOG_GROUP: log_group,
     ResourceType.LOG_METRIC_FILTER: metric_filter,
 }

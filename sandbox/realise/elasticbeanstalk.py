@@ -84,7 +84,7 @@ def environment(
             SolutionStackName=inputs.get("solutionStackName") or "sandbox",
         )
     _stream_log_groups(ctx, env_name, list(inputs.get("settings") or []))
-    settings = _allow_proxy_host(list(inputs.get("settings") or []))
+    settings = served_settings(list(inputs.get("settings") or []))
     live = ctx.services.deploy(env_name, app_name, str(label), settings)
     address = ctx.services.proxy_address()
     env_id = "e-" + hashlib.sha256(f"{ctx.stack}/{env_name}".encode()).hexdigest()[:10]
@@ -133,7 +133,7 @@ def _stream_log_groups(ctx: RealiseContext, env_name: str, settings: list[dict[s
             )
 
 
-def _allow_proxy_host(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def served_settings(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add the proxy's host to ALLOWED_HOSTS: it is the sandbox's CNAME (on AWS the
     program allows the region's elasticbeanstalk.com suffix for the real one)."""
     out = []

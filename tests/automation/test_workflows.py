@@ -211,3 +211,17 @@ def test_workflows_hand_pulumi_a_self_managed_backend_and_passphrase(name: str) 
     job = workflow["jobs"]["preview" if name == "ci.yml" else "deploy"]
     assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert job["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+
+
+def test_drift_runs_nightly_on_staging_and_prod_read_only() -> None:
+    drift = load("drift.yml")
+    assert drift["on"]["schedule"] and "workflow_dispatch" in drift["on"]
+    job = drift["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == ["staging", "prod"]
+    assert job["environment"]["name"] == "${{ matrix.stack }}-drift"  # secrets behind it
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["concurrency"]["group"] == "deploy-${{ matrix.stack }}"  # never mid-deploy
+    runs = "\n".join(run_steps(drift))
+    assert 'python -m automation drift --stack "$STACK" --engine pulumi' in runs
+    role = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert role["with"]["role-to-assume"] == "${{ vars.AWS_DRIFT_ROLE_ARN }}"

@@ -57,7 +57,13 @@ def _built_backend() -> SimpleNamespace:
     )
     child = mock.MagicMock()
     return SimpleNamespace(
-        config=config, app=child, storage=child, datastore=child, mailer=child, monitoring=child
+        config=config,
+        app=child,
+        storage=child,
+        datastore=child,
+        mailer=child,
+        monitoring=child,
+        dashboard=child,
     )
 
 

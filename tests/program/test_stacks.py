@@ -99,6 +99,7 @@ def test_every_resource_is_parented_to_its_component(stack_graph: Graph) -> None
     assert sorted(r.typ for r in components) == [
         "passport:app_environment:AppEnvironment",
         "passport:backend:PassportPhotoBackend",
+        "passport:dashboard:Dashboard",
         "passport:datastore:Datastore",
         "passport:mailer:Mailer",
         "passport:monitoring:Monitoring",

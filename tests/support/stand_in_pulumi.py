@@ -4,9 +4,11 @@ Put on PATH by `install_stand_in`. Every call appends one JSON line {argv, env, 
 $STAND_IN_PULUMI_LOG and answers the few calls the Automation API makes the way the real CLI
 does (pulumi 3.x): `version`; `stack select` of a missing stack fails with "no stack named 'x'
 found" (which the SDK maps to StackNotFoundError); `stack init` creates it; `config set-all`
-writes nothing here; `preview` writes a summary event to the event log; `stack output` and
-`stack export` answer the stack's outputs and state. Everything else fails like a CLI error,
-naming the call. Stacks that exist are listed one per line in $STAND_IN_PULUMI_STACKS.
+writes nothing here; `preview` writes a summary event to the event log; `refresh
+--preview-only` writes the read-back of the resources `drifted` gave (no state changes); `config
+get` answers a `secret`; `stack output` and `stack export` answer the stack's outputs and state.
+Everything else fails like a CLI error, naming the call. Stacks that exist are listed one per
+line in $STAND_IN_PULUMI_STACKS.
 
 `up` and `destroy` are answered only for a stack given a target (`deploy_to`): a live sandbox
 stack's outputs.json, standing for what AWS would hold after the real CLI ran the program. `up`
@@ -85,6 +87,14 @@ def answer(argv: list[str]) -> int:
         log = _value(argv, "--event-log")
         if log:
             Path(log).write_text(json.dumps(event) + "\n")
+        return 0
+    if words[:1] == ["refresh"] and "--preview-only" in argv and stack is not None:
+        return _refresh_preview(stack, _value(argv, "--event-log"))
+    if words[:2] == ["config", "get"] and stack is not None:
+        secrets = _state(stack).get("secrets", {})
+        if words[2] not in secrets:
+            return _fail(f"configuration key '{words[2]}' not found for stack '{stack}'")
+        print(json.dumps({"value": secrets[words[2]], "secret": True}))
         return 0
     if words[:2] == ["stack", "output"]:
         print(json.dumps(_state(stack).get("outputs", {}) if stack else {}))
@@ -246,6 +256,59 @@ def _destroy(stack: str) -> int:
     _save(stack, state)
     print(f"Destroying ({stack}):\n\nResources:\n    deleted")
     return 0
+
+
+def _refresh_preview(stack: str, log: str | None) -> int:
+    """`refresh --preview-only`: per resource `drifted` set (the state's outputs and AWS's) a
+    resourcePreEvent, and a resOutputsEvent unless it is gone; then the summary. The state is
+    unchanged."""
+    resources = _state(stack).get("refresh", [])
+    lines = []
+    for res in resources:
+        old, new = res["state"], res.get("live")
+        changed = new is not None and old != new
+        meta = {
+            "op": "delete" if new is None else ("update" if changed else "same"),
+            "urn": f"urn:pulumi:{stack}::passport-photo-backend::{res['type']}::{res['name']}",
+            "type": res["type"],
+            "old": {"type": res["type"], "outputs": old},
+            "new": {"type": res["type"], "outputs": new} if new is not None else None,
+            "diffs": sorted(k for k in old if new is not None and old.get(k) != new.get(k)),
+        }
+        # a pre-event for each step; an outputs event only for what still exists
+        lines.append({"sequence": 0, "timestamp": 0, "resourcePreEvent": {"metadata": meta}})
+        if new is not None:
+            lines.append({"sequence": 0, "timestamp": 0, "resOutputsEvent": {"metadata": meta}})
+    changes: dict[str, int] = {}
+    for line in lines:
+        if "resourcePreEvent" in line:
+            op = line["resourcePreEvent"]["metadata"]["op"]
+            changes[op] = changes.get(op, 0) + 1
+    for seq, line in enumerate(lines):
+        line["sequence"] = seq
+    lines.append(
+        {"sequence": len(lines), "timestamp": 0, "summaryEvent": {"resourceChanges": changes}}
+    )
+    if log:
+        Path(log).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(f"Previewing refresh ({stack}):\n\nResources:\n    {changes}")
+    return 0
+
+
+def drifted(folder: Path, stack: str, resources: list[dict]) -> None:
+    """What `refresh --preview-only` reads back: [{type, name, state, live}] (live None: gone)."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state["refresh"] = resources
+    path.write_text(json.dumps(state))
+
+
+def secret(folder: Path, stack: str, key: str, value: str) -> None:
+    """A config secret `config get` answers decrypted (as the stack's secrets provider would)."""
+    path = folder / f"state-{stack}.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state.setdefault("secrets", {})[key] = value
+    path.write_text(json.dumps(state))
 
 
 def deploy_to(folder: Path, stack: str, outputs_file: Path) -> None:

@@ -1,9 +1,12 @@
-"""reports/<stack>/index.html: every run of a stack, newest first, with a trend of check times.
+"""reports/<stack>/index.html: every run of a stack, newest first, with a trend of check times,
+and the stack's delivery figures (the four keys, pipeline health) when `automation` wrote them.
 
 Each pipeline command writes its own folder (`reports/<stack>/<run_id>/` with run.json, the
 audit log pipeline.jsonl and the verify reports); this page lists them so a person sees at a
 glance which run deployed what, whether it rolled back, how long each stage and check took,
 and whether `ml` is getting slower. It reads only those files, so it can be rebuilt any time.
+The delivery section renders reports/<stack>/delivery.json (automation/delivery.py computes it
+from the deployment records and these folders; this page only shows it).
 """
 
 from __future__ import annotations
@@ -39,8 +42,15 @@ th{font-size:12px;color:#57606a}
  font-weight:700}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .small{font-size:12px;color:#57606a}
+.keys{display:flex;gap:12px;flex-wrap:wrap}.key{border:1px solid #d0d7de;border-radius:8px;
+ padding:10px 14px;min-width:200px}.key .v{font-size:20px;font-weight:700}
+.band{display:inline-block;background:#ddf4ff;color:#0969da;border-radius:10px;padding:0 8px;
+ font-size:12px}.slow{color:#cf222e;font-weight:700}
 svg{vertical-align:middle}
 """
+
+
+DELIVERY_FILE = "delivery.json"
 
 
 def load_runs(report_root: Path) -> list[dict[str, Any]]:
@@ -88,7 +98,108 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 22) ->
     )
 
 
-def render_index(stack: str, runs: list[dict[str, Any]]) -> str:
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f} %"
+
+
+def _key_card(title: str, figure: dict[str, Any], shown: str, behind: str) -> str:
+    if figure.get("too_few"):
+        body = f"<div class='v'>–</div><div class='small'>{escape(figure['too_few'])}</div>"
+    else:
+        band = f" <span class='band'>{escape(figure['band'])}</span>" if figure.get("band") else ""
+        body = (
+            f"<div class='v'>{escape(shown)}{band}</div><div class='small'>{escape(behind)}</div>"
+        )
+    return f"<div class='key'><div class='small'>{escape(title)}</div>{body}</div>"
+
+
+def render_delivery(data: dict[str, Any]) -> str:
+    """The four keys (value, band, counts behind), a per-week trend, and pipeline health."""
+    keys, health = data["four_keys"], data["pipeline_health"]
+    freq, lead = keys["deployment_frequency"], keys["lead_time_s"]
+    rate, restore = keys["change_failure_rate"], keys["time_to_restore_s"]
+    p90 = (lead.get("extra") or {}).get("p90")
+    cards = "".join(
+        [
+            _key_card(
+                "deployment frequency",
+                freq,
+                f"{(freq.get('value') or 0) * 7:.1f}/week",
+                f"{freq['count']} verified deployments",
+            ),
+            _key_card(
+                "lead time for changes (median)",
+                lead,
+                _span(lead.get("value")),
+                f"p90 {_span(p90)} · {lead['count']} verified with a commit time",
+            ),
+            _key_card(
+                "change failure rate",
+                rate,
+                f"{(rate.get('value') or 0) * 100:.0f} %",
+                f"{(rate.get('extra') or {}).get('failures', 0)} failed of {rate['count']}",
+            ),
+            _key_card(
+                "time to restore (median)",
+                restore,
+                _span(restore.get("value")),
+                f"{restore['count']} restored, "
+                f"{(restore.get('extra') or {}).get('unrestored', 0)} not yet",
+            ),
+        ]
+    )
+    weeks = keys.get("weeks") or []
+    trend = (
+        "<tr><td>deployments</td>"
+        f"<td>{sparkline([float(w['deploys']) for w in weeks])}</td>"
+        + "".join(f"<td class='num'>{w['deploys']}</td>" for w in weeks)
+        + "</tr><tr><td>failure rate</td>"
+        f"<td>{sparkline([w['failure_rate'] for w in weeks])}</td>"
+        + "".join(f"<td class='num'>{_percent(w['failure_rate'])}</td>" for w in weeks)
+        + "</tr><tr><td>lead time (median)</td>"
+        f"<td>{sparkline([w['lead_time_s'] for w in weeks])}</td>"
+        + "".join(f"<td class='num'>{_span(w['lead_time_s'])}</td>" for w in weeks)
+        + "</tr>"
+    )
+    week_head = "".join(f"<th>{escape(w['week'])}</th>" for w in weeks)
+    stage_rows = "".join(
+        f"<tr><td>{escape(s['stage'])}</td><td class='num'>{_span(s['p50_s'])}</td>"
+        f"<td class='num'>{_span(s['p95_s'])}</td><td class='num'>{_span(s['latest_s'])}</td>"
+        f"<td class='num'>{s['count']}</td><td>"
+        + (
+            f"<span class='slow'>slower than its recent p95 ({_span(s['recent_p95_s'])})</span>"
+            if s["slower"]
+            else ""
+        )
+        + "</td></tr>"
+        for s in health["stages"]
+    )
+    rate_text = (
+        f"{health['success_rate'] * 100:.0f} %" if health["success_rate"] is not None else "-"
+    )
+    return (
+        f"<section id='delivery'><h2>Delivery over the last {escape(str(data['since']))} "
+        f"({keys['deploys']} deployments; DORA four keys)</h2><div class='keys'>{cards}</div>"
+        f"<h2 style='margin-top:14px'>Per week</h2><table><tr><th></th><th>trend</th>"
+        f"{week_head}</tr>{trend}</table></section>"
+        f"<section id='health'><h2>Pipeline health: {health['succeeded']} of {health['runs']} "
+        f"runs succeeded ({rate_text})</h2><table><tr><th>stage</th><th>p50</th><th>p95</th>"
+        f"<th>latest</th><th>runs</th><th></th></tr>{stage_rows}</table></section>"
+    )
+
+
+def render_index(
+    stack: str, runs: list[dict[str, Any]], delivery: dict[str, Any] | None = None
+) -> str:
     stage_names = ["check", "preview", "up", "verify", "rollback", "verify-rollback"]
     rows = []
     for run in runs:
@@ -137,6 +248,7 @@ def render_index(stack: str, runs: list[dict[str, Any]]) -> str:
         f"<title>runs of {escape(stack)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>Runs of stack <code>{escape(stack)}</code></h1>"
         f"<div>{len(runs)} runs · newest first</div></header><main>"
+        f"{render_delivery(delivery) if delivery else ''}"
         "<section><h2>Check durations (oldest → newest)</h2><table><tr><th>check</th>"
         f"<th>trend</th><th>latest</th><th>median before</th><th>runs</th></tr>{trends}"
         "</table></section>"
@@ -164,5 +276,12 @@ def write_index(report_root: Path, stack: str) -> Path:
     """(Re)write report_root/index.html from the run folders in it."""
     path = Path(report_root) / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_index(stack, load_runs(report_root)), encoding="utf-8")
+    try:
+        delivery = read_json(Path(report_root) / DELIVERY_FILE, default=None)
+    except (OSError, ValueError):
+        delivery = None  # a broken file never stops the page
+    page = render_index(
+        stack, load_runs(report_root), delivery if isinstance(delivery, dict) else None
+    )
+    path.write_text(page, encoding="utf-8")
     return path
