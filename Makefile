@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-stamp
 MODEL ?= u2netp
 STACK ?= dev
 
-.PHONY: setup models bundle test lint bandit audit format demo bench verify clean sandbox-down lock wheelhouse
+.PHONY: setup models bundle test durations lint bandit audit format demo bench verify clean sandbox-down lock wheelhouse
 
 # The app's closure comes from its hashed lock (what the bundle ships), the tools after it.
 $(STAMP): requirements-dev.txt app/requirements.txt requirements.lock
@@ -59,6 +59,11 @@ test: setup
 	@rm -rf build/coverage && mkdir -p build/coverage
 	$(PY) -m pytest $(if $(RANDOM_ORDER),-p randomly,-p no:randomly) -n $(WORKERS) --dist loadfile \
 		$(COV_ARGS) $(PYTEST_ARGS)
+
+## durations: keep the per-file seconds of the last full `make test` as the scheduling order
+## (tests/durations.json: longest files start first, so none starts last and makes the tail)
+durations:
+	cp build/test-durations.json tests/durations.json
 
 ## lint: ruff, the app lock is current, import layers (import-linter), bandit (no medium or
 ## high findings), detect-secrets, licences of the app's locked closure, zizmor (workflows,

@@ -24,10 +24,10 @@ from automation.status import RecordKind, RecordStatus
 from automation.wiring import build_pipeline
 from common.contracts import DEPLOYMENTS_NAMESPACE
 from components.config.rules_notifications import NOTIFY_EVENTS
-from sandbox.app_variants import build_variant
-from tests.automation.test_pipeline_sandbox import QUICK_VERIFY, photo_endpoint_fails
+from sandbox.app_variants import build_variant, photo_endpoint_fails
 from tests.support.cli_runner import run_module
 from tests.support.notification_sink import Sink, notification_sink
+from tests.support.sandbox_stacks import QUICK_VERIFY
 from verify.aws import make_client
 
 pytestmark = pytest.mark.slow

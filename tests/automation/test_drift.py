@@ -15,8 +15,8 @@ import pytest
 
 from automation.pipeline import ExitCode
 from common.jsonfile import write_json_atomic
-from tests.automation.test_real_path import argv, automation, caller_env
 from tests.support.cli_runner import run_module
+from tests.support.real_path import argv, automation, caller_env
 from tests.support.sandbox_stacks import Deployed, deploy
 from tests.support.stand_in_pulumi import calls, drifted, install_stand_in
 

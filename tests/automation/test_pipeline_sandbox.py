@@ -29,13 +29,12 @@ from automation.wiring import build_pipeline
 from policy.rules import S3_PAB, evaluate, resources_from_sandbox
 from sandbox.app_variants import build_variant, new_version, photo_endpoint_fails
 from tests.support.cli_runner import run_module
+from tests.support.sandbox_stacks import QUICK_VERIFY
 from verify.aws import make_client
 
 pytestmark = pytest.mark.slow
 
 STACK = "dev"
-#: The checks a photo-endpoint regression trips, without the slower performance wave.
-QUICK_VERIFY = ["readiness", "health", "api", "ml"]
 #: Secrets a CI job holds in its environment; none may reach a log, report, record or output.
 SECRET_CANARIES = {
     "PULUMI_ACCESS_TOKEN": "pul-canary-7d41c0ffee",  # pragma: allowlist secret

@@ -11,8 +11,6 @@ secrets provider of a new stack, the policy pack on preview and up, persisted `-
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +25,9 @@ from automation.pulumi_engine import PulumiEngine
 from automation.records import DeploymentRecord
 from automation.wiring import effective_config, record_store_for, stack_model
 from common.contracts import LIVE_PLATFORM_ENV
-from tests.support.cli_runner import run_module
+from tests.support.real_path import argv, automation, caller_env
 from tests.support.stand_in_pulumi import calls, install_stand_in
 from verify.aws import endpoint_override
-
-#: The caller's real-looking credentials (what OIDC or a profile would put in the environment).
-CALLER_AWS = {
-    "AWS_ACCESS_KEY_ID": "AKIACALLERKEY0000001",  # pragma: allowlist secret
-    "AWS_SECRET_ACCESS_KEY": "caller-secret-not-testing",  # pragma: allowlist secret
-    "AWS_REGION": "eu-west-1",
-}
-
-
-def caller_env(stand_in: dict[str, str]) -> dict[str, str]:
-    """This process's env without any AWS_* (the test session points boto3 at moto), + caller's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**env, **CALLER_AWS, **stand_in, "PULUMI_CONFIG_PASSPHRASE": "stand-in"}
-
-
-def automation(
-    env: dict[str, str], *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    return run_module("automation", *args, "--engine", "pulumi", env=env, timeout=timeout)
-
-
-def argv(call: dict) -> list[str]:
-    """A call's argv without the Automation API's global `--non-interactive`."""
-    return [a for a in call["argv"] if a != "--non-interactive"]
 
 
 def commands(recorded: list[dict]) -> list[str]:

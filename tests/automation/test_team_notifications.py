@@ -29,8 +29,8 @@ from automation.wiring import build_pipeline, team_notifier
 from common.drift import Drift, DriftReport
 from components.config import StackConfigError, parse_stack_config
 from components.config.rules_notifications import NOTIFY_EVENTS
-from tests.automation.test_real_path import argv
 from tests.support.notification_sink import Sink, notification_sink
+from tests.support.real_path import argv
 from tests.support.stack_files import stack_file_config
 from tests.support.stand_in_pulumi import calls, install_stand_in, secret
 from tests.support.stub_pipeline import Engine, stub_pipeline

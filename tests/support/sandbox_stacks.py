@@ -15,6 +15,9 @@ from common.paths import StackPaths
 from sandbox.engine import SandboxEngine
 from tests.support.stack_files import stack_file_config
 
+#: The checks a photo-endpoint regression trips, without the slower performance wave.
+QUICK_VERIFY = ["readiness", "health", "api", "ml"]
+
 
 @dataclass
 class Deployed:
