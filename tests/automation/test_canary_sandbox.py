@@ -182,7 +182,10 @@ def test_email_errors_are_aborted_during_the_split(stack: dict[str, Any], tmp_pa
 def test_a_slower_version_is_aborted_during_the_split(
     stack: dict[str, Any], tmp_path: Path
 ) -> None:
-    _aborted_during_the_split(stack, tmp_path, slower(100), "latency")
+    # +400 ms, not the judge's smallest detectable effect (bench_canary.py measures that on
+    # simulated traffic): on a loaded CI machine the latency noise of both versions swamps
+    # +100 ms, and this test must not pass or fail on the machine's speed.
+    _aborted_during_the_split(stack, tmp_path, slower(400), "latency")
 
 
 def test_an_alarm_in_the_bake_rolls_back(stack: dict[str, Any], tmp_path: Path) -> None:
