@@ -1,6 +1,6 @@
 """Operator feedback time: `make demo`'s pipeline, and a failed verify's rollback + re-verify.
 
-    .venv/bin/python benchmarks/bench_demo.py [--stack dev] [--json]
+    .venv/bin/python benchmarks/bench_demo.py [--stack dev] [--json] [--smoke]
 
 1. `python -m automation run --stack STACK --engine sandbox` on a fresh sandbox (what `make demo`
    runs after `make setup`), in a private state folder: the run's own duration and its stages
@@ -9,6 +9,9 @@
    fails): the pipeline rolls back to the verified version and verifies it again. Figure: the
    rollback stage plus the re-verify, i.e. the time from the failed verify to a proven
    previous version serving.
+
+`--smoke` (the tests' run) verifies only readiness, health, api and ml: the same stages, less
+work, figures not comparable with the goals.
 
 Issue 23's goals: pipeline ≤ 20 s and rollback + re-verify ≤ 15 s. Seconds depend on the
 machine and its load (the load average is printed); nothing here asserts them.
@@ -38,12 +41,17 @@ GOAL_PIPELINE_S = 20.0
 GOAL_RECOVERY_S = 15.0
 
 
-def demo_run(stack: str, state_root: Path, reports: Path) -> dict[str, Any]:
+#: The checks of `--smoke`: what a photo regression trips, without email and the performance wave.
+SMOKE_CHECKS = ["readiness", "health", "api", "ml"]
+
+
+def demo_run(stack: str, state_root: Path, reports: Path, only: list[str] | None) -> dict[str, Any]:
     """`make demo`'s pipeline command, as a user runs it; its JSON result and wall time."""
     began = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "automation", "run", "--stack", stack, "--engine", "sandbox",
-         "--state-root", str(state_root), "--report-dir", str(reports), "--json"],
+         "--state-root", str(state_root), "--report-dir", str(reports), "--json",
+         *(["--only", ",".join(only)] if only else [])],
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "true"}, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - began
@@ -59,9 +67,13 @@ def stage_figures(stages: list[dict[str, Any]]) -> dict[str, Any]:
     return {"stages_s": per_stage, "total_s": round(sum(per_stage.values()), 2)}
 
 
-def recovery(stack: str, state_root: Path, reports: Path, work: Path) -> dict[str, Any]:
+def recovery(
+    stack: str, state_root: Path, reports: Path, work: Path, only: list[str] | None
+) -> dict[str, Any]:
     """Deploy a regression; seconds from its failed verify to the previous version verified."""
-    pipeline = build_pipeline(stack, "sandbox", state_root=state_root, report_root=reports)
+    pipeline = build_pipeline(
+        stack, "sandbox", state_root=state_root, report_root=reports, verify_only=only
+    )
     broken = build_variant(work / "broken", photo_endpoint_fails)
     pipeline.bundle_builder = lambda: broken
     result = pipeline.run()
@@ -82,18 +94,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--smoke", action="store_true", help="verify only " + ",".join(SMOKE_CHECKS)
+    )
     args = parser.parse_args()
+    only = SMOKE_CHECKS if args.smoke else None
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         work = Path(tmp)
         state_root = work / "state"
         try:
-            pipeline = demo_run(args.stack, state_root, work / "reports")
-            recovered = recovery(args.stack, state_root, work / "reports", work)
+            pipeline = demo_run(args.stack, state_root, work / "reports", only)
+            recovered = recovery(args.stack, state_root, work / "reports", work, only)
         finally:
             SandboxEngine(args.stack, state_root=state_root).destroy()
     figures = {
         "stack": args.stack,
+        "smoke": args.smoke,
         "load_average": round(load, 1),
         "pipeline": pipeline,
         "rollback_and_reverify": recovered,
