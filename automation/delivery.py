@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from common.jsonfile import write_json_atomic
-from verify.reports.index import DELIVERY_FILE, load_runs, write_index
+from verify.reports.index import DELIVERY_FILE, load_runs, span, write_index
 
 from .errors import UsageError
 from .fourkeys import DEFAULT_MIN_SAMPLES, four_keys
@@ -76,15 +76,6 @@ def refresh_delivery(pipeline: Pipeline) -> None:
         log.warning("could not update the delivery figures: %s", exc)
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
-
-
 def _figure(name: str, figure: dict[str, Any], shown: str, behind: str) -> str:
     if figure["too_few"]:
         return f"  {name}: {figure['too_few']}"
@@ -110,8 +101,8 @@ def delivery_text(data: dict[str, Any]) -> str:
         _figure(
             "lead time for changes",
             lead,
-            f"median {duration(lead['value'])}, p90 "
-            + (duration(p90) if p90 is not None else lead["extra"].get("p90_too_few") or "-"),
+            f"median {span(lead['value'])}, p90 "
+            + (span(p90) if p90 is not None else lead["extra"].get("p90_too_few") or "-"),
             f"{lead['count']} verified with a commit time",
         ),
         _figure(
@@ -123,7 +114,7 @@ def delivery_text(data: dict[str, Any]) -> str:
         _figure(
             "time to restore",
             restore,
-            f"median {duration(restore['value'])}",
+            f"median {span(restore['value'])}",
             f"{restore['count']} restored, {restore['extra']['unrestored']} not yet",
         ),
         f"pipeline health: {health['succeeded']} of {health['runs']} runs succeeded"
@@ -133,12 +124,10 @@ def delivery_text(data: dict[str, Any]) -> str:
     ]
     for stage in health["stages"]:
         flag = (
-            f"  SLOWER than its recent p95 {duration(stage['recent_p95_s'])}"
-            if stage["slower"]
-            else ""
+            f"  SLOWER than its recent p95 {span(stage['recent_p95_s'])}" if stage["slower"] else ""
         )
         lines.append(
-            f"  {stage['stage']}: p50 {duration(stage['p50_s'])}, p95 {duration(stage['p95_s'])}"
-            f", latest {duration(stage['latest_s'])} ({stage['count']} runs){flag}"
+            f"  {stage['stage']}: p50 {span(stage['p50_s'])}, p95 {span(stage['p95_s'])}"
+            f", latest {span(stage['latest_s'])} ({stage['count']} runs){flag}"
         )
     return "\n".join(lines)

@@ -98,7 +98,8 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 22) ->
     )
 
 
-def _span(seconds: float | None) -> str:
+def span(seconds: float | None) -> str:
+    """A duration as people read it (s, min, h, d); '-' when there is none."""
     if seconds is None:
         return "-"
     for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
@@ -139,8 +140,8 @@ def render_delivery(data: dict[str, Any]) -> str:
             _key_card(
                 "lead time for changes (median)",
                 lead,
-                _span(lead.get("value")),
-                f"p90 {_span(p90)} · {lead['count']} verified with a commit time",
+                span(lead.get("value")),
+                f"p90 {span(p90)} · {lead['count']} verified with a commit time",
             ),
             _key_card(
                 "change failure rate",
@@ -151,7 +152,7 @@ def render_delivery(data: dict[str, Any]) -> str:
             _key_card(
                 "time to restore (median)",
                 restore,
-                _span(restore.get("value")),
+                span(restore.get("value")),
                 f"{restore['count']} restored, "
                 f"{(restore.get('extra') or {}).get('unrestored', 0)} not yet",
             ),
@@ -167,16 +168,16 @@ def render_delivery(data: dict[str, Any]) -> str:
         + "".join(f"<td class='num'>{_percent(w['failure_rate'])}</td>" for w in weeks)
         + "</tr><tr><td>lead time (median)</td>"
         f"<td>{sparkline([w['lead_time_s'] for w in weeks])}</td>"
-        + "".join(f"<td class='num'>{_span(w['lead_time_s'])}</td>" for w in weeks)
+        + "".join(f"<td class='num'>{span(w['lead_time_s'])}</td>" for w in weeks)
         + "</tr>"
     )
     week_head = "".join(f"<th>{escape(w['week'])}</th>" for w in weeks)
     stage_rows = "".join(
-        f"<tr><td>{escape(s['stage'])}</td><td class='num'>{_span(s['p50_s'])}</td>"
-        f"<td class='num'>{_span(s['p95_s'])}</td><td class='num'>{_span(s['latest_s'])}</td>"
+        f"<tr><td>{escape(s['stage'])}</td><td class='num'>{span(s['p50_s'])}</td>"
+        f"<td class='num'>{span(s['p95_s'])}</td><td class='num'>{span(s['latest_s'])}</td>"
         f"<td class='num'>{s['count']}</td><td>"
         + (
-            f"<span class='slow'>slower than its recent p95 ({_span(s['recent_p95_s'])})</span>"
+            f"<span class='slow'>slower than its recent p95 ({span(s['recent_p95_s'])})</span>"
             if s["slower"]
             else ""
         )
